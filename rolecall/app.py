@@ -1,0 +1,45 @@
+"""The ASGI application: ``create_app(settings)`` wires routers, middleware and the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from rolecall import __version__
+from rolecall.config import Settings
+from rolecall.resources import open_resources
+from rolecall.web.errors import install_error_handlers
+from rolecall.web.routes import ROUTERS
+from rolecall.web.security import SecurityMiddleware, csrf_protect
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings, consume_jobs=settings.run_embedded_worker) as res:
+            app.state.res = res
+            yield
+
+    app = FastAPI(
+        title="RoleCall",
+        version=__version__,
+        summary="Chat with AI characters in scenes, on hosted models or your own provider keys.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.add_middleware(SecurityMiddleware, cookie_secure=settings.cookie_secure)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

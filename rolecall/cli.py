@@ -1,0 +1,124 @@
+"""Front door 3, the command line: serve, worker, migrate (and providers, keys as they land)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import webbrowser
+
+import click
+
+from rolecall import __version__
+from rolecall.config import Settings, SettingsError, describe_settings, load_settings
+from rolecall.logs import setup_logging
+
+log = logging.getLogger("rolecall")
+
+
+def _settings(config: str | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except (SettingsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False), envvar="ROLECALL_CONFIG", help="TOML settings file."
+)
+data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory (default: ~/.local/share/rolecall).")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="rolecall")
+def main() -> None:
+    """RoleCall: chat with AI characters in scenes, on hosted models or your own provider keys."""
+
+
+@main.command(epilog=describe_settings(), context_settings={"max_content_width": 110})
+@click.option("--host", help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000; 0 picks a free one).")
+@data_dir_option
+@config_option
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in a web browser once it is ready.")
+def serve(host: str | None, port: int | None, data_dir: str | None, config: str | None, open_browser: bool) -> None:
+    """Run the web app. With no settings: SQLite in the data dir and an in-process job worker."""
+    import uvicorn
+
+    from rolecall.app import create_app
+
+    settings = _settings(config, host=host, port=port, data_dir=data_dir)
+    setup_logging(settings.log_level)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False,
+    ))
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+        url = f"http://{settings.host}:{port}/"
+        store = "SQLite in " + str(settings.data_dir) if settings.is_sqlite else "PostgreSQL"
+        log.info("RoleCall %s is ready at %s (%s)", __version__, url, store)
+        if open_browser:
+            webbrowser.open(url)
+
+    async def run() -> None:
+        announcer = asyncio.create_task(announce())
+        await server.serve()
+        announcer.cancel()
+
+    asyncio.run(run())
+    if not server.started:
+        sys.exit(1)
+
+
+@main.command()
+@data_dir_option
+@config_option
+def worker(data_dir: str | None, config: str | None) -> None:
+    """Run background jobs from the shared Redis queue (needs REDIS_URL)."""
+    from rolecall.resources import open_resources
+
+    settings = _settings(config, data_dir=data_dir)
+    setup_logging(settings.log_level)
+    if not settings.redis_url:
+        raise click.ClickException("A separate worker needs REDIS_URL; without it `rolecall serve` runs jobs itself.")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_resources(settings, consume_jobs=True, run_migrations=False):
+            log.info("worker is consuming jobs from Redis")
+            await stop.wait()
+        log.info("worker stopped")
+
+    asyncio.run(run())
+
+
+@main.command()
+@data_dir_option
+@config_option
+def migrate(data_dir: str | None, config: str | None) -> None:
+    """Bring the database schema up to date, then exit."""
+    from rolecall.storage import migrate as migrations
+    from rolecall.storage.db import make_engine
+
+    settings = _settings(config, data_dir=data_dir)
+    setup_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> str | None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await migrations.upgrade(engine)
+            return await migrations.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"database is at revision {asyncio.run(run())}")

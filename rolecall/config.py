@@ -1,0 +1,182 @@
+"""Settings: one object, read once, from the environment and an optional TOML file.
+
+Precedence, highest first: values passed in code (the CLI's flags), environment variables,
+the TOML file, then the defaults below. Environment variables are ``ROLECALL_<NAME>``;
+nested sections use a double underscore (``ROLECALL_NETWORK__ALLOW_PRIVATE='["10.0.0.0/8"]'``).
+``DATABASE_URL`` and ``REDIS_URL`` are also read without the prefix, because that is what
+every hosting platform sets.
+
+The settings object is built in ``cli.py`` and passed to ``create_app(settings)``; nothing
+imports a module-level instance, so a test builds its own.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+# The TOML file for the Settings being built right now (load_settings sets it for one call).
+_config_file: ContextVar[Path | None] = ContextVar("rolecall_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "rolecall"
+
+
+class NetworkSettings(BaseModel):
+    """Where outbound provider calls may go (the SSRF guard's policy)."""
+
+    allow_private: list[str] = Field(
+        default_factory=list,
+        description="CIDR ranges that are otherwise refused but allowed here, "
+        'e.g. ["192.168.1.0/24"] for a home Ollama. Empty: public addresses only.',
+    )
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description='Exact host names allowed even if they resolve to a private address, e.g. ["ollama.lan"].',
+    )
+    connect_timeout: float = Field(10.0, description="Seconds to open a connection to a provider.")
+    read_timeout: float = Field(120.0, description="Seconds to wait between bytes from a provider.")
+    max_response_bytes: int = Field(32 * 1024 * 1024, description="Largest provider response body accepted.")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. ``rolecall serve --help`` prints this list."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ROLECALL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded database and generated key files live.",
+    )
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("database_url", "ROLECALL_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL. Unset: SQLite in the data dir. "
+        "postgresql+asyncpg://user@host/db for the scale-out shape.",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("redis_url", "ROLECALL_REDIS_URL", "REDIS_URL"),
+        description="redis://host:6379/0 to share the job queue, rate limits and caches between "
+        "processes. Unset: in-process queue and cache (one process only).",
+    )
+    redis_prefix: str = Field(
+        "rolecall", pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="Prefix of every Redis key and queue name, so several deployments can share one Redis.",
+    )
+    embedded_worker: bool | None = Field(
+        None,
+        description="Run background jobs inside `serve`. Default: on without REDIS_URL, off with it "
+        "(run `rolecall worker` instead).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    session_days: int = Field(30, ge=1, description="How long a login lasts.")
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Secure flag on cookies. auto: set when the request arrived over HTTPS "
+        "(X-Forwarded-Proto is trusted from forwarded_allow_ips).",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted ('*' for any)."
+    )
+    login_attempts: int = Field(10, ge=1, description="Failed log-ins allowed per name and address per window.")
+    login_window_seconds: int = Field(300, ge=1, description="Length of the log-in rate-limit window.")
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file.get() or os.environ.get("ROLECALL_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir / 'rolecall.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return self.redis_url is None
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs hosting platforms hand out and pick our async drivers."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once. ``overrides`` are the CLI's flags (None means not given)."""
+    path = Path(config_file) if config_file is not None else None
+    if path is not None and not path.is_file():
+        raise SettingsError(f"Config file not found: {path}")
+    given = {name: value for name, value in overrides.items() if value is not None}
+    token = _config_file.set(path)
+    try:
+        return Settings(**given)
+    finally:
+        _config_file.reset(token)
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says what to fix."""
+
+
+def describe_settings() -> str:
+    """Help text for `rolecall serve --help`: every setting, its variable and its meaning."""
+    lines = ["Settings (environment variable, or the same name in the TOML file given by --config / ROLECALL_CONFIG):", ""]
+    for name, field in Settings.model_fields.items():
+        if name == "network":
+            for sub, subfield in NetworkSettings.model_fields.items():
+                lines.append(f"  ROLECALL_NETWORK__{sub.upper()}  ([network] {sub})")
+                lines.append(f"      {subfield.description}")
+            continue
+        extra = " (or " + name.upper() + ")" if name in ("database_url", "redis_url") else ""
+        lines.append(f"  ROLECALL_{name.upper()}{extra}")
+        lines.append(f"      {field.description}")
+    return "\n".join(lines)

@@ -1,0 +1,25 @@
+"""Named background jobs. A job loads what it needs, calls one service, and returns."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rolecall.services import accounts
+
+if TYPE_CHECKING:
+    from rolecall.resources import Resources
+    from rolecall.storage.queue import JobQueue
+
+
+async def purge_expired_sessions(res: Resources) -> int:
+    return await accounts.purge_expired_sessions(res.db)
+
+
+JOBS = {
+    "purge_expired_sessions": purge_expired_sessions,
+}
+
+
+def register_all(queue: JobQueue) -> None:
+    for name, job in JOBS.items():
+        queue.register(name, job)

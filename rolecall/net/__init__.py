@@ -1,0 +1,20 @@
+"""The one outbound HTTP client: SSRF guard, pinned IPs, timeouts, size caps.
+
+See reference/crypto-security.md §4. Imports nothing from the rest of rolecall.
+"""
+
+from rolecall.net.client import make_client
+from rolecall.net.errors import BlockedAddress, InvalidURL, NetError, ResponseTooLarge
+from rolecall.net.guard import NetworkPolicy
+from rolecall.net.urls import origin_of, validate_base_url
+
+__all__ = [
+    "BlockedAddress",
+    "InvalidURL",
+    "NetError",
+    "NetworkPolicy",
+    "ResponseTooLarge",
+    "make_client",
+    "origin_of",
+    "validate_base_url",
+]

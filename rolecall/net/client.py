@@ -1,0 +1,193 @@
+"""The one outbound HTTP client: `make_client(policy)`.
+
+Design (reference/crypto-security.md §4.5): an `httpx.AsyncClient` whose only
+transport is `GuardedTransport`, a thin public-API adapter from httpx to an
+`httpcore.AsyncConnectionPool` built with our `GuardBackend` (httpx's own
+`AsyncHTTPTransport` does not accept a network backend, and patching its
+private `_pool` would break silently on upgrade). Around it:
+
+- `follow_redirects=False`: a redirect could point anywhere, and httpx keeps
+  `x-api-key`-style headers across origins (§4.2 "Redirects"). A caller that
+  opts in per request still goes through the guard on every hop.
+- `trust_env=False`: no proxies from the environment (the connect would go to
+  the proxy, and the target would never be checked, §4.2 "Environment
+  proxies") and no credentials from ~/.netrc. httpx already skips environment
+  proxies when given a transport; this keeps it so if that ever changes.
+- explicit timeouts and connection limits;
+- a response size cap counted while streaming, on the wire bytes and on the
+  decoded bytes (a gzip bomb is small on the wire), for `.read()` and
+  `client.stream(...)` alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+
+import httpcore
+import httpx
+
+from rolecall.net.errors import ResponseTooLarge
+from rolecall.net.guard import GuardBackend, NetworkPolicy, Resolver
+
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+# httpcore exception -> httpx exception, most specific first, so callers only
+# ever see httpx's public exception types (plus our NetError family).
+_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Re-raise httpcore errors as httpx ones; anything else (NetError) unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        for core_type, httpx_type in _EXCEPTIONS:
+            if isinstance(exc, core_type):
+                raise httpx_type(str(exc)) from exc
+        raise
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """The raw body as it arrives, stopped once it passes `limit` bytes."""
+
+    def __init__(self, stream: AsyncIterable[bytes], host: str, limit: int) -> None:
+        self._stream = stream
+        self._host = host
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        with _httpx_errors():
+            async for chunk in self._stream:
+                seen += len(chunk)
+                if seen > self._limit:
+                    raise ResponseTooLarge(self._host, self._limit)
+                yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()  # type: ignore[attr-defined]
+
+
+class _CappedResponse(httpx.Response):
+    """A response whose *decoded* body is capped too.
+
+    `aread()`, `aiter_text()`, `aiter_lines()` and `json()` all go through
+    `aiter_bytes()`, so this one override covers them.
+    """
+
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in super().aiter_bytes(chunk_size):
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                raise ResponseTooLarge(self.url.host, self.max_bytes)
+            yield chunk
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """httpx transport over an httpcore pool whose every connection goes through the guard."""
+
+    def __init__(
+        self,
+        backend: GuardBackend,
+        *,
+        ssl_context: ssl.SSLContext,
+        limits: httpx.Limits,
+        max_response_bytes: int,
+    ) -> None:
+        self._max_response_bytes = max_response_bytes
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,  # type: ignore[arg-type]
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            core_response = await self._pool.handle_async_request(core_request)
+        response = _CappedResponse(
+            status_code=core_response.status,
+            headers=core_response.headers,
+            stream=_CappedStream(core_response.stream, request.url.host, self._max_response_bytes),  # type: ignore[arg-type]
+            extensions=core_response.extensions,
+        )
+        response.max_bytes = self._max_response_bytes
+        return response
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+def _ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is not True:
+        # Provider keys travel in these requests; never send them unverified.
+        raise ValueError("TLS verification cannot be turned off; pass an ssl.SSLContext with your CA instead")
+    return httpx.create_ssl_context()
+
+
+def make_client(
+    policy: NetworkPolicy,
+    *,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 120.0,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    verify: bool | ssl.SSLContext = True,
+    max_connections: int = 100,
+    resolver: Resolver | None = None,
+    backend: httpcore.AsyncNetworkBackend | None = None,
+) -> httpx.AsyncClient:
+    """The AsyncClient every outbound call must use.
+
+    `read_timeout` bounds each wait for data (per chunk), so a stream can run
+    longer than it as long as tokens keep coming. `resolver` and `backend` are
+    test seams (fixed DNS answers; a recording connector under the guard);
+    production leaves them None.
+    """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20, keepalive_expiry=30.0)
+    transport = GuardedTransport(
+        GuardBackend(policy, resolver=resolver, inner=backend),
+        ssl_context=_ssl_context(verify),
+        limits=limits,
+        max_response_bytes=max_response_bytes,
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
+    )

@@ -1,0 +1,50 @@
+"""What a process holds open while it runs: database engine, cache, job queue.
+
+`serve` and `worker` both build one ``Resources`` from the settings; routes, jobs and services
+receive it (or the part they need) instead of building connections themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from rolecall.config import Settings
+from rolecall.jobs import tasks
+from rolecall.storage import migrate
+from rolecall.storage.cache import Cache, make_cache
+from rolecall.storage.db import make_engine, make_sessionmaker
+from rolecall.storage.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    cache: Cache
+    queue: JobQueue
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings, *, consume_jobs: bool, run_migrations: bool = True) -> AsyncIterator[Resources]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if run_migrations:
+        await migrate.upgrade(engine)
+    queue = JobQueue(settings.redis_url, name=f"{settings.redis_prefix}:jobs")
+    tasks.register_all(queue)
+    res = Resources(settings, engine, make_sessionmaker(engine), make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:"), queue)
+    await queue.start(res, consume=consume_jobs)
+    try:
+        yield res
+    finally:
+        await queue.stop()
+        await res.cache.close()
+        await engine.dispose()

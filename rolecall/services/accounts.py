@@ -1,0 +1,152 @@
+"""Accounts: sign-up, log-in (rate limited), sessions, log-out.
+
+Passwords are hashed with Argon2id (argon2-cffi's RFC 9106 low-memory profile) in a worker
+thread, so a log-in never stalls the event loop. A session is a random token in an HttpOnly
+cookie; the database keeps only its SHA-256, so a leaked database row cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rolecall.services.errors import Conflict, Invalid, RateLimited, Unauthorized
+from rolecall.storage.cache import Cache
+from rolecall.storage.tables import Account, LoginSession, utcnow
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+_hasher = PasswordHasher()
+# Verified against when the name is unknown, so both failures cost one Argon2 run.
+_DUMMY_HASH = _hasher.hash("rolecall-dummy-password")
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountView:
+        return cls(account.id, account.name, account.created_at)
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not NAME_PATTERN.match(name):
+        raise Invalid(
+            "Names are 3 to 40 characters: letters, digits, '_', '-' or '.', starting with a letter or digit.",
+            field="name",
+        )
+    return name
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"Passwords need at least {MIN_PASSWORD} characters.", field="password")
+    if len(password) > MAX_PASSWORD:
+        raise Invalid(f"Passwords can be at most {MAX_PASSWORD} characters.", field="password")
+    return password
+
+
+async def sign_up(db: Sessions, name: str, password: str) -> AccountView:
+    name = check_name(name)
+    password_hash = await asyncio.to_thread(_hasher.hash, check_password(password))
+    account = Account(name=name, name_key=name.lower(), password_hash=password_hash)
+    try:
+        async with db.begin() as s:
+            if await s.scalar(select(Account.id).where(Account.name_key == name.lower())):
+                raise Conflict(f"The name “{name}” is taken. Try another.", field="name")
+            s.add(account)
+    except IntegrityError:  # two sign-ups raced for the same name
+        raise Conflict(f"The name “{name}” is taken. Try another.", field="name") from None
+    return AccountView.of(account)
+
+
+async def log_in(
+    db: Sessions, cache: Cache, name: str, password: str, *, client: str, attempts: int, window: int
+) -> AccountView:
+    """Check the password; raises Unauthorized or RateLimited. Failures count per name and address."""
+    name_key = name.strip().lower()
+    limit_keys = (f"login-fail:{client}:{name_key}", f"login-fail:{client}")
+    for key, allowed in zip(limit_keys, (attempts, attempts * 5)):
+        count = await cache.get(key)
+        if count is not None and int(count) >= allowed:
+            raise RateLimited(
+                "Too many failed log-ins. Wait a few minutes, then try again.", retry_after=window
+            )
+    async with db() as s:
+        account = await s.scalar(select(Account).where(Account.name_key == name_key))
+    ok = await asyncio.to_thread(_verify, account.password_hash if account else _DUMMY_HASH, password)
+    if account is None or not ok:
+        for key in limit_keys:
+            await cache.incr(key, window)
+        if account is None:
+            raise Unauthorized(f"There is no account named “{name.strip()}”. Check the spelling, or sign up.", field="name")
+        raise Unauthorized("That password is not right. Check it and try again.", field="password")
+    if _hasher.check_needs_rehash(account.password_hash):
+        await _rehash(db, account.id, password)
+    return AccountView.of(account)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _rehash(db: Sessions, account_id: str, password: str) -> None:
+    new_hash = await asyncio.to_thread(_hasher.hash, password)
+    async with db.begin() as s:
+        account = await s.get(Account, account_id)
+        if account is not None:
+            account.password_hash = new_hash
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(db: Sessions, account_id: str, days: int) -> str:
+    """Create a session and return its token (for the cookie; never stored)."""
+    token = secrets.token_urlsafe(32)
+    async with db.begin() as s:
+        s.add(LoginSession(token_hash=_token_hash(token), account_id=account_id, expires_at=utcnow() + timedelta(days=days)))
+    return token
+
+
+async def session_account(db: Sessions, token: str) -> AccountView | None:
+    async with db() as s:
+        account = await s.scalar(
+            select(Account)
+            .join(LoginSession, LoginSession.account_id == Account.id)
+            .where(LoginSession.token_hash == _token_hash(token), LoginSession.expires_at > utcnow())
+        )
+    return AccountView.of(account) if account else None
+
+
+async def end_session(db: Sessions, token: str) -> None:
+    async with db.begin() as s:
+        await s.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+
+
+async def purge_expired_sessions(db: Sessions) -> int:
+    async with db.begin() as s:
+        result = await s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
+    return result.rowcount or 0

@@ -1,0 +1,24 @@
+"""Readiness: does every backing service this process depends on answer?"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rolecall.storage.cache import Cache
+from rolecall.storage.db import ping
+
+log = logging.getLogger(__name__)
+
+
+async def readiness(engine: AsyncEngine, cache: Cache) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    for name, probe in (("database", lambda: ping(engine)), ("cache", cache.ping)):
+        try:
+            await probe()
+            checks[name] = "ok"
+        except Exception as exc:  # readiness reports failures, it does not raise them
+            log.warning("readiness check %s failed: %s", name, type(exc).__name__)
+            checks[name] = "unavailable"
+    return checks

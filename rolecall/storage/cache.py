@@ -1,0 +1,91 @@
+"""A small key-value cache with expiry: Redis when REDIS_URL is set, in-process otherwise.
+
+Used for what several replicas must agree on (log-in rate limits now; circuit-breaker state and
+model-list caches later). The in-process variant is only correct for a single process, which is
+exactly the embedded default.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import redis.asyncio as redis
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter and return it; a new counter expires ``ttl`` seconds from now."""
+        ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, bytes]] = {}
+
+    def _live(self, key: str) -> tuple[float, bytes] | None:
+        item = self._items.get(key)
+        if item is not None and item[0] <= time.monotonic():
+            del self._items[key]
+            return None
+        return item
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._live(key)
+        return item[1] if item else None
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._items[key] = (time.monotonic() + ttl, value)
+
+    async def delete(self, key: str) -> None:
+        self._items.pop(key, None)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        item = self._live(key)
+        expires, count = (item[0], int(item[1]) + 1) if item else (time.monotonic() + ttl, 1)
+        self._items[key] = (expires, str(count).encode())
+        return count
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._items.clear()
+
+
+class RedisCache:
+    def __init__(self, url: str, prefix: str = "rolecall:") -> None:
+        self._redis = redis.Redis.from_url(url)
+        self._prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._redis.get(self._prefix + key)
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        full = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(full)
+            pipe.pexpire(full, max(1, int(ttl * 1000)), nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_cache(redis_url: str | None, prefix: str = "rolecall:") -> Cache:
+    return RedisCache(redis_url, prefix) if redis_url else MemoryCache()

@@ -1,0 +1,51 @@
+"""Request dependencies: the process's resources, the signed-in account, template rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from rolecall import __version__
+from rolecall.resources import Resources
+from rolecall.services import accounts
+from rolecall.services.accounts import AccountView
+from rolecall.services.errors import Unauthorized
+from rolecall.web.security import csrf_token
+
+SESSION_COOKIE = "rc_session"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.globals["version"] = __version__
+
+
+def get_resources(request: Request) -> Resources:
+    return request.app.state.res
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+async def optional_account(request: Request, res: ResourcesDep) -> AccountView | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await accounts.session_account(res.db, token)
+
+
+async def current_account(account: Annotated[AccountView | None, Depends(optional_account)]) -> AccountView:
+    if account is None:
+        raise Unauthorized("Log in to continue.")
+    return account
+
+
+OptionalAccount = Annotated[AccountView | None, Depends(optional_account)]
+CurrentAccount = Annotated[AccountView, Depends(current_account)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("account", None)
+    context["csrf_token"] = csrf_token(request)
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)

@@ -1,0 +1,92 @@
+"""The one place that turns errors into responses: JSON under /api, HTML pages elsewhere.
+
+JSON error shape (locked by tests/web/test_error_shape.py)::
+
+    {"ok": false, "status": 400, "code": "invalid", "error": "human sentence", "field": "name" | null,
+     "errors": [{"field": ..., "message": ...}]}
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from rolecall.services.errors import RateLimited, ServiceError, Unauthorized
+from rolecall.web.deps import render
+from rolecall.web.security import CsrfRefused
+
+log = logging.getLogger(__name__)
+
+
+def error_body(status: int, code: str, message: str, field: str | None = None, errors: list | None = None) -> dict:
+    return {
+        "ok": False,
+        "status": status,
+        "code": code,
+        "error": message,
+        "field": field,
+        "errors": errors if errors is not None else [{"field": field, "message": message}],
+    }
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def respond(request: Request, status: int, code: str, message: str, field: str | None = None,
+            errors: list | None = None, headers: dict | None = None) -> Response:
+    if wants_json(request):
+        return JSONResponse(error_body(status, code, message, field, errors), status_code=status, headers=headers)
+    response = render(request, "errors/error.html", status_code=status, status=status, message=message)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    if isinstance(exc, Unauthorized) and not wants_json(request) and request.method == "GET":
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return respond(request, exc.status, exc.code, exc.message, exc.field, headers=headers)
+
+
+async def _csrf_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CsrfRefused)
+    return respond(request, 403, "csrf", exc.message)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in err["loc"][1:]) or None, "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": None, "message": "Invalid request."}
+    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return respond(request, 422, "invalid", message, first["field"], errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "Nothing is here.", 405: "That method is not allowed here."}
+    message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else messages.get(exc.status_code, str(exc.detail))
+    return respond(request, exc.status_code, "http_error", message, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path)
+    return respond(request, 500, "internal", "Something went wrong on our side. Try again.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(CsrfRefused, _csrf_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

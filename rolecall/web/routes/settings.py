@@ -1,0 +1,26 @@
+"""The Settings page and its tabs. The API Keys tab grows with the key-vault and BYOK issues."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from rolecall.web.deps import CurrentAccount, render
+
+pages = APIRouter(include_in_schema=False)
+
+TABS = (("account", "Account"), ("api-keys", "API Keys"), ("cast", "Cast"))
+
+
+@pages.get("/settings")
+async def settings_page(request: Request, account: CurrentAccount, tab: str = "account") -> Response:
+    if tab == "cast":  # the Cast tab is the model library at /models
+        return RedirectResponse("/models", status_code=303)
+    if tab not in dict(TABS):
+        tab = "account"
+    return render(request, f"settings/{tab.replace('-', '_')}.html", account=account, tab=tab, tabs=TABS, nav="settings")
+
+
+@pages.get("/models")
+async def models_page(request: Request, account: CurrentAccount) -> Response:
+    return render(request, "models/index.html", account=account, tab="cast", tabs=TABS, nav="cast")

@@ -1,0 +1,45 @@
+// Site-wide behaviour: the phone menu, confirmation prompts, and a fetch helper that sends the
+// CSRF token. Plain ES module, no build step.
+
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+}
+
+// fetch() for our JSON API: sends the CSRF header and parses the canonical error shape.
+export async function api(path, { method = "GET", body } = {}) {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = response.status === 204 ? null : await response.json();
+  if (!response.ok) {
+    const error = new Error(data?.error ?? `Request failed (${response.status})`);
+    error.status = response.status;
+    error.field = data?.field ?? null;
+    throw error;
+  }
+  return data;
+}
+
+function wireMenu() {
+  const toggle = document.querySelector(".nav-toggle");
+  const nav = document.getElementById("main-nav");
+  if (!toggle || !nav) return;
+  toggle.addEventListener("click", () => {
+    const open = nav.classList.toggle("is-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+}
+
+function wireConfirms() {
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+}
+
+wireMenu();
+wireConfirms();

@@ -1,0 +1,91 @@
+"""The cache and the job queue, in-process and on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import timedelta
+
+import pytest
+
+from rolecall.services import accounts
+from rolecall.storage.cache import MemoryCache, RedisCache
+from rolecall.storage.queue import JobQueue
+from rolecall.storage.tables import LoginSession, utcnow
+from tests.conftest import REDIS_URL
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request):  # type: ignore[no-untyped-def]
+    c = MemoryCache() if request.param == "memory" else RedisCache(REDIS_URL, prefix=f"test-{secrets.token_hex(4)}:")
+    yield c
+    await c.close()
+
+
+async def test_cache_set_get_expire(cache) -> None:  # type: ignore[no-untyped-def]
+    await cache.set("k", b"v", ttl=0.2)
+    assert await cache.get("k") == b"v"
+    await asyncio.sleep(0.3)
+    assert await cache.get("k") is None
+
+
+async def test_cache_counter_keeps_its_first_expiry(cache) -> None:  # type: ignore[no-untyped-def]
+    assert [await cache.incr("n", ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    await asyncio.sleep(0.4)
+    assert await cache.incr("n", ttl=0.3) == 1
+    await cache.delete("n")
+    assert await cache.get("n") is None
+
+
+async def test_in_process_queue_runs_jobs() -> None:
+    queue = JobQueue(None)
+    seen: list[tuple[object, int]] = []
+
+    async def job(ctx: object, n: int) -> None:
+        seen.append((ctx, n))
+
+    queue.register("record", job)
+    await queue.start("ctx", consume=True)
+    await queue.enqueue("record", n=7)
+    await queue.drain()
+    await queue.stop()
+    assert seen == [("ctx", 7)]
+
+
+async def test_redis_queue_delivers_to_a_separate_worker() -> None:
+    name = f"test-jobs-{secrets.token_hex(4)}"
+    producer, worker = JobQueue(REDIS_URL, name=name), JobQueue(REDIS_URL, name=name)
+    done = asyncio.Event()
+    seen: list[tuple[object, int]] = []
+
+    async def job(ctx: object, n: int) -> None:
+        seen.append((ctx, n))
+        done.set()
+
+    for q in (producer, worker):
+        q.register("record", job)
+    await producer.start("web", consume=False)
+    await worker.start("worker", consume=True)
+    try:
+        await producer.enqueue("record", n=42)
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        await producer.stop()
+        await worker.stop()
+    assert seen == [("worker", 42)]
+
+
+async def test_purge_expired_sessions_job(app) -> None:  # type: ignore[no-untyped-def]
+    res = app.state.res
+    from tests.helpers import make_client, sign_up
+
+    async with make_client(app) as c:
+        await sign_up(c, "olga")
+        account_id = (await c.get("/api/me")).json()["id"]
+    async with res.db.begin() as s:
+        s.add(LoginSession(token_hash="0" * 64, account_id=account_id, expires_at=utcnow() - timedelta(days=1)))
+    await res.queue.enqueue("purge_expired_sessions")
+    await res.queue.drain()
+    async with res.db() as s:
+        assert await s.get(LoginSession, "0" * 64) is None
+    assert await accounts.purge_expired_sessions(res.db) == 0
