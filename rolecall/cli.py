@@ -32,8 +32,13 @@ data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False), h
 
 @click.group()
 @click.version_option(__version__, prog_name="rolecall")
-def main() -> None:
+@data_dir_option
+@config_option
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, config: str | None) -> None:
     """RoleCall: chat with AI characters in scenes, on hosted models or your own provider keys."""
+    # Subcommands without their own flags (keys ...) build settings from these, lazily.
+    ctx.obj = {"settings": lambda: _settings(config, data_dir=data_dir)}
 
 
 @main.command(epilog=describe_settings(), context_settings={"max_content_width": 110})
@@ -50,6 +55,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
 
     settings = _settings(config, host=host, port=port, data_dir=data_dir)
     setup_logging(settings.log_level)
+    _preflight(settings)
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True,
@@ -76,6 +82,21 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
         sys.exit(1)
 
 
+def _preflight(settings: Settings) -> None:
+    """Open everything once before serving, so a bad key ring or database stops start-up with its message."""
+    from rolecall.resources import open_resources
+    from rolecall.services.keys import KeyRingProblem
+
+    async def check() -> None:
+        async with open_resources(settings, consume_jobs=False):
+            pass
+
+    try:
+        asyncio.run(check())
+    except KeyRingProblem as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @data_dir_option
 @config_option
@@ -87,6 +108,7 @@ def worker(data_dir: str | None, config: str | None) -> None:
     setup_logging(settings.log_level)
     if not settings.redis_url:
         raise click.ClickException("A separate worker needs REDIS_URL; without it `rolecall serve` runs jobs itself.")
+    _preflight(settings)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -122,3 +144,12 @@ def migrate(data_dir: str | None, config: str | None) -> None:
             await engine.dispose()
 
     click.echo(f"database is at revision {asyncio.run(run())}")
+
+
+def _attach_groups() -> None:
+    from rolecall.cli_keys import keys_group
+
+    main.add_command(keys_group)
+
+
+_attach_groups()

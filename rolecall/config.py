@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +88,16 @@ class Settings(BaseSettings):
         None,
         description="Run background jobs inside `serve`. Default: on without REDIS_URL, off with it "
         "(run `rolecall worker` instead).",
+    )
+    encryption_keys: SecretStr | None = Field(
+        None,
+        description="Server key ring for Server-Accessible provider keys: 'kid:<base64 of 32 random bytes>' "
+        "entries separated by commas; the first is the primary. Required with PostgreSQL.",
+    )
+    encryption_keys_file: Path | None = Field(
+        None,
+        description="File holding the key ring (same format, one entry per line). Default with SQLite: "
+        "<data_dir>/encryption.keys, created with mode 0600 on first start. Back it up with the database.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     session_days: int = Field(30, ge=1, description="How long a login lasts.")

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rolecall.config import Settings
+from rolecall.crypto import KeyRing
 from rolecall.jobs import tasks
+from rolecall.services import keys
 from rolecall.storage import migrate
 from rolecall.storage.cache import Cache, make_cache
 from rolecall.storage.db import make_engine, make_sessionmaker
@@ -30,17 +32,26 @@ class Resources:
     db: async_sessionmaker[AsyncSession]
     cache: Cache
     queue: JobQueue
+    keyring: KeyRing
 
 
 @contextlib.asynccontextmanager
 async def open_resources(settings: Settings, *, consume_jobs: bool, run_migrations: bool = True) -> AsyncIterator[Resources]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = keys.load_key_ring(settings)
     engine = make_engine(settings.effective_database_url)
-    if run_migrations:
-        await migrate.upgrade(engine)
+    try:
+        if run_migrations:
+            await migrate.upgrade(engine)
+        db = make_sessionmaker(engine)
+        await keys.check_key_ring(db, keyring)
+    except BaseException:
+        await engine.dispose()
+        raise
     queue = JobQueue(settings.redis_url, name=f"{settings.redis_prefix}:jobs")
     tasks.register_all(queue)
-    res = Resources(settings, engine, make_sessionmaker(engine), make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:"), queue)
+    cache = make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:")
+    res = Resources(settings, engine, db, cache, queue, keyring)
     await queue.start(res, consume=consume_jobs)
     try:
         yield res

@@ -20,7 +20,10 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
 from rolecall.app import create_app
+from pydantic import SecretStr
+
 from rolecall.config import Settings, normalize_database_url
+from rolecall.crypto import generate_key_file_text
 from tests.helpers import make_client, sign_up
 
 # Read once, then scrubbed from the environment so no test picks them up by accident.
@@ -32,6 +35,10 @@ _SCRUB_NAMES = (
     "CO_API_KEY", "COHERE_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
 )
+
+# A shared database needs configured keys (the embedded default generates its own file).
+TEST_ENCRYPTION_KEYS = generate_key_file_text("test").strip()
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,10 +102,14 @@ def make_settings(tmp_path: Path, postgres_url: str | None):  # type: ignore[no-
 
     def build(**overrides: object) -> Settings:
         values: dict[str, object] = {"data_dir": tmp_path / "data", "database_url": postgres_url}
+        if postgres_url:
+            values["encryption_keys"] = SecretStr(TEST_ENCRYPTION_KEYS)
         values.update(overrides)
         return Settings(**values)
 
-    return build
+    yield build
+    if postgres_url:  # every test starts from empty tables
+        asyncio.run(_empty_postgres(postgres_url))
 
 
 @pytest.fixture
@@ -111,8 +122,6 @@ async def app(settings: Settings) -> AsyncIterator:
     application = create_app(settings)
     async with LifespanManager(application):
         yield application
-    if settings.database_url:
-        await _empty_postgres(settings.database_url)
 
 
 @pytest.fixture

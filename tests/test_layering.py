@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "rolecall"
 
 # Top-level modules are wiring: app/cli/resources may assemble everything.
-WIRING = {"__init__", "app", "cli", "resources", "__main__", "cli_providers"}
+WIRING = {"__init__", "app", "cli", "cli_keys", "cli_providers", "resources", "__main__"}
 ALLOWED: dict[str, set[str]] = {
     "web": {"web", "services", "providers", "config", "resources", "logs", "__version__"},
     "jobs": {"jobs", "services", "providers", "config", "resources", "storage.queue"},

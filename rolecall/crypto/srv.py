@@ -68,6 +68,14 @@ def reencrypt(envelope: str, ring: KeyRing, binding: Binding, *, randbytes: Rand
     return seal_bundle(ring, open_bundle(ring, envelope, binding), binding, randbytes=randbytes)
 
 
+def check_wrap(ring: KeyRing, envelope: str, binding: Binding) -> None:
+    """Prove the ring's key for this envelope unwraps its DEK, without opening the content.
+
+    The start-up check: a ring with different material under a stored kid fails here, at once.
+    """
+    _unwrap_dek(ring, parse_srv(envelope), binding)
+
+
 def kid_of(envelope: str) -> str:
     """The key id a server envelope is wrapped under (for the indexed ``key_id`` column)."""
     return parse_srv(envelope).kid

@@ -9,7 +9,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -79,5 +81,52 @@ class Scene(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VaultKey(Base):
+    """An account's end-to-end key record: only the salt and the wrapped user data key.
+
+    The server never sees the phrase, the seed or anything derived from them (crypto-security.md §3.1).
+    """
+
+    __tablename__ = "vault_key"
+    __table_args__ = (CheckConstraint("wrapped_udk LIKE 'rc1.udk.%'", name="wrapped_udk_is_envelope"),)
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    kdf_salt: Mapped[str] = mapped_column(String(64))
+    udk_gen: Mapped[int] = mapped_column(Integer)
+    wrapped_udk: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProviderConfig(Base):
+    """One BYOK connection. The credential column only ever holds an ``rc1.`` envelope."""
+
+    __tablename__ = "provider_config"
+    __table_args__ = (
+        UniqueConstraint("account_id", "label"),
+        CheckConstraint("credential_ct IS NULL OR credential_ct LIKE 'rc1.%'", name="credential_is_envelope"),
+        CheckConstraint("privacy_mode IN ('e2e', 'srv')", name="privacy_mode_known"),
+        CheckConstraint("status IN ('valid', 'invalid', 'untested')", name="status_known"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(80))
+    privacy_mode: Mapped[str] = mapped_column(String(8))
+    base_url: Mapped[str] = mapped_column(String(2048))
+    dest_origin: Mapped[str] = mapped_column(String(300))
+    credential_ct: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Server-accessible rows: the key-ring id that wraps the DEK, for rotation and start-up checks.
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    key_hint: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="untested")
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    last_tested_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

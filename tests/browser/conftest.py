@@ -75,7 +75,10 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") and k not in ("DATABASE_URL", "REDIS_URL")}
     if postgres_url:
+        from tests.conftest import TEST_ENCRYPTION_KEYS
+
         env["DATABASE_URL"] = postgres_url
+        env["ROLECALL_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEYS
     srv = Server(tmp_path_factory.mktemp("serve") / "data", env)
     try:
         srv.wait_ready()

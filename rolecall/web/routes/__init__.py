@@ -1,6 +1,6 @@
 """All routers, in the order they are mounted: one line per module."""
 
-from rolecall.web.routes import auth, health, home, scenes, settings
+from rolecall.web.routes import auth, encryption, health, home, scenes, settings
 
 ROUTERS = (
     health.router,
@@ -8,6 +8,8 @@ ROUTERS = (
     auth.pages,
     auth.api,
     settings.pages,
+    encryption.api,
+    encryption.assets,
     scenes.pages,
     scenes.api,
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from rolecall.web.deps import CurrentAccount, render
+from rolecall.services import vault
+from rolecall.web.deps import CurrentAccount, ResourcesDep, render
 
 pages = APIRouter(include_in_schema=False)
 
@@ -13,12 +14,14 @@ TABS = (("account", "Account"), ("api-keys", "API Keys"), ("cast", "Cast"))
 
 
 @pages.get("/settings")
-async def settings_page(request: Request, account: CurrentAccount, tab: str = "account") -> Response:
+async def settings_page(request: Request, res: ResourcesDep, account: CurrentAccount, tab: str = "account") -> Response:
     if tab == "cast":  # the Cast tab is the model library at /models
         return RedirectResponse("/models", status_code=303)
     if tab not in dict(TABS):
         tab = "account"
-    return render(request, f"settings/{tab.replace('-', '_')}.html", account=account, tab=tab, tabs=TABS, nav="settings")
+    context = {"vault_active": await vault.get_record(res.db, account.id) is not None} if tab == "api-keys" else {}
+    return render(request, f"settings/{tab.replace('-', '_')}.html", account=account, tab=tab, tabs=TABS,
+                  nav="settings", **context)
 
 
 @pages.get("/models")

@@ -33,6 +33,22 @@ function wireMenu() {
   });
 }
 
+// Log-out also forgets a vault key this browser remembers (the server's Clear-Site-Data does too).
+function wireLogout() {
+  for (const form of document.querySelectorAll('form[action="/logout"]')) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const done = () => form.submit();
+      try {
+        const request = indexedDB.deleteDatabase("rolecall-vault");
+        request.onsuccess = request.onerror = request.onblocked = done;
+      } catch {
+        done();
+      }
+    });
+  }
+}
+
 function wireConfirms() {
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
@@ -43,3 +59,4 @@ function wireConfirms() {
 
 wireMenu();
 wireConfirms();
+wireLogout();
