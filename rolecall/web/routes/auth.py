@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -79,19 +80,28 @@ async def signup_page(request: Request, account: OptionalAccount, next: str | No
     return render(request, "auth/signup.html", next=_safe_next(next))
 
 
-@pages.post("/signup")
-async def signup_form(
-    request: Request, res: ResourcesDep,
-    name: Annotated[str, Form(max_length=100)], password: Annotated[str, Form(max_length=2000)],
-    next: Annotated[str | None, Form()] = None,
-) -> Response:
+NameField = Annotated[str, Form(max_length=100)]
+PasswordField = Annotated[str, Form(max_length=2000)]
+NextField = Annotated[str | None, Form()]
+
+
+async def _form_flow(request: Request, res: ResourcesDep, template: str, attempt: Awaitable[AccountView],
+                     name: str, next: str | None) -> Response:
+    """Run a sign-up or log-in attempt: on success start the session, else show the form again."""
     try:
-        account = await accounts.sign_up(res.db, name, password)
+        account = await attempt
     except ServiceError as exc:
-        return render(request, "auth/signup.html", status_code=exc.status, error=exc.message, field=exc.field, name=name, next=_safe_next(next))
+        return render(request, template, status_code=exc.status, error=exc.message, field=exc.field,
+                      name=name, next=_safe_next(next))
     response = RedirectResponse(_safe_next(next), status_code=303)
     await _begin(request, response, res, account)
     return response
+
+
+@pages.post("/signup")
+async def signup_form(request: Request, res: ResourcesDep, name: NameField, password: PasswordField,
+                      next: NextField = None) -> Response:
+    return await _form_flow(request, res, "auth/signup.html", accounts.sign_up(res.db, name, password), name, next)
 
 
 @pages.get("/login")
@@ -102,18 +112,9 @@ async def login_page(request: Request, account: OptionalAccount, next: str | Non
 
 
 @pages.post("/login")
-async def login_form(
-    request: Request, res: ResourcesDep,
-    name: Annotated[str, Form(max_length=100)], password: Annotated[str, Form(max_length=2000)],
-    next: Annotated[str | None, Form()] = None,
-) -> Response:
-    try:
-        account = await _log_in(request, res, name, password)
-    except ServiceError as exc:
-        return render(request, "auth/login.html", status_code=exc.status, error=exc.message, field=exc.field, name=name, next=_safe_next(next))
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    await _begin(request, response, res, account)
-    return response
+async def login_form(request: Request, res: ResourcesDep, name: NameField, password: PasswordField,
+                     next: NextField = None) -> Response:
+    return await _form_flow(request, res, "auth/login.html", _log_in(request, res, name, password), name, next)
 
 
 @pages.post("/logout")
