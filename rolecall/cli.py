@@ -148,8 +148,10 @@ def migrate(data_dir: str | None, config: str | None) -> None:
 
 def _attach_groups() -> None:
     from rolecall.cli_keys import keys_group
+    from rolecall.cli_providers import providers
 
     main.add_command(keys_group)
+    main.add_command(providers)
 
 
 _attach_groups()

@@ -1,0 +1,276 @@
+"""The adapter interface and the plumbing every protocol shares.
+
+An adapter is four calls (aesthetics.md practice 2):
+
+```python
+class Adapter(Protocol):
+    async def list_models(self, conn, http) -> list[ModelInfo]: ...
+    async def test_key(self, conn, http) -> KeyCheck: ...
+    async def chat(self, conn, request, http) -> ChatResult: ...
+    def stream_chat(self, conn, request, http) -> AsyncIterator[ChatEvent]: ...
+```
+
+plus two hooks `connect()` calls: `base_url()` (turn the registry endpoint and the fields into
+a base URL) and `check_key()` (protocol-specific key validation, e.g. Vertex's JSON).
+
+Adapters receive the one guarded `httpx.AsyncClient` from `rolecall.net` and never build their
+own. Every request goes through `send()` / `open_stream()`, which wrap transport failures and
+non-2xx answers into `ProviderError` with the connection's secrets redacted. `test_key()` is
+generic: it follows the provider record's `key_check` (models list, auth endpoint or one-token
+probe) and asks nothing about which provider it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+import anyio
+import httpx
+
+from rolecall.providers.errors import ProviderError, from_response, map_upstream_errors
+from rolecall.providers.modelmap import static_models
+from rolecall.providers.options import merge_headers
+from rolecall.providers.sse import SSEDecoder, SSEEvent
+from rolecall.providers.types import (
+    AuthEndpoint,
+    ChatEvent,
+    ChatMessage,
+    ChatRequest,
+    ChatResult,
+    Connection,
+    KeyCheck,
+    ModelInfo,
+    ProbeChat,
+    Provider,
+    StaticModels,
+    Usage,
+)
+
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
+
+# Every protocol's finish words -> ours. Unknown words pass through lower-cased.
+FINISH_REASONS: Mapping[str, str] = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "complete": "stop", "eos": "stop",
+    "length": "length", "max_tokens": "length", "model_length": "length",
+    "content_filter": "content_filter", "safety": "content_filter", "recitation": "content_filter",
+    "blocklist": "content_filter", "prohibited_content": "content_filter", "spii": "content_filter",
+    "refusal": "content_filter", "image_safety": "content_filter",
+    "tool_calls": "tool_calls", "function_call": "tool_calls", "tool_use": "tool_calls", "tool_call": "tool_calls",
+    "error": "error",
+}
+
+
+def normalize_finish(reason: str | None) -> str:
+    if not reason:
+        return "stop"
+    word = reason.lower()
+    return FINISH_REASONS.get(word, word)
+
+
+DRAIN_SECONDS = 2.0
+
+
+async def drain(events: AsyncIterator[SSEEvent]) -> None:
+    """Read a finished stream to its end (the chunked terminator is usually already buffered).
+
+    Closing a response before its body ends makes httpcore drop the connection, so the next
+    request would pay a new TCP (and TLS) handshake: ~1.5 ms on loopback, far more over the
+    internet. A server that never ends the body after its terminator costs at most DRAIN_SECONDS
+    and no error: the answer is already complete.
+    """
+    with anyio.move_on_after(DRAIN_SECONDS):
+        try:
+            async for _ in events:
+                pass
+        except ProviderError:
+            pass
+
+
+def int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+class Adapter(Protocol):
+    async def list_models(self, conn: Connection, http: httpx.AsyncClient) -> list[ModelInfo]: ...
+
+    async def test_key(self, conn: Connection, http: httpx.AsyncClient) -> KeyCheck: ...
+
+    async def chat(self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient) -> ChatResult: ...
+
+    def stream_chat(
+        self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient
+    ) -> AsyncIterator[ChatEvent]: ...
+
+    def base_url(self, provider: Provider, endpoint_url: str, values: Mapping[str, str]) -> str: ...
+
+    def check_key(self, provider: Provider, key: str) -> None: ...
+
+
+def key_check_result(error: ProviderError) -> KeyCheck:
+    return KeyCheck(status="invalid" if error.invalidates else "unchecked", error=error)
+
+
+class BaseAdapter:
+    """Shared plumbing. Subclasses implement `list_models`, `chat` and `stream_chat`."""
+
+    probe_max_tokens = 1
+
+    # --- hooks used by connect() --------------------------------------------------------------
+
+    def base_url(self, provider: Provider, endpoint_url: str, values: Mapping[str, str]) -> str:
+        return endpoint_url.format(**values).rstrip("/")
+
+    def check_key(self, provider: Provider, key: str) -> None:
+        """Raise `options.OptionsError` when the key cannot be right for this protocol."""
+
+    # --- headers ------------------------------------------------------------------------------
+
+    async def auth_headers(self, conn: Connection, http: httpx.AsyncClient) -> dict[str, str]:
+        return conn.provider.auth.headers(conn.key())
+
+    async def headers(
+        self, conn: Connection, http: httpx.AsyncClient, base: Mapping[str, str] = JSON_HEADERS,
+        *, auth: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Custom headers, then the provider's fixed ones, field headers, ours and auth on top."""
+        fields = {f.header: conn.values[f.name] for f in conn.provider.fields if f.header and f.name in conn.values}
+        auth = await self.auth_headers(conn, http) if auth is None else auth
+        return merge_headers(conn.headers, conn.provider.headers, fields, base, auth)
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def error(self, conn: Connection, response: httpx.Response, content: bytes) -> ProviderError:
+        """A ProviderError for a non-2xx response; protocols refine via `kind_override`."""
+        kind = self.kind_override(conn, response.status_code, content)
+        return from_response(
+            response.status_code, response.headers, content,
+            secrets=conn.secrets(), custom_base=conn.custom_base, kind=kind,
+        )
+
+    @staticmethod
+    def mapped(conn: Connection) -> contextlib.AbstractContextManager[None]:
+        """Transport/parse failures inside the block -> ProviderError, secrets redacted."""
+        return map_upstream_errors(secrets=conn.secrets(), custom_base=conn.custom_base)
+
+    def kind_override(self, conn: Connection, status: int, content: bytes) -> str | None:
+        return None
+
+    async def send(
+        self, conn: Connection, http: httpx.AsyncClient, method: str, url: str, *,
+        json_body: Any = None, params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
+    ) -> Any:
+        """One JSON request; the parsed JSON answer, or ProviderError."""
+        headers = headers if headers is not None else await self.headers(conn, http)
+        with self.mapped(conn):
+            response = await http.request(method, url, json=json_body, params=params, headers=headers)
+            content = response.content
+            if not response.is_success:
+                raise self.error(conn, response, content)
+            try:
+                return json.loads(content) if content else None
+            except ValueError:
+                raise ProviderError(
+                    "bad_response", f"Expected JSON from {response.url.path}, got something else.",
+                    status=response.status_code, custom_base=conn.custom_base,
+                ) from None
+
+    async def open_stream(
+        self, conn: Connection, http: httpx.AsyncClient, url: str, body: Any, *,
+        params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
+    ) -> AsyncIterator[SSEEvent]:
+        """POST and yield the SSE events of the answer as they arrive."""
+        headers = headers if headers is not None else await self.headers(conn, http, STREAM_HEADERS)
+        with self.mapped(conn):
+            async with http.stream("POST", url, json=body, params=params, headers=headers) as response:
+                if not response.is_success:
+                    raise self.error(conn, response, await response.aread())
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    # A server that ignored "stream": the whole answer as one event named "json".
+                    yield SSEEvent("json", (await response.aread()).decode("utf-8", "replace"))
+                    return
+                decoder = SSEDecoder()
+                async for chunk in response.aiter_bytes():
+                    for event in decoder.feed(chunk):
+                        yield event
+                for event in decoder.close():
+                    yield event
+
+    # --- chat helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def model_for(conn: Connection, request: ChatRequest) -> str:
+        model = request.model or conn.model
+        if not model:
+            raise ProviderError("bad_request", "No model chosen: pick one in the scene or pin a Model ID on the config.")
+        return model
+
+    async def chat(self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient) -> ChatResult:
+        """Default non-streaming chat: collect the stream (protocols with a JSON endpoint override)."""
+        text: list[str] = []
+        reasoning: list[str] = []
+        usage: Usage | None = None
+        finish = None
+        async for event in self.stream_chat(conn, request, http):
+            if event.kind == "text":
+                text.append(event.text)
+            elif event.kind == "reasoning":
+                reasoning.append(event.text)
+            elif event.kind == "usage":
+                usage = event.usage
+            else:
+                finish = event.finish_reason
+        return ChatResult("".join(text), "".join(reasoning), usage, finish, self.model_for(conn, request))
+
+    def stream_chat(self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient) -> AsyncIterator[ChatEvent]:
+        raise NotImplementedError
+
+    async def list_models(self, conn: Connection, http: httpx.AsyncClient) -> list[ModelInfo]:
+        raise NotImplementedError
+
+    # --- key test -----------------------------------------------------------------------------
+
+    async def test_key(self, conn: Connection, http: httpx.AsyncClient) -> KeyCheck:
+        """Run the provider's key check, then fill the model list (see DESIGN "Testing a key")."""
+        check = conn.provider.key_check
+        try:
+            if isinstance(check, AuthEndpoint):
+                await self.auth_check(conn, http, check)
+            elif isinstance(check, ProbeChat):
+                await self.probe(conn, http, conn.model or check.model)
+            else:
+                return KeyCheck(status="valid", models=tuple(await self.list_models(conn, http)))
+        except ProviderError as exc:
+            return key_check_result(exc)
+        # The key is proven; a failing (public) list is reported but does not undo that.
+        try:
+            models = await self.list_models(conn, http)
+        except ProviderError as exc:
+            return KeyCheck(status="valid", error=exc)
+        return KeyCheck(status="valid", models=tuple(models))
+
+    async def auth_check(self, conn: Connection, http: httpx.AsyncClient, check: AuthEndpoint) -> None:
+        auth = check.auth.headers(conn.key()) if check.auth else None
+        headers = await self.headers(conn, http, auth=auth)
+        await self.send(conn, http, check.method, conn.url(check.base) + check.path, headers=headers)
+
+    async def probe(self, conn: Connection, http: httpx.AsyncClient, model: str | None) -> None:
+        """A one-token generation. The key passed if the provider got past authentication:
+        a 400/404 about the model or the body still proves the key (it was checked first)."""
+        if not model:
+            models = await self.list_models(conn, http)
+            model = models[0].id if models else None
+        request = ChatRequest(messages=(ChatMessage("user", "Hi"),), model=model or "", max_tokens=self.probe_max_tokens)
+        try:
+            await self.chat(conn, request, http)
+        except ProviderError as exc:
+            if exc.kind not in ("bad_request", "not_found", "context_too_long"):
+                raise
+
+    @staticmethod
+    def static_list(conn: Connection) -> list[ModelInfo] | None:
+        source = conn.provider.models
+        return static_models(source.key) if isinstance(source, StaticModels) else None
