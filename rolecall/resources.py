@@ -11,11 +11,13 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rolecall.config import Settings
 from rolecall.crypto import KeyRing
 from rolecall.jobs import tasks
+from rolecall.net import NetworkPolicy, make_client
 from rolecall.services import keys
 from rolecall.storage import migrate
 from rolecall.storage.cache import Cache, make_cache
@@ -33,6 +35,7 @@ class Resources:
     cache: Cache
     queue: JobQueue
     keyring: KeyRing
+    http: httpx.AsyncClient  # the one outbound client, behind the SSRF guard
 
 
 @contextlib.asynccontextmanager
@@ -51,11 +54,19 @@ async def open_resources(settings: Settings, *, consume_jobs: bool, run_migratio
     queue = JobQueue(settings.redis_url, name=f"{settings.redis_prefix}:jobs")
     tasks.register_all(queue)
     cache = make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:")
-    res = Resources(settings, engine, db, cache, queue, keyring)
+    res = Resources(settings, engine, db, cache, queue, keyring, _outbound_client(settings))
     await queue.start(res, consume=consume_jobs)
     try:
         yield res
     finally:
         await queue.stop()
+        await res.http.aclose()
         await res.cache.close()
         await engine.dispose()
+
+
+def _outbound_client(settings: Settings) -> httpx.AsyncClient:
+    net = settings.network
+    policy = NetworkPolicy(allow_private=tuple(net.allow_private), allow_hosts=tuple(net.allow_hosts))
+    return make_client(policy, connect_timeout=net.connect_timeout, read_timeout=net.read_timeout,
+                       max_response_bytes=net.max_response_bytes)

@@ -14,7 +14,7 @@ This package knows nothing of users, scenes or the database, and imports only `r
 """
 
 from rolecall.providers.auth import AUTH_HEADER_NAMES
-from rolecall.providers.connection import connect
+from rolecall.providers.connection import Target, connect, resolve_target
 from rolecall.providers.errors import KINDS, ProviderError, explain, headline
 from rolecall.providers.options import (
     OptionsError,
@@ -59,6 +59,7 @@ __all__ = [
     "PROTOCOLS",
     "Provider",
     "ProviderError",
+    "Target",
     "Usage",
     "all_providers",
     "by_category",
@@ -72,4 +73,5 @@ __all__ = [
     "parse_body_params",
     "parse_headers",
     "protocol_for",
+    "resolve_target",
 ]

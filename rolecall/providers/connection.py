@@ -8,9 +8,10 @@ at save time already: a stored row must not be able to skip validation. Errors a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from rolecall.net import InvalidURL, validate_base_url
+from rolecall.net import InvalidURL, origin_of, validate_base_url
 from rolecall.providers import registry
 from rolecall.providers.options import (
     OptionsError,
@@ -47,8 +48,35 @@ def connect(
     * model: the pinned Model ID, if any.
     """
     spec = provider if isinstance(provider, Provider) else registry.get(provider)
-    adapter = protocol_for(spec.protocol)
-    key = _key(spec, api_key, adapter)
+    key = _key(spec, api_key, protocol_for(spec.protocol))
+    target = resolve_target(spec, base_url=base_url, endpoint_type=endpoint_type, values=values)
+    return Connection(
+        provider=spec, base_url=target.base_url, api_key=key, endpoint_type=target.endpoint_type,
+        values=target.values, headers=check_headers(headers or {}), body=check_body(body or {}),
+        model=check_model_id(model), custom_base=target.custom_base,
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a config sends its requests, resolved without its key (the vault binds the origin)."""
+
+    base_url: str
+    endpoint_type: str
+    values: Mapping[str, str]
+    custom_base: bool
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.base_url)
+
+
+def resolve_target(
+    provider: Provider | str, *, base_url: str | None = None, endpoint_type: str | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Target:
+    """The base URL a config will use: its Custom Base URL, or the registry's endpoint filled in."""
+    spec = provider if isinstance(provider, Provider) else registry.get(provider)
     fields = check_values(spec, values)
     try:
         endpoint = spec.endpoint(endpoint_type)
@@ -56,18 +84,13 @@ def connect(
         raise OptionsError("endpoint_type", str(exc.args[0])) from None
     if base_url and base_url.strip():
         try:
-            url, custom = validate_base_url(base_url), True
+            return Target(validate_base_url(base_url), endpoint.id, fields, True)
         except InvalidURL as exc:
             raise OptionsError("base_url", f"Base URL: {exc}") from None
-    elif not endpoint.url:
+    if not endpoint.url:
         raise OptionsError("base_url", f"Base URL is required for {spec.name}.")
-    else:
-        url, custom = adapter.base_url(spec, endpoint.url, fields), False
-    return Connection(
-        provider=spec, base_url=url, api_key=key, endpoint_type=endpoint.id, values=fields,
-        headers=check_headers(headers or {}), body=check_body(body or {}), model=check_model_id(model),
-        custom_base=custom,
-    )
+    url = protocol_for(spec.protocol).base_url(spec, endpoint.url, fields)
+    return Target(url, endpoint.id, fields, False)
 
 
 def _key(spec: Provider, api_key: Any, adapter: Any) -> Any:

@@ -128,5 +128,8 @@ class ProviderConfig(Base):
     status: Mapped[str] = mapped_column(String(10), default="untested")
     status_detail: Mapped[str] = mapped_column(Text, default="")
     last_tested_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The model list from the last successful test (or refresh), as the provider described it.
+    models: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    models_fetched_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -14,6 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
+
+# CI machines are small and busy; a person would wait a few seconds too.
+expect.set_options(timeout=15_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

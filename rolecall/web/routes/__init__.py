@@ -1,6 +1,6 @@
 """All routers, in the order they are mounted: one line per module."""
 
-from rolecall.web.routes import auth, encryption, health, home, scenes, settings
+from rolecall.web.routes import auth, encryption, health, home, provider_configs, scenes, settings
 
 ROUTERS = (
     health.router,
@@ -10,6 +10,7 @@ ROUTERS = (
     settings.pages,
     encryption.api,
     encryption.assets,
+    provider_configs.api,
     scenes.pages,
     scenes.api,
 )

@@ -1,0 +1,126 @@
+"""What a person typed into the Add Provider form, validated into the parts a config stores.
+
+Every rule lives in `providers.options` (pure functions); this module only turns their
+`OptionsError` into the service's `Invalid` with the field the form should point at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolecall.providers.options import check_key
+from rolecall.providers import (
+    OptionsError,
+    Provider,
+    Target,
+    check_model_id,
+    get,
+    protocol_for,
+    parse_body_params,
+    parse_headers,
+    resolve_target,
+)
+from rolecall.services.errors import Invalid
+
+MAX_LABEL = 80
+MODES = ("e2e", "srv")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class ConfigInput:
+    provider_id: str
+    base_url: str | None = None
+    endpoint_type: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    headers: str = ""
+    body: str = ""
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    provider: Provider
+    target: Target
+    headers: dict[str, str]
+    body: dict[str, Any]
+    model: str | None
+
+
+def provider(provider_id: str) -> Provider:
+    try:
+        return get(provider_id)
+    except KeyError:
+        raise Invalid(f"Unknown provider “{provider_id}”. Pick one from the list.", field="provider_id") from None
+
+
+def resolve(data: ConfigInput) -> Resolved:
+    spec = provider(data.provider_id)
+    with options_errors(spec):
+        target = resolve_target(spec, base_url=data.base_url, endpoint_type=data.endpoint_type, values=data.values)
+        return Resolved(spec, target, parse_headers(data.headers or ""), parse_body_params(data.body or ""),
+                        check_model_id(data.model))
+
+
+class options_errors:  # noqa: N801 - used as a context manager, reads like a clause
+    """Turn `OptionsError` into `Invalid`, pointing provider fields at `values.<name>`."""
+
+    def __init__(self, spec: Provider) -> None:
+        self.fields = {f.name for f in spec.fields}
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+        if isinstance(exc, OptionsError):
+            name = f"values.{exc.field}" if exc.field in self.fields else exc.field
+            raise Invalid(str(exc), field=name) from None
+        return False
+
+
+def check_api_key(spec: Provider, api_key: str) -> None:
+    """The key's shape for this provider (header-safe; Vertex: a service-account JSON)."""
+    with options_errors(spec):
+        check_key(api_key, spec)
+        protocol_for(spec.protocol).check_key(spec, api_key.strip())
+
+
+def check_label(label: str) -> str:
+    label = (label or "").strip()
+    if not label:
+        raise Invalid("Give this config a label, e.g. “OpenAI personal”.", field="label")
+    if len(label) > MAX_LABEL:
+        raise Invalid(f"Labels can be at most {MAX_LABEL} characters.", field="label")
+    return label
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise Invalid("Choose a privacy mode: end-to-end (e2e) or server-accessible (srv).", field="privacy_mode")
+    return mode
+
+
+def check_config_id(config_id: str | None) -> str:
+    if not config_id or not UUID.match(config_id):
+        raise Invalid("The config id must be a lowercase UUID made by the browser.", field="id")
+    return config_id
+
+
+def header_values(text: str) -> dict[str, str]:
+    """Custom headers from the form's text (`key: value` lines or JSON), validated."""
+    try:
+        return parse_headers(text or "")
+    except OptionsError as exc:
+        raise Invalid(str(exc), field="headers") from None
+
+
+def check_header_names(names: list[str]) -> list[str]:
+    """E2E configs keep header values in the sealed bundle; only their names reach the server."""
+    try:
+        checked = parse_headers("\n".join(f"{name}: x" for name in names))
+    except OptionsError as exc:
+        raise Invalid(str(exc), field="headers") from None
+    return sorted(checked)

@@ -1,0 +1,105 @@
+"""Test a provider key: run the provider's own key check and explain the outcome in the guide's words.
+
+A test before saving is remembered for 15 minutes under a random ``test_id`` (in the shared
+cache, so another replica can take the Save), bound to the account, the provider, the target URL
+and a salted digest of the key: "Save after Test keeps the result" cannot be replayed for another key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from rolecall.crypto import Secret
+from rolecall.providers import ModelInfo, ProviderError, connect, explain, headline, protocol_for
+from rolecall.services.config_input import Resolved, options_errors
+from rolecall.storage.cache import Cache
+
+VALID_HEADLINE = "Valid"
+VALID_TEXT = "The key works. The provider returned a model list."
+TEST_TTL = 15 * 60
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    status: str  # valid | invalid | unchecked (couldn't check: the pill keeps its state)
+    headline: str
+    explanation: str
+    base_url: str
+    dest_origin: str
+    kind: str | None = None
+    http_status: int | None = None
+    retry_after: float | None = None
+    models: list[dict[str, Any]] = field(default_factory=list)
+    test_id: str | None = None
+
+    @property
+    def detail(self) -> str:
+        return "" if self.status == "valid" else f"{self.headline}: {self.explanation}"
+
+
+def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str, Any]]:
+    rows = []
+    for model in models:
+        row = asdict(model)
+        row["capabilities"] = sorted(model.capabilities)
+        rows.append(row)
+    return rows
+
+
+async def run_check(http: httpx.AsyncClient, resolved: Resolved, api_key: str | None,
+                    headers: dict[str, str]) -> TestOutcome:
+    spec, target = resolved.provider, resolved.target
+    with options_errors(spec):
+        conn = connect(
+            spec, api_key=Secret(api_key) if api_key else None,
+            base_url=target.base_url if target.custom_base else None, endpoint_type=target.endpoint_type,
+            values=target.values, headers=headers, body=resolved.body, model=resolved.model,
+        )
+    check = await protocol_for(spec.protocol).test_key(conn, http)
+    base_url = check.base_url or conn.base_url
+    if check.status == "valid":
+        return TestOutcome("valid", VALID_HEADLINE, VALID_TEXT, base_url, target.origin, models=model_rows(check.models))
+    return _failed(check.status, check.error, base_url, target.origin)
+
+
+def _failed(status: str, error: ProviderError | None, base_url: str, origin: str) -> TestOutcome:
+    if error is None:  # an adapter must say why; be honest if it did not
+        return TestOutcome(status, "Couldn't check", "The provider gave no usable answer. Try again.", base_url, origin)
+    return TestOutcome(status, headline(error), explain(error), base_url, origin, kind=error.kind,
+                       http_status=error.status, retry_after=error.retry_after)
+
+
+def _digest(test_id: str, api_key: str | None) -> str:
+    return hashlib.sha256(f"{test_id}:{api_key or ''}".encode()).hexdigest()
+
+
+async def remember(cache: Cache, outcome: TestOutcome, *, account_id: str, provider_id: str,
+                   target_url: str, api_key: str | None) -> TestOutcome:
+    test_id = secrets.token_urlsafe(16)
+    record = {
+        "account_id": account_id, "provider_id": provider_id, "target_url": target_url,
+        "key": _digest(test_id, api_key), "outcome": asdict(outcome),
+    }
+    await cache.set(f"keytest:{test_id}", json.dumps(record).encode(), ttl=TEST_TTL)
+    return TestOutcome(**{**asdict(outcome), "test_id": test_id})
+
+
+async def recall(cache: Cache, test_id: str | None, *, account_id: str, provider_id: str, target_url: str,
+                 api_key: str | None, check_key: bool) -> TestOutcome | None:
+    """The remembered outcome if it was for exactly this config and key; otherwise None."""
+    if not test_id:
+        return None
+    raw = await cache.get(f"keytest:{test_id}")
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    same = (record["account_id"], record["provider_id"], record["target_url"]) == (account_id, provider_id, target_url)
+    if not same or (check_key and record["key"] != _digest(test_id, api_key)):
+        return None
+    return TestOutcome(**record["outcome"])
