@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         description="File holding the key ring (same format, one entry per line). Default with SQLite: "
         "<data_dir>/encryption.keys, created with mode 0600 on first start. Back it up with the database.",
     )
+    premiere_models: list[str] = Field(
+        default_factory=list,
+        description="Model ids of the Premiere Theater (the operator's hosted models) shown in every picker.",
+    )
+    model_list_max_age_hours: float = Field(
+        24.0, gt=0, description="A cached provider model list older than this is refreshed in the background.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     session_days: int = Field(30, ge=1, description="How long a login lasts.")
     cookie_secure: Literal["auto", "always", "never"] = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rolecall.services import accounts
+from rolecall.services import accounts, catalog
 
 if TYPE_CHECKING:
     from rolecall.resources import Resources
@@ -15,8 +15,13 @@ async def purge_expired_sessions(res: Resources) -> int:
     return await accounts.purge_expired_sessions(res.db)
 
 
+async def refresh_models(res: Resources, config_id: str) -> None:
+    await catalog.refresh(res, config_id)
+
+
 JOBS = {
     "purge_expired_sessions": purge_expired_sessions,
+    "refresh_models": refresh_models,
 }
 
 

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 
 from rolecall.crypto import masked_hint
@@ -32,7 +33,7 @@ from rolecall.services.config_input import (
 )
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.key_tests import TestOutcome
-from rolecall.storage.tables import ProviderConfig, utcnow
+from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 MODE_IS_FIXED = ("The privacy mode can't be changed after saving. Delete this config and create it again "
                  "in the other mode.")
@@ -201,6 +202,7 @@ async def delete(db: Any, account_id: str, config_id: str) -> None:
         if row is None:
             raise NotFound("No such provider config.")
         await s.delete(row)
+        await s.execute(sa_delete(ModelStar).where(ModelStar.account_id == account_id, ModelStar.section == config_id))
 
 
 def resolve_origin(data: ConfigInput) -> tuple[str, str]:

@@ -131,5 +131,18 @@ class ProviderConfig(Base):
     # The model list from the last successful test (or refresh), as the provider described it.
     models: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     models_fetched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Why the last background refresh of the list failed ("" when it worked); the old list stays.
+    models_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ModelStar(Base):
+    """A model a person pinned to the top of every picker. ``section`` is a config id or "premiere"."""
+
+    __tablename__ = "model_star"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    section: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

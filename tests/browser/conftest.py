@@ -75,20 +75,36 @@ class Server:
         self._log.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None) -> Iterator[Server]:
+def start_server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None, **extra_env: str) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") and k not in ("DATABASE_URL", "REDIS_URL")}
     if postgres_url:
         from tests.conftest import TEST_ENCRYPTION_KEYS
 
         env["DATABASE_URL"] = postgres_url
         env["ROLECALL_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEYS
+    env.update(extra_env)
     srv = Server(tmp_path_factory.mktemp("serve") / "data", env)
     try:
         srv.wait_ready()
-        yield srv
-    finally:
+    except BaseException:
         srv.stop()
+        raise
+    return srv
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory, postgres_url)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def loopback_server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None) -> Iterator[Server]:
+    """A server allowed to reach 127.0.0.1, where the fake providers listen."""
+    srv = start_server(tmp_path_factory, postgres_url, ROLECALL_NETWORK__ALLOW_PRIVATE='["127.0.0.0/8"]')
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -49,11 +49,13 @@ async def test_settings_tabs(alice: httpx.AsyncClient) -> None:
     assert cast.status_code == 303 and cast.headers["location"] == "/models"
 
 
-async def test_cast_page_empty_state(alice: httpx.AsyncClient) -> None:
+async def test_cast_page_shell(alice: httpx.AsyncClient) -> None:
     page = soup(await alice.get("/models"))
-    assert page.find(id="premiere-title").text == "Premiere Theater"
-    assert "No providers connected" in page.text
-    assert page.find("a", href="/settings?tab=api-keys")
+    assert page.find("input", id="model-search")
+    assert page.find("script", src=lambda src: src and src.startswith("/static/js/models.js"))
+    empty = page.find("template", id="no-providers")
+    assert "No providers connected" in empty.decode_contents()
+    assert 'href="/settings?tab=api-keys"' in empty.decode_contents()
 
 
 async def test_scenes_empty_state_then_a_scene(alice: httpx.AsyncClient) -> None:

@@ -1,6 +1,6 @@
 """All routers, in the order they are mounted: one line per module."""
 
-from rolecall.web.routes import auth, encryption, health, home, provider_configs, scenes, settings
+from rolecall.web.routes import auth, catalog, encryption, health, home, provider_configs, scenes, settings
 
 ROUTERS = (
     health.router,
@@ -11,6 +11,7 @@ ROUTERS = (
     encryption.api,
     encryption.assets,
     provider_configs.api,
+    catalog.api,
     scenes.pages,
     scenes.api,
 )

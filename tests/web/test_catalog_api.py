@@ -1,0 +1,116 @@
+"""The model catalog: sections per config, search across them, stars, background refresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from rolecall.config import NetworkSettings
+from rolecall.storage.tables import ProviderConfig, utcnow
+from tests.factories import e2e_record
+from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
+from tests.fakes.server import VALID_KEY
+from tests.helpers import csrf_headers, make_client, sign_up
+
+
+@pytest.fixture
+def settings(make_settings):  # type: ignore[no-untyped-def]
+    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]),
+                         premiere_models=["claude-sonnet-4-5"])
+
+
+async def post(client: httpx.AsyncClient, path: str, body: dict) -> httpx.Response:
+    return await client.post(path, json=body, headers=await csrf_headers(client))
+
+
+async def _tested_config(client: httpx.AsyncClient, label: str, provider_id: str, base_url: str) -> str:
+    body = {"provider_id": provider_id, "base_url": base_url, "api_key": VALID_KEY}
+    test_id = (await post(client, "/api/provider-configs/test", body)).json()["test_id"]
+    saved = await post(client, "/api/provider-configs", {**body, "label": label, "privacy_mode": "srv", "test_id": test_id})
+    assert saved.status_code == 201, saved.json()
+    return saved.json()["id"]
+
+
+@pytest.fixture
+async def two_configs(alice, fake_openai, fake_anthropic):  # type: ignore[no-untyped-def]
+    account_id = (await alice.get("/api/me")).json()["id"]
+    record, _ = e2e_record(account_id)
+    await post(alice, "/api/encryption/setup", record)
+    router = await _tested_config(alice, "OpenRouter fallback", "openrouter", fake_openai.base_url)
+    anthropic = await _tested_config(alice, "Anthropic personal", "anthropic", fake_anthropic.base_url)
+    return alice, router, anthropic
+
+
+async def test_sections_per_config_with_merged_metadata(two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, router, anthropic = two_configs
+    data = (await client.get("/api/catalog")).json()
+    assert [s["label"] for s in data["sections"]] == ["Premiere Theater", "OpenRouter fallback", "Anthropic personal"]
+    premiere, openrouter, claude = data["sections"]
+    assert [m["id"] for m in premiere["models"]] == ["claude-sonnet-4-5"]
+    llama = next(m for m in openrouter["models"] if m["id"] == "meta-llama/llama-3.3-70b-instruct")
+    assert llama["name"] == "Meta: Llama 3.3 70B Instruct" and llama["context_label"] == "128K"
+    assert {"vision", "tools", "json"} <= set(llama["capabilities"])
+    assert llama["sources"]["context_window"] == "provider"
+    r1 = next(m for m in openrouter["models"] if m["id"] == "deepseek/deepseek-r1:free")
+    assert r1["free"] is True and r1["speed"] == "Deep"
+    haiku = next(m for m in claude["models"] if m["id"].startswith("claude-haiku-4-5"))
+    assert haiku["speed"] == "Instant" and haiku["context_label"] == "200K"
+
+
+async def test_search_is_case_insensitive_partial_and_across_providers(two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = two_configs
+    data = (await client.get("/api/catalog", params={"q": "SONNET"})).json()
+    hits = [(s["label"], m["id"]) for s in data["sections"] for m in s["models"]]
+    assert ("Premiere Theater", "claude-sonnet-4-5") in hits
+    assert ("Anthropic personal", "claude-sonnet-4-5-20250929") in hits
+    assert all("sonnet" in model_id.lower() for _, model_id in hits)
+    partial = (await client.get("/api/catalog", params={"q": "llam 70"})).json()
+    assert [m["id"] for s in partial["sections"] for m in s["models"]] == ["meta-llama/llama-3.3-70b-instruct"]
+    assert [m for s in (await client.get("/api/catalog", params={"q": "no-such-model"})).json()["sections"] for m in s["models"]] == []
+
+
+async def test_stars_persist_and_come_first(app, two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, router, anthropic = two_configs
+    assert (await post(client, "/api/catalog/stars", {"section": anthropic, "model_id": "claude-3-haiku-20240307"})).status_code == 204
+    data = (await client.get("/api/catalog")).json()
+    assert [m["id"] for m in data["starred"]] == ["claude-3-haiku-20240307"]
+    claude = data["sections"][2]["models"]
+    assert claude[0]["id"] == "claude-3-haiku-20240307" and claude[0]["starred"] is True
+    assert [m["starred"] for m in claude[1:]] == [False] * (len(claude) - 1)
+    await post(client, "/api/catalog/stars", {"section": anthropic, "model_id": "claude-3-haiku-20240307", "starred": False})
+    assert (await client.get("/api/catalog")).json()["starred"] == []
+    async with make_client(app) as bob:
+        await sign_up(bob, "bob")
+        refused = await post(bob, "/api/catalog/stars", {"section": anthropic, "model_id": "x"})
+        assert refused.status_code == 404
+
+
+async def _age(app, config_id: str) -> None:  # type: ignore[no-untyped-def]
+    async with app.state.res.db.begin() as s:
+        row = await s.get(ProviderConfig, config_id)
+        row.models_fetched_at = utcnow() - timedelta(days=3)
+
+
+async def test_stale_list_is_served_then_refreshed_in_the_background(app, two_configs, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    client, router, _ = two_configs
+    await _age(app, router)
+    fake_openai.models.append({"id": "brand-new-model", "object": "model", "context_length": 32768})
+    first = (await client.get("/api/catalog")).json()["sections"][1]
+    assert first["stale"] is True and "brand-new-model" not in [m["id"] for m in first["models"]]  # served at once
+    await app.state.res.queue.drain()
+    fresh = (await client.get("/api/catalog")).json()["sections"][1]
+    assert fresh["stale"] is False and "brand-new-model" in [m["id"] for m in fresh["models"]]
+
+
+async def test_failed_refresh_keeps_the_old_list_and_says_why(app, two_configs, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    client, router, _ = two_configs
+    before = [m["id"] for m in (await client.get("/api/catalog")).json()["sections"][1]["models"]]
+    await _age(app, router)
+    fake_openai.fail_next(503, times=10)
+    await client.get("/api/catalog")
+    await app.state.res.queue.drain()
+    after = (await client.get("/api/catalog")).json()["sections"][1]
+    assert [m["id"] for m in after["models"]] == before
+    assert "down or unreachable" in after["error"]
