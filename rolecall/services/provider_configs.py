@@ -185,8 +185,8 @@ async def update(res: Any, account_id: str, config_id: str, changes: dict[str, A
         if moved and not new_key and row.credential_ct:
             raise Invalid(f"The base URL now points at another server ({resolved.target.origin}). Enter the key "
                           "again: stored keys only work for the server they were saved for.", field="api_key")
-        if row.privacy_mode == "srv" and not new_key and not moved and row.credential_ct:
-            creds = _keep_server_secret(res, row)  # same key, maybe new options: re-seal unchanged
+        if row.privacy_mode == "srv" and row.credential_ct and not moved:
+            creds = _merge_server_secret(_keep_server_secret(res, row), creds, changes)
         _apply_target(row, resolved)
         if new_key or moved or row.privacy_mode == "srv":
             _set_credential(res, row, resolved, _with_headers(creds, changes), record.udk_gen)
@@ -236,6 +236,13 @@ def _with_headers(creds: Credentials, changes: dict[str, Any]) -> Credentials:
     if "headers" in changes and creds.credential is None:
         return Credentials(api_key=creds.api_key, headers=changes["headers"] or "", header_names=creds.header_names)
     return creds
+
+
+def _merge_server_secret(stored: Credentials, given: Credentials, changes: dict[str, Any]) -> Credentials:
+    """What the edit did not replace stays: a new key keeps the headers, new headers keep the key."""
+    api_key = given.api_key if given.api_key is not None else stored.api_key
+    headers = changes["headers"] or "" if "headers" in changes else stored.headers
+    return Credentials(api_key=api_key, headers=headers)
 
 
 def _keep_server_secret(res: Any, row: ProviderConfig) -> Credentials:

@@ -92,6 +92,18 @@ def start_server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | N
     return srv
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _empty_database_after_module(postgres_url: str | None) -> Iterator[None]:
+    """Browser tests write through a real server, outside make_settings: clean up after them too."""
+    yield
+    if postgres_url:
+        import asyncio
+
+        from tests.conftest import _empty_postgres
+
+        asyncio.run(_empty_postgres(postgres_url))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None) -> Iterator[Server]:
     srv = start_server(tmp_path_factory, postgres_url)

@@ -80,6 +80,9 @@ def test_phone_layout_has_a_working_menu(server: Any, chromium: Any) -> None:
     page.get_by_role("button", name="Menu").click()
     settings_link.click()
     expect(page).to_have_url(server.url + "/settings")
+    page.goto(server.url + "/settings?tab=api-keys")  # a page with more modules: still one menu
+    page.get_by_role("button", name="Menu").click()
+    expect(page.get_by_role("link", name="Scenes")).to_be_visible()
     # Nothing overflows the phone's width.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     context.close()

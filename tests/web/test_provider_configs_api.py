@@ -269,3 +269,18 @@ async def test_canary_key_never_leaks(app, owner, fake_openai, caplog) -> None: 
         for table in ("provider_config", "vault_key", "account", "login_session", "scene"):
             for row in (await s.execute(text(f"SELECT * FROM {table}"))).all():
                 assert CANARY not in repr(row) and CANARY[-12:] not in repr(row)
+
+
+async def test_new_key_keeps_stored_headers_and_new_headers_keep_the_key(owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = owner
+    config = (await post(client, "/api/provider-configs", custom_openai(
+        fake_openai, label="proxied", privacy_mode="srv", api_key=VALID_KEY, headers="x-proxy-secret: s3cr3t-value"))).json()
+    path = f"/api/provider-configs/{config['id']}"
+    fake_openai.keys.add(CANARY)
+    await client.patch(path, json={"api_key": CANARY}, headers=await csrf_headers(client))
+    assert (await post(client, f"{path}/test", {})).json()["status"] == "valid"
+    assert fake_openai.last.headers["x-proxy-secret"] == "s3cr3t-value"
+    await client.patch(path, json={"headers": "x-proxy-secret: rotated-value"}, headers=await csrf_headers(client))
+    assert (await post(client, f"{path}/test", {})).json()["status"] == "valid"
+    assert fake_openai.last.headers["x-proxy-secret"] == "rotated-value"
+    assert fake_openai.last.headers["authorization"] == f"Bearer {CANARY}"

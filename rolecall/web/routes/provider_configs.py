@@ -130,6 +130,7 @@ class ConfigOut(BaseModel):
     provider_name: str
     privacy_mode: str
     base_url: str
+    custom_base: bool
     dest_origin: str
     endpoint_type: str | None
     values: dict[str, str]
@@ -149,7 +150,8 @@ class ConfigOut(BaseModel):
         names = {p.id: p.name for p in all_providers()}
         return cls(
             id=row.id, label=row.label, provider_id=row.provider_id, provider_name=names.get(row.provider_id, row.provider_id),
-            privacy_mode=row.privacy_mode, base_url=row.base_url, dest_origin=row.dest_origin,
+            privacy_mode=row.privacy_mode, base_url=row.base_url, custom_base=bool(options.get("custom_base")),
+            dest_origin=row.dest_origin,
             endpoint_type=options.get("endpoint_type"), values=options.get("values", {}),
             header_names=options.get("header_names", []),
             body=json.dumps(options["body"]) if options.get("body") else "", model=options.get("model"),

@@ -193,6 +193,7 @@ async function unlock(event) {
 async function forgetDevice() {
   await keystore.forgetKey(KEYSTORE_DB, state.userId);
   Object.assign(state, { udk: null, gen: null, remembered: false });
+  document.dispatchEvent(new CustomEvent("vault:locked"));
   showStep("locked");
   say("notice", "This browser no longer holds your key.");
 }
