@@ -9,6 +9,7 @@ search over thousands of models only filters precomputed rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,8 +28,18 @@ from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 log = logging.getLogger(__name__)
 PREMIERE = "premiere"
-_MERGED: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+_MERGED: OrderedDict[tuple[str, str], list[Entry]] = OrderedDict()
 _MERGED_LIMIT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One merged model, ready to send: ``tail`` is its JSON object without the opening brace,
+    so a request only prepends the per-person fields (starred, section) instead of re-encoding."""
+
+    id: str
+    haystack: str
+    tail: str
 
 
 @dataclass(frozen=True)
@@ -41,10 +52,10 @@ class Section:
     fetched_at: str | None
     stale: bool
     error: str
-    models: list[dict[str, Any]]
+    models: list[Entry]
 
 
-def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], fetched_at: str | None) -> list[dict[str, Any]]:
+def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], fetched_at: str | None) -> list[Entry]:
     cached = _MERGED.get(key)
     if cached is not None:
         _MERGED.move_to_end(key)
@@ -53,8 +64,8 @@ def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], 
     for row in rows:
         info = ModelInfo(**{**row, "capabilities": frozenset(row.get("capabilities") or ())})
         item = facts.merge(info, provider_id, fetched_at)
-        item["_haystack"] = f"{item['id']} {item['name'] or ''}".lower()
-        merged.append(item)
+        text = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+        merged.append(Entry(item["id"], f"{item['id']} {item['name'] or ''}".lower(), text[1:]))
     _MERGED[key] = merged
     if len(_MERGED) > _MERGED_LIMIT:
         _MERGED.popitem(last=False)
@@ -80,18 +91,20 @@ async def _config_section(s: Any, row: ProviderConfig, max_age: timedelta) -> Se
                    row.models_error or "", models)
 
 
-def _matches(item: dict[str, Any], words: list[str]) -> bool:
-    return all(word in item["_haystack"] for word in words)
+def _matches(entry: Entry, words: list[str]) -> bool:
+    return all(word in entry.haystack for word in words)
 
 
-def _public(item: dict[str, Any], section: Section, starred: bool) -> dict[str, Any]:
-    out = {k: v for k, v in item.items() if not k.startswith("_")}
-    out["section"], out["section_label"], out["starred"] = section.id, section.label, starred
-    return out
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-async def catalog(res: Any, account_id: str, query: str = "") -> dict[str, Any]:
-    """Sections (Premiere first, then each config) with models filtered by ``query``; starred on top."""
+async def catalog_json(res: Any, account_id: str, query: str = "") -> str:
+    """The catalog as JSON text: ``{"query", "starred": [...], "sections": [{..., "models": [...]}]}``.
+
+    Sections come Premiere first, then each config; models are filtered by ``query`` (every word
+    must appear in the id or name) and starred ones come first. Rows are pre-encoded (``Entry``).
+    """
     max_age = timedelta(hours=res.settings.model_list_max_age_hours)
     async with res.db() as s:
         rows = list(await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
@@ -101,13 +114,20 @@ async def catalog(res: Any, account_id: str, query: str = "") -> dict[str, Any]:
     words = query.lower().split()
     out_sections, starred = [], []
     for section in sections:
-        hits = [m for m in section.models if _matches(m, words)] if words else section.models
-        models = [_public(m, section, (section.id, m["id"]) in stars) for m in hits]
-        models.sort(key=lambda m: not m["starred"])  # stable: starred first, provider order kept
-        starred += [m for m in models if m["starred"]]
-        out_sections.append({**section.__dict__, "models": models, "total": len(section.models)})
+        hits = [e for e in section.models if _matches(e, words)] if words else section.models
+        head = f'"section":{_dump(section.id)},"section_label":{_dump(section.label)},'
+        pinned = [f'{{"starred":true,{head}{e.tail}' for e in hits if (section.id, e.id) in stars]
+        rest = [f'{{"starred":false,{head}{e.tail}' for e in hits if (section.id, e.id) not in stars]
+        starred += pinned
+        meta = {k: v for k, v in section.__dict__.items() if k != "models"} | {"total": len(section.models)}
+        out_sections.append(_dump(meta)[:-1] + ',"models":[' + ",".join(pinned + rest) + "]}")
     await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:]) if sec.stale and r.privacy_mode == "srv"])
-    return {"query": query, "starred": starred, "sections": out_sections}
+    return f'{{"query":{_dump(query)},"starred":[{",".join(starred)}],"sections":[{",".join(out_sections)}]}}'
+
+
+async def catalog(res: Any, account_id: str, query: str = "") -> dict[str, Any]:
+    """``catalog_json`` as Python data (for callers inside the process)."""
+    return json.loads(await catalog_json(res, account_id, query))
 
 
 async def _refresh_stale(res: Any, rows: list[ProviderConfig]) -> None:

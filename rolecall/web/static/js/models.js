@@ -4,7 +4,7 @@
 
 import { api } from "./app.js";
 
-const PAGE = 100;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
+const PAGE = 30;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
 const COLLAPSED_KEY = "rolecall-collapsed-sections";
 const BADGES = { vision: "Vision", tools: "Tools", json: "JSON mode", web_search: "Web search", reasoning: "Reasoning" };
 
@@ -24,8 +24,8 @@ function el(tag, props = {}, ...children) {
 }
 
 function matches(model) {
-  const hay = `${model.id} ${model.name || ""}`.toLowerCase();
-  return state.words.every((w) => hay.includes(w));
+  model._hay ??= `${model.id} ${model.name || ""}`.toLowerCase();
+  return state.words.every((w) => model._hay.includes(w));
 }
 
 function provenance(model) {
@@ -33,6 +33,18 @@ function provenance(model) {
   if (model.details?.provider_list_at) parts.push(`From the provider's model list, fetched ${new Date(model.details.provider_list_at).toLocaleString()}.`);
   if (model.details?.curated_source) parts.push(`Curated facts from ${model.details.curated_source} (as of ${model.details.curated_as_of}).`);
   return parts.join(" ") || "No details known beyond the id.";
+}
+
+// Rows are built once per model (and star state) and reused, so a keystroke only moves nodes.
+const rowCache = { section: new WeakMap(), starred: new WeakMap() };
+
+function cachedRow(model, place) {
+  const hit = rowCache[place].get(model);
+  if (hit && hit.starred === model.starred) return hit.node;
+  const node = modelRow(model);
+  if (place === "starred") node.querySelector(".model-names").append(el("span", { className: "muted", textContent: ` · ${model.section_label}` }));
+  rowCache[place].set(model, { starred: model.starred, node });
+  return node;
 }
 
 function modelRow(model) {
@@ -51,7 +63,9 @@ function modelRow(model) {
   const names = el("span", { className: "model-names" },
     el("span", { className: "model-name", textContent: model.name || model.id }),
     el("code", { className: "model-id", textContent: model.id }));
-  const row = el("li", { className: "model-row", title: provenance(model) }, star, names, badges);
+  const row = el("li", { className: "model-row" }, star, names, badges);
+  // Where the details came from, computed when someone points at the row (dates are slow to format).
+  row.addEventListener("pointerenter", () => { row.title ||= provenance(model); }, { once: true });
   row.dataset.model = model.id;
   return row;
 }
@@ -69,18 +83,26 @@ function renderSection(section) {
   const visible = section.models.filter(matches);
   if (state.words.length && !visible.length) return null;
   const showAll = state.expanded.has(section.id);
-  const list = el("ul", { className: "model-list" }, ...visible.slice(0, showAll ? undefined : PAGE).map(modelRow));
-  const details = el("details", { className: "card model-section", open: !state.collapsed.has(section.id) });
+  const open = !state.collapsed.has(section.id);
+  // A collapsed section builds no rows until it is opened again.
+  const shown = open ? visible.slice(0, showAll ? undefined : PAGE) : [];
+  const list = el("ul", { className: "model-list" }, ...shown.map((m) => cachedRow(m, "section")));
+  const details = el("details", { className: "card model-section", open });
   details.dataset.section = section.id;
   const count = state.words.length ? `${visible.length} of ${section.total}` : `${section.total}`;
   details.append(el("summary", {},
     el("h2", { textContent: section.label }),
     el("span", { className: "muted", textContent: ` ${section.provider_name !== section.label ? section.provider_name + " · " : ""}${count} model${section.total === 1 ? "" : "s"}` })));
-  details.addEventListener("toggle", () => rememberCollapsed(section.id, !details.open));
+  details.addEventListener("toggle", () => {
+    // Browsers also fire "toggle" for a section created open: only an actual re-opening renders.
+    const wasCollapsed = state.collapsed.has(section.id);
+    rememberCollapsed(section.id, !details.open);
+    if (details.open && wasCollapsed) render();
+  });
   details.append(...sectionNotes(section));
   if (section.id === "premiere" && !section.total) details.append(document.getElementById("empty-premiere").content.cloneNode(true));
   details.append(list);
-  if (!showAll && visible.length > PAGE) {
+  if (open && !showAll && visible.length > PAGE) {
     const more = el("button", { type: "button", className: "btn btn-ghost btn-small", textContent: `Show all ${visible.length}` });
     more.addEventListener("click", () => { state.expanded.add(section.id); render(); });
     details.append(more);
@@ -97,11 +119,7 @@ function render() {
   const starred = state.sections.flatMap((s) => s.models.filter((m) => m.starred && matches(m)));
   const starredBox = document.getElementById("starred-section");
   starredBox.hidden = !starred.length;
-  starredBox.querySelector('[data-role="starred"]').replaceChildren(...starred.map((m) => {
-    const row = modelRow(m);
-    row.querySelector(".model-names").append(el("span", { className: "muted", textContent: ` · ${m.section_label}` }));
-    return row;
-  }));
+  starredBox.querySelector('[data-role="starred"]').replaceChildren(...starred.map((m) => cachedRow(m, "starred")));
   const nodes = state.sections.map(renderSection).filter(Boolean);
   root.replaceChildren(...nodes);
   if (state.sections.length === 1) root.append(document.getElementById("no-providers").content.cloneNode(true));
