@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from rolecall.providers import ModelInfo, ProviderError, connect, explain, get, protocol_for
+from rolecall.providers import ModelInfo, ProviderError, explain, get, protocol_for
 from rolecall.providers import facts
-from rolecall.services import vault
+from rolecall.services import provider_configs
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.key_tests import model_rows
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
@@ -143,14 +143,9 @@ async def refresh(res: Any, config_id: str) -> None:
         row = await s.get(ProviderConfig, config_id)
     if row is None or row.privacy_mode != "srv":
         return
-    spec = get(row.provider_id)
-    options = row.options or {}
-    bundle = vault.open_server_credential(res.keyring, row) if row.credential_ct else {}
     try:
-        conn = connect(spec, api_key=bundle.get("api_key"), base_url=row.base_url if options.get("custom_base") else None,
-                       endpoint_type=options.get("endpoint_type"), values=options.get("values"),
-                       headers=bundle.get("headers"), body=options.get("body"), model=options.get("model"))
-        models = await protocol_for(spec.protocol).list_models(conn, res.http)
+        conn = provider_configs.server_connection(res, row)
+        models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
         update = {"models": model_rows(models), "models_fetched_at": utcnow(), "models_error": ""}
     except ProviderError as exc:
         update = {"models_error": explain(exc)}

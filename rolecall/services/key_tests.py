@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from rolecall.crypto import Secret
-from rolecall.providers import ModelInfo, ProviderError, connect, explain, headline, protocol_for
+from rolecall.providers import Connection, ModelInfo, ProviderError, connect, explain, headline, protocol_for
 from rolecall.services.config_input import Resolved, options_errors
 from rolecall.storage.cache import Cache
 
@@ -52,15 +52,21 @@ def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str
     return rows
 
 
-async def run_check(http: httpx.AsyncClient, resolved: Resolved, api_key: str | None,
-                    headers: dict[str, str]) -> TestOutcome:
+def connection(resolved: Resolved, api_key: str | None, headers: dict[str, str]) -> Connection:
+    """A validated config plus its key (wrapped so it never prints) as an adapter connection."""
     spec, target = resolved.provider, resolved.target
     with options_errors(spec):
-        conn = connect(
+        return connect(
             spec, api_key=Secret(api_key) if api_key else None,
             base_url=target.base_url if target.custom_base else None, endpoint_type=target.endpoint_type,
             values=target.values, headers=headers, body=resolved.body, model=resolved.model,
         )
+
+
+async def run_check(http: httpx.AsyncClient, resolved: Resolved, api_key: str | None,
+                    headers: dict[str, str]) -> TestOutcome:
+    conn = connection(resolved, api_key, headers)
+    spec, target = resolved.provider, resolved.target
     check = await protocol_for(spec.protocol).test_key(conn, http)
     base_url = check.base_url or conn.base_url
     if check.status == "valid":

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from rolecall.crypto import masked_hint
 from rolecall.net import origin_of
+from rolecall.providers import Connection
 from rolecall.services import key_tests, vault
 from rolecall.services.config_input import (
     ConfigInput,
@@ -92,13 +93,23 @@ async def test_saved(res: Any, account_id: str, config_id: str, secret: Credenti
     row = await get_owned(res.db, account_id, config_id)
     resolved = resolve(_stored_input(row))
     if row.privacy_mode == "srv":
-        bundle = vault.open_server_credential(res.keyring, row) if row.credential_ct else {}
-        api_key, headers = bundle.get("api_key"), bundle.get("headers", {})
+        api_key, headers = _server_secret(res, row)
     else:
         api_key, headers = secret.api_key, header_values(secret.headers)
     outcome = await key_tests.run_check(res.http, resolved, api_key, headers)
     await _record_outcome(res.db, row.id, outcome)
     return outcome
+
+
+def _server_secret(res: Any, row: ProviderConfig) -> tuple[str | None, dict[str, str]]:
+    bundle = vault.open_server_credential(res.keyring, row) if row.credential_ct else {}
+    return bundle.get("api_key"), bundle.get("headers", {})
+
+
+def server_connection(res: Any, row: ProviderConfig) -> Connection:
+    """A saved Server-Accessible config, opened for a background call (the server holds its key)."""
+    api_key, headers = _server_secret(res, row)
+    return key_tests.connection(resolve(_stored_input(row)), api_key, headers)
 
 
 async def _record_outcome(db: Any, config_id: str, outcome: TestOutcome) -> None:

@@ -21,6 +21,7 @@ from rolecall.services.provider_configs import Credentials
 from rolecall.web.deps import CurrentAccount, ResourcesDep
 
 api = APIRouter(prefix="/api", tags=["provider configs"])
+PROVIDER_NAMES = {p.id: p.name for p in all_providers()}
 
 CATEGORY_LABELS = {
     "major": "Major providers", "openai_compatible": "OpenAI-compatible", "specialized": "Specialized",
@@ -147,9 +148,9 @@ class ConfigOut(BaseModel):
     @classmethod
     def of(cls, row: Any) -> ConfigOut:  # a services.provider_configs row
         options = row.options or {}
-        names = {p.id: p.name for p in all_providers()}
         return cls(
-            id=row.id, label=row.label, provider_id=row.provider_id, provider_name=names.get(row.provider_id, row.provider_id),
+            id=row.id, label=row.label, provider_id=row.provider_id,
+            provider_name=PROVIDER_NAMES.get(row.provider_id, row.provider_id),
             privacy_mode=row.privacy_mode, base_url=row.base_url, custom_base=bool(options.get("custom_base")),
             dest_origin=row.dest_origin,
             endpoint_type=options.get("endpoint_type"), values=options.get("values", {}),
