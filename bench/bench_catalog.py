@@ -24,10 +24,10 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rolecall.app import create_app  # noqa: E402
-from rolecall.config import Settings  # noqa: E402
-from rolecall.storage.tables import ProviderConfig, VaultKey, utcnow  # noqa: E402
-from tests.factories import e2e_record  # noqa: E402
+from rolecall.app import create_app
+from rolecall.config import Settings
+from rolecall.storage.tables import ProviderConfig, VaultKey, utcnow
+from tests.factories import e2e_record
 
 FAMILIES = ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-flash", "llama-3.3-70b", "mistral-large", "qwen2.5-72b",
             "deepseek-r1", "grok-3", "command-r-plus", "sonar-pro"]

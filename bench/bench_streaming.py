@@ -27,10 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from rolecall.net import NetworkPolicy, make_client  # noqa: E402
-from rolecall.providers import ChatMessage, ChatRequest, connect, protocol_for  # noqa: E402
+from rolecall.net import NetworkPolicy, make_client
+from rolecall.providers import ChatMessage, ChatRequest, connect, protocol_for
 
 KEY = "sk-test-VALID-0123456789abcdefghijklmnop"
 REQUEST = ChatRequest(messages=(ChatMessage("user", "Go"),), model="bench-model")

@@ -63,7 +63,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
     ))
 
     async def announce() -> None:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
         url = f"http://{settings.host}:{port}/"

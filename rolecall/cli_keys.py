@@ -52,7 +52,8 @@ def new(obj: dict) -> None:
     path = keys.key_file_path(settings)
     if settings.encryption_keys is not None or path is None:
         line = generate_key_file_text(keys.new_kid()).strip()
-        click.echo("Put this entry FIRST in ROLECALL_ENCRYPTION_KEYS on every replica, keep the old entries, then run `rolecall keys rotate`:")
+        click.echo("Put this entry FIRST in ROLECALL_ENCRYPTION_KEYS on every replica, keep the old entries, "
+                   "then run `rolecall keys rotate`:")
         click.echo(line)
         return
     kid = keys.add_key_to_file(path)

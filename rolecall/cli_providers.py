@@ -16,7 +16,7 @@ _KEY = {"required": "yes", "optional": "optional", "none": "no"}
 
 def _table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 @click.group()
@@ -28,7 +28,7 @@ def providers() -> None:
 @click.option("--category", type=click.Choice(CATEGORIES), help="Only this category.")
 def list_providers(category: str | None) -> None:
     """One line per provider: id, name, category, protocol, whether a key is needed."""
-    rows = [("ID", "NAME", "CATEGORY", "PROTOCOL", "NEEDS KEY")]
+    rows: list[tuple[str, ...]] = [("ID", "NAME", "CATEGORY", "PROTOCOL", "NEEDS KEY")]
     rows += [(p.id, p.name, p.category, p.protocol, _KEY[p.key_policy]) for p in all_providers() if not category or p.category == category]
     click.echo(_table(rows))
 

@@ -25,7 +25,6 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-
 # The TOML file for the Settings being built right now (load_settings sets it for one call).
 _config_file: ContextVar[Path | None] = ContextVar("rolecall_config_file", default=None)
 

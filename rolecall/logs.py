@@ -22,13 +22,13 @@ AUTH_HEADER_NAMES = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie"}
 )
 
+_HEADER_NAMES = "|".join(re.escape(name) for name in sorted(AUTH_HEADER_NAMES, key=len, reverse=True))
 _HEADER_VALUE = re.compile(
     r"""(?ix)
-    (?P<name>\b(?:%s))          # a credential-carrying header name
+    (?P<name>\b(?:""" + _HEADER_NAMES + r"""))          # a credential-carrying header name
     (?P<sep>['"]?\s*[:=]\s*(?:b?['"])?) # : or = and an optional opening quote, as in dict reprs
     (?P<value>[^'"\r\n,}]+)     # the value, up to a quote, line end, comma or closing brace
     """
-    % "|".join(re.escape(name) for name in sorted(AUTH_HEADER_NAMES, key=len, reverse=True))
 )
 
 _KEY_SHAPES = re.compile(

@@ -17,11 +17,10 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from rolecall.app import create_app
-from pydantic import SecretStr
-
 from rolecall.config import Settings, normalize_database_url
 from rolecall.crypto import generate_key_file_text
 from tests.helpers import make_client, sign_up

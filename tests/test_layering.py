@@ -31,7 +31,7 @@ def _our_imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rolecall"):
             base = node.module.removeprefix("rolecall").lstrip(".")
-            found.update(f"{base}.{alias.name}".lstrip(".") if not base else base for alias in node.names)
+            found.update(base if base else f"{base}.{alias.name}".lstrip(".") for alias in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name.removeprefix("rolecall.") for a in node.names if a.name.startswith("rolecall."))
     return {name or "__init__" for name in found}

@@ -113,7 +113,7 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing(primary={self._primary!r}, kids={self.kids!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("a KeyRing holds key material and cannot be pickled")
 
 

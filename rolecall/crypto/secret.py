@@ -37,6 +37,7 @@ class Secret:
     """
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
@@ -45,7 +46,7 @@ class Secret:
 
     def reveal(self) -> str:
         """The plaintext. Call it at the last moment, where the value leaves for its provider."""
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     @property
     def hint(self) -> str:

@@ -117,10 +117,10 @@ def parse_inet_aton(text: str) -> ipaddress.IPv4Address | None:
     parts = text.split(".")
     if not 1 <= len(parts) <= 4:
         return None
-    values = [_inet_aton_part(p) for p in parts]
-    if any(v is None for v in values):
+    values = [v for v in (_inet_aton_part(p) for p in parts) if v is not None]
+    if len(values) != len(parts):
         return None
-    *head, last = values  # type: ignore[misc]
+    *head, last = values
     if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
         return None
     number = 0

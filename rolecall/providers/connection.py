@@ -94,10 +94,7 @@ def resolve_target(
 
 
 def _key(spec: Provider, api_key: Any, adapter: Any) -> Any:
-    if spec.key_policy == "none" or api_key is None:
-        text = ""
-    else:
-        text = check_key(reveal(api_key), spec)
+    text = "" if spec.key_policy == "none" or api_key is None else check_key(reveal(api_key), spec)
     if not text:
         if spec.key_policy == "required":
             raise OptionsError("api_key", f"{spec.name} needs an {spec.key_label}.")

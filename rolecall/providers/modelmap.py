@@ -115,8 +115,9 @@ def list_items(payload: Any) -> list[Any] | None:
         return payload
     if isinstance(payload, dict):
         for key in ("data", "models"):
-            if isinstance(payload.get(key), list):
-                return payload[key]
+            rows = payload.get(key)
+            if isinstance(rows, list):
+                return rows
     return None
 
 

@@ -64,12 +64,12 @@ def _entries(text: str, field: str, what: str) -> list[tuple[int | None, str, An
     if stripped.startswith("{"):
         try:
             obj = json.loads(stripped)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise OptionsError(field, f"{what}: the JSON object is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
         if not isinstance(obj, dict):
             raise OptionsError(field, f"{what}: expected a JSON object.")
         return [(None, str(k), v) for k, v in obj.items()]
-    entries = []
+    entries: list[tuple[int | None, str, Any]] = []
     for number, raw in enumerate(stripped.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):

@@ -39,7 +39,7 @@ class SSEDecoder:
     ```
     """
 
-    __slots__ = ("_buf", "_data", "_event", "_size", "_max")
+    __slots__ = ("_buf", "_data", "_event", "_max", "_size")
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._buf = b""

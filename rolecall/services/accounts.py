@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rolecall.services.errors import Conflict, Invalid, RateLimited, Unauthorized
 from rolecall.storage.cache import Cache
+from rolecall.storage.db import rowcount
 from rolecall.storage.tables import Account, LoginSession, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
@@ -84,7 +85,7 @@ async def log_in(
     """Check the password; raises Unauthorized or RateLimited. Failures count per name and address."""
     name_key = name.strip().lower()
     limit_keys = (f"login-fail:{client}:{name_key}", f"login-fail:{client}")
-    for key, allowed in zip(limit_keys, (attempts, attempts * 5)):
+    for key, allowed in zip(limit_keys, (attempts, attempts * 5), strict=True):
         count = await cache.get(key)
         if count is not None and int(count) >= allowed:
             raise RateLimited(
@@ -149,4 +150,4 @@ async def end_session(db: Sessions, token: str) -> None:
 async def purge_expired_sessions(db: Sessions) -> int:
     async with db.begin() as s:
         result = await s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
-    return result.rowcount or 0
+    return rowcount(result)

@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from rolecall.providers import ModelInfo, ProviderError, explain, get, protocol_for
-from rolecall.providers import facts
+from rolecall.providers import ModelInfo, ProviderError, explain, facts, get, protocol_for
 from rolecall.services import provider_configs
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.key_tests import model_rows
@@ -121,7 +120,7 @@ async def catalog_json(res: Any, account_id: str, query: str = "") -> str:
         starred += pinned
         meta = {k: v for k, v in section.__dict__.items() if k != "models"} | {"total": len(section.models)}
         out_sections.append(_dump(meta)[:-1] + ',"models":[' + ",".join(pinned + rest) + "]}")
-    await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:]) if sec.stale and r.privacy_mode == "srv"])
+    await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
     return f'{{"query":{_dump(query)},"starred":[{",".join(starred)}],"sections":[{",".join(out_sections)}]}}'
 
 

@@ -11,18 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rolecall.providers.options import check_key
 from rolecall.providers import (
     OptionsError,
     Provider,
     Target,
     check_model_id,
     get,
-    protocol_for,
     parse_body_params,
     parse_headers,
+    protocol_for,
     resolve_target,
 )
+from rolecall.providers.options import check_key
 from rolecall.services.errors import Invalid
 
 MAX_LABEL = 80

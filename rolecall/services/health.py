@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,7 +15,9 @@ log = logging.getLogger(__name__)
 
 async def readiness(engine: AsyncEngine, cache: Cache) -> dict[str, str]:
     checks: dict[str, str] = {}
-    for name, probe in (("database", lambda: ping(engine)), ("cache", cache.ping)):
+    probes: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
+        ("database", lambda: ping(engine)), ("cache", cache.ping))
+    for name, probe in probes:
         try:
             await probe()
             checks[name] = "ok"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rolecall.crypto import CryptoError, EnvelopeError, KeyRing, b64url_decode, parse_e2e, parse_udk, srv
 from rolecall.services.errors import Conflict, Invalid
 from rolecall.services.keys import binding_of
+from rolecall.storage.db import rowcount
 from rolecall.storage.tables import ProviderConfig, VaultKey
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -117,7 +118,7 @@ async def reset(db: Sessions, account_id: str) -> int:
         result = await s.execute(delete(ProviderConfig).where(
             ProviderConfig.account_id == account_id, ProviderConfig.privacy_mode == "e2e"))
         await s.execute(delete(VaultKey).where(VaultKey.account_id == account_id))
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def seal_server_credential(ring: KeyRing, bundle: dict[str, Any], row: ProviderConfig) -> None:

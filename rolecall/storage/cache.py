@@ -64,7 +64,8 @@ class RedisCache:
         self._prefix = prefix
 
     async def get(self, key: str) -> bytes | None:
-        return await self._redis.get(self._prefix + key)
+        value: bytes | None = await self._redis.get(self._prefix + key)
+        return value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))

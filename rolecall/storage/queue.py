@@ -54,7 +54,7 @@ class JobQueue:
             )
             self._worker_task = asyncio.create_task(self._worker.async_run())
 
-    def _adapt(self, job: Job) -> Callable[..., Awaitable[Any]]:
+    def _adapt(self, job: Job) -> Any:  # arq types its coroutines loosely
         # arq hands every job its own context dict; ours is the process's resources.
         async def run(_arq_ctx: dict[str, Any], **params: Any) -> Any:
             return await job(self._ctx, **params)

@@ -9,6 +9,7 @@ JSON error shape (locked by tests/web/test_error_shape.py)::
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -23,7 +24,8 @@ from rolecall.web.security import CsrfRefused
 log = logging.getLogger(__name__)
 
 
-def error_body(status: int, code: str, message: str, field: str | None = None, errors: list | None = None) -> dict:
+def error_body(status: int, code: str, message: str, field: str | None = None,
+               errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "ok": False,
         "status": status,
@@ -39,7 +41,7 @@ def wants_json(request: Request) -> bool:
 
 
 def respond(request: Request, status: int, code: str, message: str, field: str | None = None,
-            errors: list | None = None, headers: dict | None = None) -> Response:
+            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
     if wants_json(request):
         return JSONResponse(error_body(status, code, message, field, errors), status_code=status, headers=headers)
     response = render(request, "errors/error.html", status_code=status, status=status, message=message)
@@ -63,19 +65,22 @@ async def _csrf_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": ".".join(str(p) for p in err["loc"][1:]) or None, "message": err["msg"]}
+    errors: list[dict[str, Any]] = [
+        {"field": ".".join(str(p) for p in err["loc"][1:]) or None, "message": str(err["msg"])}
         for err in exc.errors()
     ]
     first = errors[0] if errors else {"field": None, "message": "Invalid request."}
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return respond(request, 422, "invalid", message, first["field"], errors)
+    field, text = first["field"], str(first["message"])
+    return respond(request, 422, "invalid", f"{field}: {text}" if field else text, field, errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "Nothing is here.", 405: "That method is not allowed here."}
-    message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else messages.get(exc.status_code, str(exc.detail))
+    if isinstance(exc.detail, str) and exc.status_code not in messages:
+        message = exc.detail
+    else:
+        message = messages.get(exc.status_code, str(exc.detail))
     return respond(request, exc.status_code, "http_error", message, headers=getattr(exc, "headers", None))
 
 

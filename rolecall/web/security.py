@@ -41,7 +41,8 @@ class CsrfRefused(Exception):
 
 def csrf_token(request: Request) -> str:
     """The token this request's page should embed (set as a cookie by the middleware)."""
-    return request.scope["rolecall.csrf"]
+    token: str = request.scope["rolecall.csrf"]
+    return token
 
 
 async def csrf_protect(request: Request) -> None:
@@ -53,7 +54,7 @@ async def csrf_protect(request: Request) -> None:
     if origin and origin != "null" and not _same_origin(origin, request):
         raise CsrfRefused("Request from another site refused.")
     expected = request.cookies.get(CSRF_COOKIE)
-    supplied = request.headers.get(CSRF_HEADER)
+    supplied: object = request.headers.get(CSRF_HEADER)
     if supplied is None and _is_form(request):
         supplied = (await request.form()).get(CSRF_FIELD)
     if not expected or not isinstance(supplied, str) or not hmac.compare_digest(expected, supplied):
@@ -120,5 +121,5 @@ def _cookie(scope: Scope, name: str) -> str | None:
             for part in value.decode("latin-1").split(";"):
                 k, _, v = part.strip().partition("=")
                 if k == name and v:
-                    return v
+                    return str(v)
     return None

@@ -4,4 +4,4 @@ The root conftest already scrubs OPENAI_API_KEY-style variables and proxies from
 environment; SDK clients here always get their key and base URL explicitly, with retries off.
 """
 
-from tests.fakes.fixtures import *  # noqa: F401,F403
+from tests.fakes.fixtures import *  # noqa: F403

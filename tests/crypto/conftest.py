@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import mnemonic
 import pytest
@@ -89,8 +89,8 @@ def binding() -> Binding:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    ROUTES = {"/js/": STATIC_JS, "/vectors/": VECTORS}
-    TYPES = {".js": "text/javascript", ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
+    ROUTES: ClassVar[dict[str, Path]] = {"/js/": STATIC_JS, "/vectors/": VECTORS}
+    TYPES: ClassVar[dict[str, str]] = {".js": "text/javascript", ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]

@@ -219,7 +219,7 @@ def test_check_phrase_points_at_problems(page: Any) -> None:
     assert got["count"] == {"ok": False, "problems": [{"kind": "wrong_count", "expected": 12, "actual": 11}]}
     assert got["prefixes"]["ok"] and got["prefixes"]["phrase"] == "legal winner thank year wave sausage worth useful legal winner thank yellow"
     assert got["swapped"] == {"ok": False, "problems": [{"kind": "bad_checksum"}]}
-    assert not Mnemonic("english").check(" ".join("legal winner thank year wave sausage worth useful legal winner yellow thank".split()))
+    assert not Mnemonic("english").check(" ".join(["legal", "winner", "thank", "year", "wave", "sausage", "worth", "useful", "legal", "winner", "yellow", "thank"]))
     assert got["complete4"] == ["abandon"]
     assert got["complete2"] == ["zone", "zoo"]
     assert got["completeNone"] == []

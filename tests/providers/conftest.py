@@ -1,3 +1,3 @@
 """Fixtures for adapter tests: the protocol fakes and the real guarded client (loopback only)."""
 
-from tests.fakes.fixtures import *  # noqa: F401,F403
+from tests.fakes.fixtures import *  # noqa: F403

@@ -50,7 +50,7 @@ async def test_start_up_refuses_a_ring_without_the_stored_key(make_settings) -> 
     async with open_resources(make_settings(encryption_keys=old), consume_jobs=False) as res:
         await add_provider_config(res.db, await _account(res), mode="srv", ring=res.keyring)
     other = SecretStr(generate_key_file_text("other").strip())
-    with pytest.raises(keys.KeyRingProblem, match="old.*does not have"):
+    with pytest.raises(keys.KeyRingProblem, match=r"old.*does not have"):
         async with open_resources(make_settings(encryption_keys=other), consume_jobs=False):
             pass
     wrong_material = SecretStr(generate_key_file_text("old").strip())

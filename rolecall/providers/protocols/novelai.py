@@ -88,7 +88,7 @@ class NovelAI(BaseAdapter):
                     data = json.loads(event.data)
                     if not isinstance(data, dict):
                         raise ProviderError("bad_response", "A stream event was not a JSON object.")
-                    if data.get("error") or data.get("message") and "token" not in data:
+                    if data.get("error") or (data.get("message") and "token" not in data):
                         raise ProviderError("unavailable", str(data.get("error") or data.get("message")))
                     if data.get("token"):
                         yield ChatEvent("text", data["token"])

@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up")
-async def healthz() -> dict:
+async def healthz() -> dict[str, bool]:
     return {"ok": True}
 
 
