@@ -26,11 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rolecall.app import create_app
 from rolecall.config import Settings
+from rolecall.services.stored_config import ConfigOptions
 from rolecall.storage.tables import ProviderConfig, VaultKey, utcnow
 from tests.factories import e2e_record
 
 FAMILIES = ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-flash", "llama-3.3-70b", "mistral-large", "qwen2.5-72b",
             "deepseek-r1", "grok-3", "command-r-plus", "sonar-pro"]
+OPTIONS = ConfigOptions(custom_base=False, endpoint_type="default", values={}, header_names=(), body={},
+                        model=None).to_stored()
 QUERIES = ["sonnet", "llama 70b", "flash", "gpt", "r1 free", "nothing-matches-this", "qwen", "mistral large"]
 
 
@@ -61,7 +64,7 @@ async def measure_api(data_dir: Path) -> None:
                     s.add(ProviderConfig(
                         id=str(uuid.uuid4()), account_id=account_id, provider_id="openrouter", label=f"Config {i:02d}",
                         privacy_mode="srv", base_url="https://openrouter.ai/api/v1", dest_origin="https://openrouter.ai",
-                        options={}, status="valid", status_detail="", models=models_for(i), models_fetched_at=utcnow()))
+                        options=OPTIONS, status="valid", status_detail="", models=models_for(i), models_fetched_at=utcnow()))
             first = time.perf_counter()
             await client.get("/api/catalog")
             cold = (time.perf_counter() - first) * 1000

@@ -85,7 +85,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
 def _preflight(settings: Settings) -> None:
     """Open everything once before serving, so a bad key ring or database stops start-up with its message."""
     from rolecall.resources import open_resources
-    from rolecall.services.keys import KeyRingProblem
+    from rolecall.services.keyring import KeyRingProblem
 
     async def check() -> None:
         async with open_resources(settings, consume_jobs=False):

@@ -8,14 +8,14 @@ import click
 
 from rolecall.config import Settings
 from rolecall.crypto import generate_key_file_text
-from rolecall.services import keys
+from rolecall.services import keyring
 from rolecall.storage.db import make_engine, make_sessionmaker
 
 
 def _ring(settings: Settings):  # type: ignore[no-untyped-def]
     try:
-        return keys.load_key_ring(settings)
-    except keys.KeyRingProblem as exc:
+        return keyring.load_key_ring(settings)
+    except keyring.KeyRingProblem as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -34,7 +34,7 @@ def status(obj: dict) -> None:
     async def run() -> dict[str, int]:
         engine = make_engine(settings.effective_database_url)
         try:
-            return await keys.key_counts(make_sessionmaker(engine))
+            return await keyring.key_counts(make_sessionmaker(engine))
         finally:
             await engine.dispose()
 
@@ -49,14 +49,14 @@ def status(obj: dict) -> None:
 def new(obj: dict) -> None:
     """Add a new primary key: first in the key file, or printed for ROLECALL_ENCRYPTION_KEYS."""
     settings: Settings = obj["settings"]()
-    path = keys.key_file_path(settings)
+    path = keyring.key_file_path(settings)
     if settings.encryption_keys is not None or path is None:
-        line = generate_key_file_text(keys.new_kid()).strip()
+        line = generate_key_file_text(keyring.new_kid()).strip()
         click.echo("Put this entry FIRST in ROLECALL_ENCRYPTION_KEYS on every replica, keep the old entries, "
                    "then run `rolecall keys rotate`:")
         click.echo(line)
         return
-    kid = keys.add_key_to_file(path)
+    kid = keyring.add_key_to_file(path)
     click.echo(f"Added key {kid} as the primary in {path}. Restart the servers, then run `rolecall keys rotate`.")
 
 
@@ -72,13 +72,13 @@ def rotate(obj: dict, batch: int) -> None:
         engine = make_engine(settings.effective_database_url)
         db = make_sessionmaker(engine)
         try:
-            counts = await keys.key_counts(db)
+            counts = await keyring.key_counts(db)
             todo = sum(n for kid, n in counts.items() if kid != ring.primary)
             missing = ring.missing(counts)
             if missing:
                 raise click.ClickException("The key ring lacks key id(s) " + ", ".join(missing) + " still in use.")
             with click.progressbar(length=todo, label=f"Re-wrapping under {ring.primary}") as bar:
-                return await keys.rotate(db, ring, batch=batch, progress=bar.update)
+                return await keyring.rotate(db, ring, batch=batch, progress=bar.update)
         finally:
             await engine.dispose()
 

@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from rolecall.crypto import Binding, KeyRing, e2e
+from rolecall.providers import get
 from rolecall.services import vault
+from rolecall.services.stored_config import ConfigOptions
 from rolecall.storage.tables import ProviderConfig
 
 PHRASE = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -29,7 +31,8 @@ async def add_provider_config(
 ) -> ProviderConfig:
     row = ProviderConfig(
         id=str(uuid.uuid4()), account_id=account_id, provider_id=provider_id, label=label or f"cfg-{uuid.uuid4().hex[:6]}",
-        privacy_mode=mode, base_url=origin + "/v1", dest_origin=origin, options={}, status="untested", status_detail="",
+        privacy_mode=mode, base_url=origin + "/v1", dest_origin=origin, options=_plain_options(provider_id, origin + "/v1"), status="untested",
+        status_detail="",
     )
     if mode == "srv":
         assert ring is not None
@@ -40,3 +43,10 @@ async def add_provider_config(
     async with db.begin() as s:
         s.add(row)
     return row
+
+
+def _plain_options(provider_id: str, base_url: str) -> dict[str, Any]:
+    """Stored options of a config with no fields, headers, body params or pinned model."""
+    custom = get(provider_id).default_endpoint.url != base_url
+    return ConfigOptions(custom_base=custom, endpoint_type="default", values={}, header_names=(), body={},
+                         model=None).to_stored()

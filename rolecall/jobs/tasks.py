@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rolecall.services import accounts, catalog
-
-if TYPE_CHECKING:
-    from rolecall.resources import Resources
-    from rolecall.storage.queue import JobQueue
+from rolecall.services.resources import Resources
+from rolecall.storage.queue import JobQueue
 
 
 async def purge_expired_sessions(res: Resources) -> int:

@@ -14,10 +14,11 @@ This package knows nothing of users, scenes or the database, and imports only `r
 """
 
 from rolecall.providers.auth import AUTH_HEADER_NAMES
-from rolecall.providers.connection import Target, connect, resolve_target
+from rolecall.providers.connection import Target, checked_key, connect, resolve_target, trusted_connection
 from rolecall.providers.errors import KINDS, ProviderError, explain, headline
 from rolecall.providers.options import (
     OptionsError,
+    check_headers,
     check_model_id,
     check_values,
     form_fields,
@@ -63,8 +64,10 @@ __all__ = [
     "Usage",
     "all_providers",
     "by_category",
+    "check_headers",
     "check_model_id",
     "check_values",
+    "checked_key",
     "connect",
     "explain",
     "form_fields",
@@ -74,4 +77,5 @@ __all__ = [
     "parse_headers",
     "protocol_for",
     "resolve_target",
+    "trusted_connection",
 ]

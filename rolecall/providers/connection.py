@@ -1,7 +1,8 @@
 """`connect()`: one provider config resolved, validated, ready for an adapter.
 
-Everything a person typed passes through `options` here, even if the service layer checked it
-at save time already: a stored row must not be able to skip validation. Errors are
+`connect()` is for untrusted input: everything a person typed passes through `options`.
+`trusted_connection()` assembles a config that was validated when it was saved (the service
+layer stores only the validated form), so opening a saved config repeats no check. Errors are
 `OptionsError` (a ValueError) naming the field; none of them contains the key.
 """
 
@@ -48,7 +49,7 @@ def connect(
     * model: the pinned Model ID, if any.
     """
     spec = provider if isinstance(provider, Provider) else registry.get(provider)
-    key = _key(spec, api_key, protocol_for(spec.protocol))
+    key = checked_key(spec, api_key)
     target = resolve_target(spec, base_url=base_url, endpoint_type=endpoint_type, values=values)
     return Connection(
         provider=spec, base_url=target.base_url, api_key=key, endpoint_type=target.endpoint_type,
@@ -93,7 +94,34 @@ def resolve_target(
     return Target(url, endpoint.id, fields, False)
 
 
-def _key(spec: Provider, api_key: Any, adapter: Any) -> Any:
+def trusted_connection(
+    provider: Provider,
+    *,
+    base_url: str,
+    custom_base: bool,
+    endpoint_type: str,
+    values: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: Mapping[str, Any],
+    model: str | None,
+    api_key: Any = None,
+) -> Connection:
+    """A `Connection` from parts that passed `connect()`'s rules before (a saved config).
+
+    Nothing is checked again: the caller vouches that `base_url` came from `resolve_target`,
+    `values`/`headers`/`body`/`model` from the `options` checks and `api_key` from
+    `checked_key` (or the same checks at save time). Untrusted input goes through `connect()`.
+    """
+    key = None if provider.key_policy == "none" else api_key
+    return Connection(
+        provider=provider, base_url=base_url, api_key=key, endpoint_type=endpoint_type, values=values,
+        headers=headers, body=body, model=model, custom_base=custom_base,
+    )
+
+
+def checked_key(spec: Provider, api_key: Any) -> Any:
+    """The key trimmed and checked for this provider (None when it has none), keeping a `Secret`."""
+    adapter = protocol_for(spec.protocol)
     text = "" if spec.key_policy == "none" or api_key is None else check_key(reveal(api_key), spec)
     if not text:
         if spec.key_policy == "required":

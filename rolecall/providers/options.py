@@ -1,7 +1,7 @@
 """Parsing and validation of a config's advanced options: pure functions, no I/O.
 
-The service layer calls these at save time (and `connect()` calls them again at use time, so a
-row written by older code cannot bypass them). Every error is an `OptionsError` whose message
+The service layer calls these at save time (through `connect()` / `resolve_target`) and stores
+only what passed; a saved config is opened with `trusted_connection()` without checking again. Every error is an `OptionsError` whose message
 names the field and the line, and never echoes a header *value* (it may be a proxy secret).
 
 * Custom headers / custom body params: `key: value` lines, or one JSON object (guide, Step 3e).

@@ -18,11 +18,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rolecall.services.errors import Conflict, Invalid, RateLimited, Unauthorized
 from rolecall.storage.cache import Cache
-from rolecall.storage.db import rowcount
+from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.tables import Account, LoginSession, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
@@ -32,8 +31,6 @@ MAX_PASSWORD = 1024
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so both failures cost one Argon2 run.
 _DUMMY_HASH = _hasher.hash("rolecall-dummy-password")
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,16 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from rolecall.providers import ModelInfo, ProviderError, explain, facts, get, protocol_for
-from rolecall.services import provider_configs
+from rolecall.services import connections
 from rolecall.services.errors import Invalid, NotFound
-from rolecall.services.key_tests import model_rows
+from rolecall.services.key_checks import model_rows
+from rolecall.services.resources import Resources
+from rolecall.services.stored_config import ConfigOptions
+from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,7 +81,7 @@ def _premiere_section(model_ids: list[str]) -> Section:
     return Section(PREMIERE, "Premiere Theater", "Premiere Theater", None, None, None, False, "", models)
 
 
-async def _config_section(s: Any, row: ProviderConfig, max_age: timedelta) -> Section:
+async def _config_section(s: AsyncSession, row: ProviderConfig, max_age: timedelta) -> Section:
     fetched = row.models_fetched_at.isoformat() if row.models_fetched_at else None
     stale = row.models_fetched_at is not None and utcnow() - row.models_fetched_at > max_age
     key = (row.id, fetched or "")
@@ -98,7 +102,7 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-async def catalog_json(res: Any, account_id: str, query: str = "") -> str:
+async def catalog_json(res: Resources, account_id: str, query: str = "") -> str:
     """The catalog as JSON text: ``{"query", "starred": [...], "sections": [{..., "models": [...]}]}``.
 
     Sections come Premiere first, then each config; models are filtered by ``query`` (every word
@@ -124,26 +128,29 @@ async def catalog_json(res: Any, account_id: str, query: str = "") -> str:
     return f'{{"query":{_dump(query)},"starred":[{",".join(starred)}],"sections":[{",".join(out_sections)}]}}'
 
 
-async def catalog(res: Any, account_id: str, query: str = "") -> dict[str, Any]:
+async def catalog(res: Resources, account_id: str, query: str = "") -> dict[str, Any]:
     """``catalog_json`` as Python data (for callers inside the process)."""
-    return json.loads(await catalog_json(res, account_id, query))
+    data: dict[str, Any] = json.loads(await catalog_json(res, account_id, query))
+    return data
 
 
-async def _refresh_stale(res: Any, rows: list[ProviderConfig]) -> None:
+async def _refresh_stale(res: Resources, rows: list[ProviderConfig]) -> None:
     for row in rows:
         # One refresh per config at a time, across replicas.
         if await res.cache.incr(f"refresh-models:{row.id}", ttl=300) == 1:
             await res.queue.enqueue("refresh_models", config_id=row.id)
 
 
-async def refresh(res: Any, config_id: str) -> None:
+async def refresh(res: Resources, config_id: str) -> None:
     """Fetch a Server-Accessible config's model list again; on failure keep the old list."""
     async with res.db() as s:
-        row = await s.get(ProviderConfig, config_id)
+        row = await s.get(ProviderConfig, config_id, options=[defer(ProviderConfig.models)])
     if row is None or row.privacy_mode != "srv":
         return
+    update: dict[str, Any]
     try:
-        conn = provider_configs.server_connection(res, row)
+        options = ConfigOptions.from_stored(row.options)
+        conn = connections.open_loaded(res.keyring, row, connections.ServerKey(), options).connection
         models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
         update = {"models": model_rows(models), "models_fetched_at": utcnow(), "models_error": ""}
     except ProviderError as exc:
@@ -158,7 +165,7 @@ async def refresh(res: Any, config_id: str) -> None:
                 setattr(current, name, value)
 
 
-async def set_star(db: Any, account_id: str, section: str, model_id: str, starred: bool) -> None:
+async def set_star(db: Sessions, account_id: str, section: str, model_id: str, starred: bool) -> None:
     async with db.begin() as s:
         if section != PREMIERE:
             owned = await s.scalar(select(ProviderConfig.id).where(

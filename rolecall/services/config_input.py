@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from rolecall.providers import (
@@ -74,11 +75,10 @@ class options_errors:  # noqa: N801 - used as a context manager, reads like a cl
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if isinstance(exc, OptionsError):
             name = f"values.{exc.field}" if exc.field in self.fields else exc.field
             raise Invalid(str(exc), field=name) from None
-        return False
 
 
 def check_api_key(spec: Provider, api_key: str) -> None:

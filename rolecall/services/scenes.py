@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rolecall.services.errors import Invalid, NotFound
+from rolecall.storage.db import Sessions
 from rolecall.storage.tables import Scene
 
-Sessions = async_sessionmaker[AsyncSession]
 MAX_TITLE = 200
 MAX_DESCRIPTION = 4000
 

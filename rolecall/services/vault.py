@@ -3,24 +3,23 @@
 End-to-end (E2E): the browser derives a KEK from the 12-word phrase and wraps a random user data
 key (UDK); the server stores only the salt and the wrapped UDK, and E2E credential envelopes it
 cannot open, validated structurally. Server-Accessible: the server seals a credential bundle
-under the key ring (``services.keys``). Design: crypto-security.md §3.
+under the key ring (``services.keyring``). See docs/security.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.crypto import CryptoError, EnvelopeError, KeyRing, b64url_decode, parse_e2e, parse_udk, srv
 from rolecall.services.errors import Conflict, Invalid
-from rolecall.services.keys import binding_of
-from rolecall.storage.db import rowcount
+from rolecall.services.keyring import BoundConfig, binding_of
+from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.tables import ProviderConfig, VaultKey
 
-Sessions = async_sessionmaker[AsyncSession]
 KDF_SALT_BYTES = 32
 NOT_ACTIVE = (
     "Set up end-to-end encryption first: Settings → API Keys → End-to-End Encryption. "
@@ -127,9 +126,14 @@ def seal_server_credential(ring: KeyRing, bundle: dict[str, Any], row: ProviderC
     row.key_id = srv.kid_of(row.credential_ct)
 
 
-def open_server_credential(ring: KeyRing, row: ProviderConfig) -> dict[str, Any]:
+class SealedConfig(BoundConfig, Protocol):
+    @property
+    def credential_ct(self) -> str | None: ...
+
+
+def open_server_credential(ring: KeyRing, config: SealedConfig) -> dict[str, Any]:
     try:
-        return srv.open_bundle(ring, row.credential_ct or "", binding_of(row))
+        return srv.open_bundle(ring, config.credential_ct or "", binding_of(config))
     except CryptoError:
         raise Invalid("The stored key cannot be decrypted any more. Edit the config and enter the key again.",
                       field="api_key") from None

@@ -8,6 +8,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+# The session factory every service takes as ``db``.
+Sessions = async_sessionmaker[AsyncSession]
+
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
@@ -18,7 +21,7 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from rolecall import __version__
-from rolecall.resources import Resources
+from rolecall.services.resources import Resources
 from rolecall.services import accounts
 from rolecall.services.accounts import AccountView
 from rolecall.services.errors import Unauthorized

@@ -19,7 +19,9 @@ pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["accounts"])
 
 
-class Credentials(BaseModel):
+class NameAndPassword(BaseModel):
+    """What sign-up and log-in take (provider keys are `provider_configs.KeyInput`)."""
+
     name: str = Field(max_length=100)
     password: str = Field(max_length=2000)
 
@@ -132,14 +134,14 @@ async def get_csrf(request: Request) -> CsrfOut:
 
 
 @api.post("/auth/signup", status_code=201, response_model=AccountOut, summary="Create an account and log in")
-async def api_signup(request: Request, response: Response, res: ResourcesDep, body: Credentials) -> AccountOut:
+async def api_signup(request: Request, response: Response, res: ResourcesDep, body: NameAndPassword) -> AccountOut:
     account = await accounts.sign_up(res.db, body.name, body.password)
     await _begin(request, response, res, account)
     return AccountOut.of(account)
 
 
 @api.post("/auth/login", response_model=AccountOut, summary="Log in")
-async def api_login(request: Request, response: Response, res: ResourcesDep, body: Credentials) -> AccountOut:
+async def api_login(request: Request, response: Response, res: ResourcesDep, body: NameAndPassword) -> AccountOut:
     account = await _log_in(request, res, body.name, body.password)
     await _begin(request, response, res, account)
     return AccountOut.of(account)

@@ -7,7 +7,6 @@ never contain a key: at most `key_hint` (last 4 characters).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -16,8 +15,10 @@ from pydantic import BaseModel, Field
 from rolecall.providers import all_providers, form_fields
 from rolecall.services import provider_configs
 from rolecall.services.config_input import ConfigInput
-from rolecall.services.key_tests import TestOutcome
-from rolecall.services.provider_configs import Credentials
+from rolecall.services.connections import HandedKey
+from rolecall.services.key_checks import KeyCheck
+from rolecall.services.provider_configs import KeyInput
+from rolecall.services.stored_config import ConfigView
 from rolecall.web.deps import CurrentAccount, ResourcesDep
 
 api = APIRouter(prefix="/api", tags=["provider configs"])
@@ -63,7 +64,7 @@ class ConfigFields(BaseModel):
     model: str | None = Field(None, max_length=256)
 
 
-class TestIn(ConfigFields):
+class KeyCheckIn(ConfigFields):
     provider_id: str = Field(max_length=32)
     privacy_mode: str | None = Field(None, max_length=8)
     label: str | None = Field(None, max_length=200)
@@ -75,7 +76,7 @@ class ResolveIn(ConfigFields):
     provider_id: str = Field(max_length=32)
 
 
-class ConfigIn(TestIn):
+class ConfigIn(KeyCheckIn):
     id: str | None = Field(None, max_length=36)
     label: str = Field(max_length=200)
     privacy_mode: str = Field(max_length=8)
@@ -104,7 +105,7 @@ class SecretIn(BaseModel):
     headers: str = Field("", max_length=8192)
 
 
-class TestOut(BaseModel):
+class KeyCheckOut(BaseModel):
     status: str = Field(description="valid, invalid, or unchecked (couldn't check: the status is unchanged)")
     headline: str
     explanation: str
@@ -117,7 +118,7 @@ class TestOut(BaseModel):
     test_id: str | None = None
 
     @classmethod
-    def of(cls, outcome: TestOutcome) -> TestOut:
+    def of(cls, outcome: KeyCheck) -> KeyCheckOut:
         return cls(status=outcome.status, headline=outcome.headline, explanation=outcome.explanation,
                    kind=outcome.kind, http_status=outcome.http_status, retry_after=outcome.retry_after,
                    models_count=len(outcome.models), base_url=outcome.base_url, dest_origin=outcome.dest_origin,
@@ -146,20 +147,18 @@ class ConfigOut(BaseModel):
     models_count: int
 
     @classmethod
-    def of(cls, row: Any) -> ConfigOut:  # a services.provider_configs row
-        options = row.options or {}
+    def of(cls, view: ConfigView) -> ConfigOut:
+        options = view.options
         return cls(
-            id=row.id, label=row.label, provider_id=row.provider_id,
-            provider_name=PROVIDER_NAMES.get(row.provider_id, row.provider_id),
-            privacy_mode=row.privacy_mode, base_url=row.base_url, custom_base=bool(options.get("custom_base")),
-            dest_origin=row.dest_origin,
-            endpoint_type=options.get("endpoint_type"), values=options.get("values", {}),
-            header_names=options.get("header_names", []),
-            body=json.dumps(options["body"]) if options.get("body") else "", model=options.get("model"),
-            status=row.status, status_detail=row.status_detail,
-            last_tested_at=row.last_tested_at.isoformat() if row.last_tested_at else None,
-            key_hint=row.key_hint, credential=row.credential_ct if row.privacy_mode == "e2e" else None,
-            models_count=len(row.models or []),
+            id=view.id, label=view.label, provider_id=view.provider_id,
+            provider_name=PROVIDER_NAMES.get(view.provider_id, view.provider_id),
+            privacy_mode=view.privacy_mode, base_url=view.base_url, custom_base=options.custom_base,
+            dest_origin=view.dest_origin, endpoint_type=options.endpoint_type, values=dict(options.values),
+            header_names=list(options.header_names), body=options.body_text(), model=options.model,
+            status=view.status, status_detail=view.status_detail,
+            last_tested_at=view.last_tested_at.isoformat() if view.last_tested_at else None,
+            key_hint=view.key_hint, credential=view.credential_ct if view.privacy_mode == "e2e" else None,
+            models_count=view.models_count,
         )
 
 
@@ -182,7 +181,7 @@ async def providers() -> list[ProviderOut]:
 
 @api.get("/provider-configs", response_model=list[ConfigOut], summary="Your provider configs")
 async def list_configs(res: ResourcesDep, account: CurrentAccount) -> list[ConfigOut]:
-    return [ConfigOut.of(row) for row in await provider_configs.list_configs(res.db, account.id)]
+    return [ConfigOut.of(view) for view in await provider_configs.list_configs(res.db, account.id)]
 
 
 @api.post("/provider-configs/resolve", summary="Where a config would send requests (its base URL and origin)")
@@ -191,33 +190,35 @@ async def resolve(account: CurrentAccount, body: ResolveIn) -> dict[str, str]:
     return {"base_url": base_url, "dest_origin": origin}
 
 
-@api.post("/provider-configs/test", response_model=TestOut, summary="Test a key before saving")
-async def test_unsaved(res: ResourcesDep, account: CurrentAccount, body: TestIn) -> TestOut:
+@api.post("/provider-configs/test", response_model=KeyCheckOut, summary="Test a key before saving")
+async def check_unsaved(res: ResourcesDep, account: CurrentAccount, body: KeyCheckIn) -> KeyCheckOut:
     data = _input(body.provider_id, body, body.headers)
-    return TestOut.of(await provider_configs.test_unsaved(res, account.id, data, body.api_key))
+    return KeyCheckOut.of(await provider_configs.check_unsaved(res, account.id, data, body.api_key))
 
 
 @api.post("/provider-configs", status_code=201, response_model=ConfigOut, summary="Save a provider config")
 async def create(res: ResourcesDep, account: CurrentAccount, body: ConfigIn) -> ConfigOut:
-    creds = Credentials(api_key=body.api_key, headers=body.headers, credential=body.credential,
-                        header_names=tuple(body.header_names))
-    row = await provider_configs.create(res, account.id, body.label, body.privacy_mode, _input(body.provider_id, body),
-                                        creds, config_id=body.id, test_id=body.test_id)
-    return ConfigOut.of(row)
+    creds = KeyInput(api_key=body.api_key, headers=body.headers, credential=body.credential,
+                     header_names=tuple(body.header_names))
+    view = await provider_configs.create(res, account.id, body.label, body.privacy_mode,
+                                         _input(body.provider_id, body), creds, config_id=body.id,
+                                         test_id=body.test_id)
+    return ConfigOut.of(view)
 
 
 @api.patch("/provider-configs/{config_id}", response_model=ConfigOut, summary="Edit a config (a new key makes it Untested)")
 async def update(res: ResourcesDep, account: CurrentAccount, config_id: str, body: ConfigPatch) -> ConfigOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"api_key", "credential", "header_names"})
-    creds = Credentials(api_key=body.api_key, headers=body.headers or "", credential=body.credential,
-                        header_names=tuple(body.header_names or ()))
+    creds = KeyInput(api_key=body.api_key, headers=body.headers or "", credential=body.credential,
+                     header_names=tuple(body.header_names or ()))
     return ConfigOut.of(await provider_configs.update(res, account.id, config_id, changes, creds))
 
 
-@api.post("/provider-configs/{config_id}/test", response_model=TestOut, summary="Test Key on a saved config")
-async def test_saved(res: ResourcesDep, account: CurrentAccount, config_id: str, body: SecretIn) -> TestOut:
-    creds = Credentials(api_key=body.api_key, headers=body.headers)
-    return TestOut.of(await provider_configs.test_saved(res, account.id, config_id, creds))
+@api.post("/provider-configs/{config_id}/test", response_model=KeyCheckOut, summary="Test Key on a saved config")
+async def check_saved(res: ResourcesDep, account: CurrentAccount, config_id: str, body: SecretIn) -> KeyCheckOut:
+    # An End-to-End key arrives opened by the browser for this call; a Server-Accessible config ignores it.
+    key = HandedKey.from_form(body.api_key, body.headers)
+    return KeyCheckOut.of(await provider_configs.check_saved(res, account.id, config_id, key))
 
 
 @api.delete("/provider-configs/{config_id}", status_code=204, summary="Delete a config and its stored key")

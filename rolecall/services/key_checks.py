@@ -1,4 +1,5 @@
-"""Test a provider key: run the provider's own key check and explain the outcome in the guide's words.
+"""Check a provider key (the guide's Test Key): run the provider's own key check and explain the
+outcome in the guide's words.
 
 A test before saving is remembered for 15 minutes under a random ``test_id`` (in the shared
 cache, so another replica can take the Save), bound to the account, the provider, the target URL
@@ -16,7 +17,17 @@ from typing import Any
 import httpx
 
 from rolecall.crypto import Secret
-from rolecall.providers import Connection, ModelInfo, ProviderError, connect, explain, headline, protocol_for
+from rolecall.net import origin_of
+from rolecall.providers import (
+    Connection,
+    ModelInfo,
+    ProviderError,
+    checked_key,
+    explain,
+    headline,
+    protocol_for,
+    trusted_connection,
+)
 from rolecall.services.config_input import Resolved, options_errors
 from rolecall.storage.cache import Cache
 
@@ -26,7 +37,7 @@ TEST_TTL = 15 * 60
 
 
 @dataclass(frozen=True)
-class TestOutcome:
+class KeyCheck:
     status: str  # valid | invalid | unchecked (couldn't check: the pill keeps its state)
     headline: str
     explanation: str
@@ -44,7 +55,7 @@ class TestOutcome:
 
 
 def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for model in models:
         row = asdict(model)
         row["capabilities"] = sorted(model.capabilities)
@@ -52,32 +63,32 @@ def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str
     return rows
 
 
-def connection(resolved: Resolved, api_key: str | None, headers: dict[str, str]) -> Connection:
-    """A validated config plus its key (wrapped so it never prints) as an adapter connection."""
+def unsaved_connection(resolved: Resolved, api_key: str | None, headers: dict[str, str]) -> Connection:
+    """A form `resolve` just validated, plus its key (checked, wrapped so it never prints)."""
     spec, target = resolved.provider, resolved.target
     with options_errors(spec):
-        return connect(
-            spec, api_key=Secret(api_key) if api_key else None,
-            base_url=target.base_url if target.custom_base else None, endpoint_type=target.endpoint_type,
-            values=target.values, headers=headers, body=resolved.body, model=resolved.model,
-        )
+        key = checked_key(spec, Secret(api_key) if api_key else None)
+    return trusted_connection(
+        spec, base_url=target.base_url, custom_base=target.custom_base, endpoint_type=target.endpoint_type,
+        values=target.values, headers=headers, body=resolved.body, model=resolved.model,
+        api_key=Secret(key) if isinstance(key, str) else key,
+    )
 
 
-async def run_check(http: httpx.AsyncClient, resolved: Resolved, api_key: str | None,
-                    headers: dict[str, str]) -> TestOutcome:
-    conn = connection(resolved, api_key, headers)
-    spec, target = resolved.provider, resolved.target
-    check = await protocol_for(spec.protocol).test_key(conn, http)
+async def run_check(http: httpx.AsyncClient, conn: Connection) -> KeyCheck:
+    """The provider's own key check on ``conn``, in the guide's words."""
+    check = await protocol_for(conn.provider.protocol).test_key(conn, http)
     base_url = check.base_url or conn.base_url
+    origin = origin_of(conn.base_url)
     if check.status == "valid":
-        return TestOutcome("valid", VALID_HEADLINE, VALID_TEXT, base_url, target.origin, models=model_rows(check.models))
-    return _failed(check.status, check.error, base_url, target.origin)
+        return KeyCheck("valid", VALID_HEADLINE, VALID_TEXT, base_url, origin, models=model_rows(check.models))
+    return _failed(check.status, check.error, base_url, origin)
 
 
-def _failed(status: str, error: ProviderError | None, base_url: str, origin: str) -> TestOutcome:
+def _failed(status: str, error: ProviderError | None, base_url: str, origin: str) -> KeyCheck:
     if error is None:  # an adapter must say why; be honest if it did not
-        return TestOutcome(status, "Couldn't check", "The provider gave no usable answer. Try again.", base_url, origin)
-    return TestOutcome(status, headline(error), explain(error), base_url, origin, kind=error.kind,
+        return KeyCheck(status, "Couldn't check", "The provider gave no usable answer. Try again.", base_url, origin)
+    return KeyCheck(status, headline(error), explain(error), base_url, origin, kind=error.kind,
                        http_status=error.status, retry_after=error.retry_after)
 
 
@@ -85,19 +96,19 @@ def _digest(test_id: str, api_key: str | None) -> str:
     return hashlib.sha256(f"{test_id}:{api_key or ''}".encode()).hexdigest()
 
 
-async def remember(cache: Cache, outcome: TestOutcome, *, account_id: str, provider_id: str,
-                   target_url: str, api_key: str | None) -> TestOutcome:
+async def remember(cache: Cache, outcome: KeyCheck, *, account_id: str, provider_id: str,
+                   target_url: str, api_key: str | None) -> KeyCheck:
     test_id = secrets.token_urlsafe(16)
     record = {
         "account_id": account_id, "provider_id": provider_id, "target_url": target_url,
         "key": _digest(test_id, api_key), "outcome": asdict(outcome),
     }
     await cache.set(f"keytest:{test_id}", json.dumps(record).encode(), ttl=TEST_TTL)
-    return TestOutcome(**{**asdict(outcome), "test_id": test_id})
+    return KeyCheck(**{**asdict(outcome), "test_id": test_id})
 
 
 async def recall(cache: Cache, test_id: str | None, *, account_id: str, provider_id: str, target_url: str,
-                 api_key: str | None, check_key: bool) -> TestOutcome | None:
+                 api_key: str | None, check_key: bool) -> KeyCheck | None:
     """The remembered outcome if it was for exactly this config and key; otherwise None."""
     if not test_id:
         return None
@@ -108,4 +119,4 @@ async def recall(cache: Cache, test_id: str | None, *, account_id: str, provider
     same = (record["account_id"], record["provider_id"], record["target_url"]) == (account_id, provider_id, target_url)
     if not same or (check_key and record["key"] != _digest(test_id, api_key)):
         return None
-    return TestOutcome(**record["outcome"])
+    return KeyCheck(**record["outcome"])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from rolecall.cli import main
 from rolecall.crypto import KeyRing, generate_key_file_text
 from rolecall.resources import open_resources
-from rolecall.services import keys, vault
+from rolecall.services import keyring, vault
 from rolecall.storage.tables import Account, ProviderConfig
 from tests.factories import add_provider_config
 
@@ -21,22 +21,22 @@ from tests.factories import add_provider_config
 def test_embedded_default_generates_a_private_key_file(make_settings, caplog) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(database_url=None, encryption_keys=None)
     with caplog.at_level(logging.WARNING):
-        ring = keys.load_key_ring(settings)
+        ring = keyring.load_key_ring(settings)
     path = settings.data_dir / "encryption.keys"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "Generated a new encryption key file" in caplog.text and str(path) in caplog.text
-    assert keys.load_key_ring(settings).primary == ring.primary  # reused, not regenerated
+    assert keyring.load_key_ring(settings).primary == ring.primary  # reused, not regenerated
 
 
 def test_shared_database_needs_configured_keys(make_settings) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(database_url="postgresql+asyncpg://u@db.example/x", encryption_keys=None)
-    with pytest.raises(keys.KeyRingProblem, match="ROLECALL_ENCRYPTION_KEYS"):
-        keys.load_key_ring(settings)
+    with pytest.raises(keyring.KeyRingProblem, match="ROLECALL_ENCRYPTION_KEYS"):
+        keyring.load_key_ring(settings)
     configured = make_settings(database_url="postgresql+asyncpg://u@db.example/x",
                                encryption_keys=SecretStr(generate_key_file_text("k1").strip()))
-    assert keys.load_key_ring(configured).primary == "k1"
-    with pytest.raises(keys.KeyRingProblem, match="unusable"):
-        keys.load_key_ring(make_settings(encryption_keys=SecretStr("k1:" + "A" * 43)))
+    assert keyring.load_key_ring(configured).primary == "k1"
+    with pytest.raises(keyring.KeyRingProblem, match="unusable"):
+        keyring.load_key_ring(make_settings(encryption_keys=SecretStr("k1:" + "A" * 43)))
 
 
 async def _account(res) -> str:  # type: ignore[no-untyped-def]
@@ -50,11 +50,11 @@ async def test_start_up_refuses_a_ring_without_the_stored_key(make_settings) -> 
     async with open_resources(make_settings(encryption_keys=old), consume_jobs=False) as res:
         await add_provider_config(res.db, await _account(res), mode="srv", ring=res.keyring)
     other = SecretStr(generate_key_file_text("other").strip())
-    with pytest.raises(keys.KeyRingProblem, match=r"old.*does not have"):
+    with pytest.raises(keyring.KeyRingProblem, match=r"old.*does not have"):
         async with open_resources(make_settings(encryption_keys=other), consume_jobs=False):
             pass
     wrong_material = SecretStr(generate_key_file_text("old").strip())
-    with pytest.raises(keys.KeyRingProblem, match="not the key that encrypted"):
+    with pytest.raises(keyring.KeyRingProblem, match="not the key that encrypted"):
         async with open_resources(make_settings(encryption_keys=wrong_material), consume_jobs=False):
             pass
 
@@ -69,12 +69,12 @@ async def test_rotation_rewraps_everything_and_retires_the_old_key(make_settings
 
     both = KeyRing.parse(f"{new_line},{old_line}")
     async with open_resources(make_settings(encryption_keys=SecretStr(f"{new_line},{old_line}")), consume_jobs=False) as res:
-        assert await keys.key_counts(res.db) == {"old": 5}
+        assert await keyring.key_counts(res.db) == {"old": 5}
         steps: list[int] = []
-        assert await keys.rotate(res.db, both, batch=2, progress=steps.append) == 5
+        assert await keyring.rotate(res.db, both, batch=2, progress=steps.append) == 5
         assert steps == [2, 2, 1]
-        assert await keys.key_counts(res.db) == {"new": 5}
-        assert await keys.rotate(res.db, both) == 0  # resumable: nothing left to do
+        assert await keyring.key_counts(res.db) == {"new": 5}
+        assert await keyring.rotate(res.db, both) == 0  # resumable: nothing left to do
 
     only_new = SecretStr(new_line)
     async with open_resources(make_settings(encryption_keys=only_new), consume_jobs=False) as res:

@@ -18,16 +18,16 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rolecall.config import Settings
 from rolecall.crypto import Binding, CryptoError, KeyRing, generate_key_file_text, srv
+from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ProviderConfig
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 KEY_FILE_NAME = "encryption.keys"
 
 
@@ -91,8 +91,21 @@ def add_key_to_file(path: Path) -> str:
     return kid
 
 
-def binding_of(row: ProviderConfig) -> Binding:
-    return Binding(row.account_id, row.id, row.provider_id, row.dest_origin)
+class BoundConfig(Protocol):
+    """What a stored credential is bound to: a `ProviderConfig` row or a view of one."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def dest_origin(self) -> str: ...
+
+
+def binding_of(config: BoundConfig) -> Binding:
+    return Binding(config.account_id, config.id, config.provider_id, config.dest_origin)
 
 
 async def check_key_ring(db: Sessions, ring: KeyRing) -> None:

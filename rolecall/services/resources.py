@@ -1,0 +1,30 @@
+"""What a process holds open while it runs, as one typed object the services receive.
+
+`rolecall.resources.open_resources` builds it (serve and worker alike); services, jobs and
+routes take ``res: Resources`` or the part they need (``res.db``, ``res.http``) instead of
+building connections themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rolecall.config import Settings
+from rolecall.crypto import KeyRing
+from rolecall.storage.cache import Cache
+from rolecall.storage.db import Sessions
+from rolecall.storage.queue import JobQueue
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    db: Sessions
+    cache: Cache
+    queue: JobQueue
+    keyring: KeyRing
+    http: httpx.AsyncClient  # the one outbound client, behind the SSRF guard
