@@ -64,7 +64,8 @@ async def measure_api(data_dir: Path) -> None:
                     s.add(ProviderConfig(
                         id=str(uuid.uuid4()), account_id=account_id, provider_id="openrouter", label=f"Config {i:02d}",
                         privacy_mode="srv", base_url="https://openrouter.ai/api/v1", dest_origin="https://openrouter.ai",
-                        options=OPTIONS, status="valid", status_detail="", models=models_for(i), models_fetched_at=utcnow()))
+                        options=OPTIONS, status="valid", status_detail="", models=models_for(i),
+                        models_fetched_at=utcnow()))
             first = time.perf_counter()
             await client.get("/api/catalog")
             cold = (time.perf_counter() - first) * 1000

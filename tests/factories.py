@@ -31,8 +31,8 @@ async def add_provider_config(
 ) -> ProviderConfig:
     row = ProviderConfig(
         id=str(uuid.uuid4()), account_id=account_id, provider_id=provider_id, label=label or f"cfg-{uuid.uuid4().hex[:6]}",
-        privacy_mode=mode, base_url=origin + "/v1", dest_origin=origin, options=_plain_options(provider_id, origin + "/v1"), status="untested",
-        status_detail="",
+        privacy_mode=mode, base_url=origin + "/v1", dest_origin=origin,
+        options=_plain_options(provider_id, origin + "/v1"), status="untested", status_detail="",
     )
     if mode == "srv":
         assert ring is not None
