@@ -1,8 +1,9 @@
 """Parsing and validation of a config's advanced options: pure functions, no I/O.
 
 The service layer calls these at save time (through `connect()` / `resolve_target`) and stores
-only what passed; a saved config is opened with `trusted_connection()` without checking again. Every error is an `OptionsError` whose message
-names the field and the line, and never echoes a header *value* (it may be a proxy secret).
+only what passed; a saved config is opened with `trusted_connection()` without checking again.
+Every error is an `OptionsError` whose message names the field and the line, and never echoes a
+header *value* (it may be a proxy secret).
 
 * Custom headers / custom body params: `key: value` lines, or one JSON object (guide, Step 3e).
   Header names must be HTTP tokens; values must be printable ASCII without CR/LF (h11 would

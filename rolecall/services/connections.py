@@ -31,7 +31,7 @@ E2E_IN_BACKGROUND = ("End-to-end encrypted keys can't be used by background jobs
                      "add a Server-Accessible config")
 
 
-class KeyUnavailable(ServiceError):  # noqa: N818 - the name every caller knows (docs/architecture.md)
+class KeyUnavailable(ServiceError):
     """The caller cannot supply this config's key (an End-to-End config asked for with `ServerKey`)."""
 
     status = 409

@@ -25,7 +25,7 @@ _FIELDS = frozenset({"custom_base", "endpoint_type", "values", "header_names", "
 CORRUPT = "This config's stored settings are damaged. Delete it and add it again."
 
 
-class StoredConfigCorrupt(ServiceError):  # noqa: N818 - reads as the state it reports
+class StoredConfigCorrupt(ServiceError):
     """A stored config does not have the layout RoleCall writes (tampering or a bad migration)."""
 
     status = 500

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from rolecall import __version__
-from rolecall.services.resources import Resources
 from rolecall.services import accounts
 from rolecall.services.accounts import AccountView
 from rolecall.services.errors import Unauthorized
+from rolecall.services.resources import Resources
 from rolecall.web.security import csrf_token
 
 SESSION_COOKIE = "rc_session"
