@@ -111,6 +111,8 @@ async def open_config(res: Resources, account_id: str, config_id: str, key: Key)
 
 def open_view(keyring: KeyRing, view: ConfigView, key: Key) -> OpenConfig:
     """Open a config a caller already holds as a view (no second query)."""
+    if view.damaged:
+        raise StoredConfigCorrupt(CORRUPT)
     return open_loaded(keyring, view, key, view.options)
 
 

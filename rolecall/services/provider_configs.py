@@ -34,7 +34,7 @@ from rolecall.services.config_input import (
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.key_checks import KeyCheck
 from rolecall.services.resources import Resources
-from rolecall.services.stored_config import ConfigOptions, ConfigView, load_owned, view_of
+from rolecall.services.stored_config import ConfigOptions, ConfigView, listed_view, load_owned, view_of
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
@@ -62,7 +62,7 @@ async def list_configs(db: Sessions, account_id: str) -> list[ConfigView]:
     async with db() as s:
         rows = await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
                                .order_by(ProviderConfig.created_at))
-        return [view_of(row) for row in rows]
+        return [listed_view(row) for row in rows]
 
 
 async def get_owned(db: Sessions, account_id: str, config_id: str) -> ConfigView:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -98,17 +98,31 @@ class ConfigView:
     key_hint: str | None
     credential_ct: str | None
     models_count: int
+    damaged: bool = False  # listed only so it can be deleted: its options could not be read
 
 
-def view_of(row: ProviderConfig, models_count: int | None = None) -> ConfigView:
-    """The view of a loaded row (pass ``models_count`` when the models column was not loaded)."""
-    count = len(row.models or []) if models_count is None else models_count
+_NO_OPTIONS = ConfigOptions(custom_base=False, endpoint_type="", values={}, header_names=(), body={}, model=None)
+
+
+def view_of(row: ProviderConfig) -> ConfigView:
+    """The view of a loaded row; `StoredConfigCorrupt` if its options are damaged."""
+    return _view(row, ConfigOptions.from_stored(row.options))
+
+
+def listed_view(row: ProviderConfig) -> ConfigView:
+    """For a list: a damaged row still shows up (Invalid, saying why) so its owner can delete it."""
+    try:
+        return view_of(row)
+    except StoredConfigCorrupt:
+        return replace(_view(row, _NO_OPTIONS), status="invalid", status_detail=CORRUPT, damaged=True)
+
+
+def _view(row: ProviderConfig, options: ConfigOptions) -> ConfigView:
     return ConfigView(
         id=row.id, account_id=row.account_id, label=row.label, provider_id=row.provider_id,
-        privacy_mode=row.privacy_mode, base_url=row.base_url, dest_origin=row.dest_origin,
-        options=ConfigOptions.from_stored(row.options), status=row.status, status_detail=row.status_detail,
-        last_tested_at=row.last_tested_at, key_hint=row.key_hint, credential_ct=row.credential_ct,
-        models_count=count,
+        privacy_mode=row.privacy_mode, base_url=row.base_url, dest_origin=row.dest_origin, options=options,
+        status=row.status, status_detail=row.status_detail, last_tested_at=row.last_tested_at, key_hint=row.key_hint,
+        credential_ct=row.credential_ct, models_count=len(row.models or []),
     )
 
 

@@ -18,7 +18,7 @@ from rolecall.providers import protocol_for
 from rolecall.resources import open_resources
 from rolecall.services import key_checks, provider_configs, vault
 from rolecall.services.config_input import ConfigInput
-from rolecall.services.connections import HandedKey, KeyUnavailable, ServerKey, open_config
+from rolecall.services.connections import HandedKey, KeyUnavailable, ServerKey, open_config, open_view
 from rolecall.services.errors import NotFound
 from rolecall.services.provider_configs import KeyInput
 from rolecall.services.resources import Resources
@@ -139,6 +139,23 @@ async def test_a_stored_config_with_damaged_options_is_a_typed_error(
         await open_config(res, ALICE, row.id, ServerKey())
     with pytest.raises(StoredConfigCorrupt):
         await provider_configs.get_owned(res.db, ALICE, row.id)
+
+
+async def test_a_damaged_config_is_still_listed_so_it_can_be_deleted(res: Resources) -> None:
+    healthy = await add_provider_config(res.db, ALICE, mode="srv", ring=res.keyring, label="healthy")
+    damaged = await add_provider_config(res.db, ALICE, mode="srv", ring=res.keyring, label="damaged")
+    async with res.db.begin() as s:
+        stored = await s.get(ProviderConfig, damaged.id)
+        assert stored is not None
+        stored.options = {"custom_base": "yes"}
+    views = {view.label: view for view in await provider_configs.list_configs(res.db, ALICE)}
+    assert views["healthy"].status == "untested" and not views["healthy"].damaged
+    assert views["damaged"].status == "invalid" and "stored settings are damaged" in views["damaged"].status_detail
+    with pytest.raises(StoredConfigCorrupt):
+        open_view(res.keyring, views["damaged"], ServerKey())
+    assert open_view(res.keyring, views["healthy"], ServerKey()).config_id == healthy.id
+    await provider_configs.delete(res.db, ALICE, damaged.id)
+    assert [view.label for view in await provider_configs.list_configs(res.db, ALICE)] == ["healthy"]
 
 
 async def test_another_accounts_config_is_not_found(res: Resources, fake_openai) -> None:  # type: ignore[no-untyped-def]
