@@ -1,4 +1,4 @@
-"""Per-open cost of a saved config: `connections.open_loaded` against the path it replaced.
+"""Per-open cost of a saved config: `connections.open_row` against the path it replaced.
 
 Run: `python bench/bench_open_config.py [rounds]`   (prints figures; not a pass/fail test)
 
@@ -29,7 +29,7 @@ from rolecall.crypto import KeyRing, Secret, generate_key_file_text
 from rolecall.providers import Connection, connect, get, trusted_connection
 from rolecall.services import vault
 from rolecall.services.config_input import ConfigInput, resolve
-from rolecall.services.connections import ServerKey, open_loaded
+from rolecall.services.connections import ServerKey, open_row
 from rolecall.services.stored_config import ConfigOptions
 from rolecall.storage.tables import ProviderConfig
 
@@ -80,7 +80,7 @@ def old_open(ring: KeyRing, row: ProviderConfig) -> Connection:
 # --- the new path -------------------------------------------------------------------------------
 
 def new_assembly(row: ProviderConfig, api_key: str, headers: dict[str, str]) -> Connection:
-    # open_loaded minus the key ring: the same parse and assembly, for a like-for-like figure.
+    # open_row minus the key ring: the same parse and assembly, for a like-for-like figure.
     options = ConfigOptions.from_stored(row.options)
     return trusted_connection(
         get(row.provider_id), base_url=row.base_url, custom_base=options.custom_base,
@@ -90,7 +90,7 @@ def new_assembly(row: ProviderConfig, api_key: str, headers: dict[str, str]) -> 
 
 
 def new_open(ring: KeyRing, row: ProviderConfig) -> Connection:
-    return open_loaded(ring, row, ServerKey(), ConfigOptions.from_stored(row.options)).connection
+    return open_row(ring, row, ServerKey()).connection
 
 
 def per_call_us(fn: Callable[[], Any]) -> float:

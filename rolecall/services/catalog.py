@@ -25,7 +25,6 @@ from rolecall.services import connections
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.key_checks import model_rows
 from rolecall.services.resources import Resources
-from rolecall.services.stored_config import ConfigOptions
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
@@ -149,8 +148,7 @@ async def refresh(res: Resources, config_id: str) -> None:
         return
     update: dict[str, Any]
     try:
-        options = ConfigOptions.from_stored(row.options)
-        conn = connections.open_loaded(res.keyring, row, connections.ServerKey(), options).connection
+        conn = connections.open_row(res.keyring, row, connections.ServerKey()).connection
         models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
         update = {"models": model_rows(models), "models_fetched_at": utcnow(), "models_error": ""}
     except ProviderError as exc:

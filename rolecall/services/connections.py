@@ -26,6 +26,7 @@ from rolecall.services.config_input import header_values, options_errors
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import CORRUPT, ConfigOptions, ConfigView, StoredConfigCorrupt, load_owned
+from rolecall.storage.tables import ProviderConfig
 
 E2E_IN_BACKGROUND = ("End-to-end encrypted keys can't be used by background jobs; "
                      "add a Server-Accessible config")
@@ -76,7 +77,7 @@ class OpenConfig:
 
 
 class LoadedConfig(Protocol):
-    """What `open_loaded` reads: a `ConfigView` or a `ProviderConfig` row loaded by a service."""
+    """What opening reads: a `ConfigView` or a `ProviderConfig` row."""
 
     @property
     def id(self) -> str: ...
@@ -106,18 +107,22 @@ async def open_config(res: Resources, account_id: str, config_id: str, key: Key)
     row = await load_owned(res.db, account_id, config_id, with_models=False)
     if row is None:
         raise NotFound("No such provider config.")
-    return open_loaded(res.keyring, row, key, ConfigOptions.from_stored(row.options))
+    return open_row(res.keyring, row, key)
 
 
 def open_view(keyring: KeyRing, view: ConfigView, key: Key) -> OpenConfig:
     """Open a config a caller already holds as a view (no second query)."""
     if view.damaged:
         raise StoredConfigCorrupt(CORRUPT)
-    return open_loaded(keyring, view, key, view.options)
+    return _open(keyring, view, key, view.options)
 
 
-def open_loaded(keyring: KeyRing, config: LoadedConfig, key: Key, options: ConfigOptions) -> OpenConfig:
-    """Open an already-loaded config whose stored options are ``options``."""
+def open_row(keyring: KeyRing, row: ProviderConfig, key: Key) -> OpenConfig:
+    """Open a row a service already loaded (a job that knows only the config id, say)."""
+    return _open(keyring, row, key, ConfigOptions.from_stored(row.options))
+
+
+def _open(keyring: KeyRing, config: LoadedConfig, key: Key, options: ConfigOptions) -> OpenConfig:
     try:
         spec = get(config.provider_id)
     except KeyError:
