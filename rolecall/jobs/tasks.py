@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rolecall.services import accounts, catalog
 from rolecall.services.resources import Resources
-from rolecall.storage.queue import JobQueue
+from rolecall.storage.queue import Job, JobQueue
 
 
 async def purge_expired_sessions(res: Resources) -> int:
@@ -15,7 +15,7 @@ async def refresh_models(res: Resources, config_id: str) -> None:
     await catalog.refresh(res, config_id)
 
 
-JOBS = {
+JOBS: dict[str, Job] = {
     "purge_expired_sessions": purge_expired_sessions,
     "refresh_models": refresh_models,
 }

@@ -22,7 +22,8 @@ TEMPLATES.env.globals["version"] = __version__
 
 
 def get_resources(request: Request) -> Resources:
-    return request.app.state.res
+    res: Resources = request.app.state.res
+    return res
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
