@@ -13,10 +13,13 @@ from rolecall import __version__
 from rolecall.config import Settings
 from rolecall.resources import open_resources
 from rolecall.web.errors import install_error_handlers
+from rolecall.web.request_guard import RequestGuard
 from rolecall.web.routes import ROUTERS
 from rolecall.web.security import SecurityMiddleware, csrf_protect
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+# A phrase change uploads every end-to-end key re-sealed at once (up to ~33 KB each).
+LARGER_BODIES = {"/api/encryption/change-phrase": 8 * 1024 * 1024}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -37,6 +40,8 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
+    # Added first, so it runs inside SecurityMiddleware: its refusals get the security headers too.
+    app.add_middleware(RequestGuard, max_body=settings.max_request_bytes, larger=LARGER_BODIES)
     app.add_middleware(SecurityMiddleware, cookie_secure=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)

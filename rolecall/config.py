@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     )
     login_attempts: int = Field(10, ge=1, description="Failed log-ins allowed per name and address per window.")
     login_window_seconds: int = Field(300, ge=1, description="Length of the log-in rate-limit window.")
+    max_request_bytes: int = Field(
+        256 * 1024, ge=16 * 1024,
+        description="Largest request body accepted (413 above it); a Vertex service-account JSON is ~2.5 KB.",
+    )
     network: NetworkSettings = Field(default_factory=NetworkSettings)
 
     @field_validator("database_url", "redis_url", mode="before")

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from rolecall.providers import jsontext
 from rolecall.providers.auth import AUTH_HEADER_NAMES
 from rolecall.providers.types import Field, Provider
 
@@ -64,7 +65,9 @@ def _entries(text: str, field: str, what: str) -> list[tuple[int | None, str, An
         return []
     if stripped.startswith("{"):
         try:
-            obj = json.loads(stripped)
+            obj = jsontext.loads(stripped)
+        except jsontext.TooDeep as exc:
+            raise OptionsError(field, f"{what}: the JSON object is {exc}.") from None
         except json.JSONDecodeError as exc:
             raise OptionsError(field, f"{what}: the JSON object is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
         if not isinstance(obj, dict):
@@ -144,7 +147,9 @@ def check_body(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _line_value(value: str) -> Any:
     try:
-        return json.loads(value)
+        return jsontext.loads(value)
+    except jsontext.TooDeep:
+        raise OptionsError("body", f"Custom Body Params: a value is nested more than {MAX_BODY_DEPTH} levels deep.") from None
     except ValueError:
         return value
 

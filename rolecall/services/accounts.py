@@ -1,7 +1,8 @@
 """Accounts: sign-up, log-in (rate limited), sessions, log-out.
 
 Passwords are hashed with Argon2id (argon2-cffi's RFC 9106 low-memory profile) in a worker
-thread, so a log-in never stalls the event loop. A session is a random token in an HttpOnly
+thread, so a log-in never stalls the event loop, and at most ``HASH_CONCURRENCY`` at once per
+process: each run takes 64 MiB, so a burst of log-ins must queue instead of taking the memory. A session is a random token in an HttpOnly
 cookie; the database keeps only its SHA-256, so a leaked database row cannot be replayed.
 """
 
@@ -11,8 +12,11 @@ import asyncio
 import hashlib
 import re
 import secrets
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,9 +32,46 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
+HASH_CONCURRENCY = 4  # 4 x 64 MiB at most; more would not finish sooner on a small machine anyway
+HASH_QUEUE = 64  # waiting beyond this answers 429 at once rather than queueing without end
+
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so both failures cost one Argon2 run.
 _DUMMY_HASH = _hasher.hash("rolecall-dummy-password")
+
+T = TypeVar("T")
+
+
+class HashGate:
+    """Runs password hashes in worker threads, at most ``limit`` at a time in this process.
+
+    ``running`` and ``peak`` say how many run now and the most that ever ran together.
+    """
+
+    def __init__(self, limit: int, queue: int) -> None:
+        self.limit, self.queue = limit, queue
+        self.running = self.waiting = self.peak = 0
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        if self.waiting >= self.queue:
+            raise RateLimited("The server is busy checking passwords. Try again in a few seconds.", retry_after=5)
+        slots = self._slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(self.limit))
+        self.waiting += 1
+        try:
+            await slots.acquire()
+        finally:
+            self.waiting -= 1
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self.running -= 1
+            slots.release()
+
+
+PASSWORD_HASHES = HashGate(HASH_CONCURRENCY, HASH_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -64,7 +105,7 @@ def check_password(password: str) -> str:
 
 async def sign_up(db: Sessions, name: str, password: str) -> AccountView:
     name = check_name(name)
-    password_hash = await asyncio.to_thread(_hasher.hash, check_password(password))
+    password_hash = await PASSWORD_HASHES.run(_hasher.hash, check_password(password))
     account = Account(name=name, name_key=name.lower(), password_hash=password_hash)
     try:
         async with db.begin() as s:
@@ -79,24 +120,26 @@ async def sign_up(db: Sessions, name: str, password: str) -> AccountView:
 async def log_in(
     db: Sessions, cache: Cache, name: str, password: str, *, client: str, attempts: int, window: int
 ) -> AccountView:
-    """Check the password; raises Unauthorized or RateLimited. Failures count per name and address."""
+    """Check the password; raises Unauthorized or RateLimited. Failures count per name and address.
+
+    Every attempt is counted *before* the password is checked (increment, then compare), so
+    parallel attempts cannot all pass a check that has not seen the others yet; a successful
+    log-in takes its own count back, so a person who logs in fine is never throttled.
+    """
     name_key = name.strip().lower()
     limit_keys = (f"login-fail:{client}:{name_key}", f"login-fail:{client}")
-    for key, allowed in zip(limit_keys, (attempts, attempts * 5), strict=True):
-        count = await cache.get(key)
-        if count is not None and int(count) >= allowed:
-            raise RateLimited(
-                "Too many failed log-ins. Wait a few minutes, then try again.", retry_after=window
-            )
+    counts = [await cache.incr(key, window) for key in limit_keys]
+    if counts[0] > attempts or counts[1] > attempts * 5:
+        raise RateLimited("Too many failed log-ins. Wait a few minutes, then try again.", retry_after=window)
     async with db() as s:
         account = await s.scalar(select(Account).where(Account.name_key == name_key))
-    ok = await asyncio.to_thread(_verify, account.password_hash if account else _DUMMY_HASH, password)
+    ok = await PASSWORD_HASHES.run(_verify, account.password_hash if account else _DUMMY_HASH, password)
     if account is None or not ok:
-        for key in limit_keys:
-            await cache.incr(key, window)
         if account is None:
             raise Unauthorized(f"There is no account named “{name.strip()}”. Check the spelling, or sign up.", field="name")
         raise Unauthorized("That password is not right. Check it and try again.", field="password")
+    for key in limit_keys:
+        await cache.incr(key, window, amount=-1)
     if _hasher.check_needs_rehash(account.password_hash):
         await _rehash(db, account.id, password)
     return AccountView.of(account)
@@ -110,7 +153,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 async def _rehash(db: Sessions, account_id: str, password: str) -> None:
-    new_hash = await asyncio.to_thread(_hasher.hash, password)
+    new_hash = await PASSWORD_HASHES.run(_hasher.hash, password)
     async with db.begin() as s:
         account = await s.get(Account, account_id)
         if account is not None:

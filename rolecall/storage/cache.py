@@ -17,8 +17,8 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
     async def delete(self, key: str) -> None: ...
-    async def incr(self, key: str, ttl: float) -> int:
-        """Add one to a counter and return it; a new counter expires ``ttl`` seconds from now."""
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        """Add ``amount`` to a counter atomically and return it; a new counter expires ``ttl`` seconds from now."""
         ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
@@ -45,9 +45,10 @@ class MemoryCache:
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        # No await inside: one event loop makes this read-modify-write atomic.
         item = self._live(key)
-        expires, count = (item[0], int(item[1]) + 1) if item else (time.monotonic() + ttl, 1)
+        expires, count = (item[0], int(item[1]) + amount) if item else (time.monotonic() + ttl, amount)
         self._items[key] = (expires, str(count).encode())
         return count
 
@@ -73,10 +74,10 @@ class RedisCache:
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         full = self._prefix + key
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
+            pipe.incrby(full, amount)
             pipe.pexpire(full, max(1, int(ttl * 1000)), nx=True)
             count, _ = await pipe.execute()
         return int(count)

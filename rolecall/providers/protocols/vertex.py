@@ -35,6 +35,7 @@ from urllib.parse import quote
 import httpx
 from google.auth import crypt, jwt
 
+from rolecall.providers import jsontext
 from rolecall.providers.errors import ProviderError, from_response
 from rolecall.providers.options import OptionsError
 from rolecall.providers.protocols.anthropic import anthropic_body, anthropic_events, anthropic_result
@@ -54,7 +55,9 @@ _REQUIRED = ("client_email", "private_key")
 def parse_service_account(text: str) -> dict[str, Any]:
     """The service-account JSON as a dict, or OptionsError. Messages never quote the JSON."""
     try:
-        info = json.loads(text)
+        info = jsontext.loads(text)
+    except jsontext.TooDeep:
+        raise OptionsError("api_key", "The Service Account JSON is nested too deeply to be one.") from None
     except ValueError:
         raise OptionsError("api_key", "The Service Account JSON is not valid JSON.") from None
     if not isinstance(info, dict):
@@ -160,7 +163,7 @@ class Vertex(BaseAdapter):
     # --- chat ---------------------------------------------------------------------------------
 
     def _url(self, conn: Connection, model: str, method: str) -> str:
-        info = json.loads(conn.key() or "{}")
+        info = jsontext.loads(conn.key() or "{}")
         project = conn.values.get("project_id") or info.get("project_id")
         if not project:
             raise ProviderError("bad_request", "No Project ID: set it on the config or in the service-account JSON.")

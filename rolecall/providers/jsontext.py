@@ -1,0 +1,42 @@
+"""JSON typed into a form (custom headers, body params, a service-account JSON), read with a depth bound.
+
+CPython's decoder recurses once per nesting level, so `[[[[...` a few thousand deep raises
+`RecursionError` (not `ValueError`) and a request would end in a 500. The text is scanned for its
+bracket depth first, outside string literals, which is linear and cannot recurse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 32  # far beyond any real header map, sampler object or service-account JSON
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"nested more than {limit} levels deep")
+        self.limit = limit
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest bracket nesting in ``text``, ignoring brackets inside JSON strings."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` that raises ``TooDeep`` (a ValueError) instead of recursing without bound."""
+    if nesting_depth(text) > max_depth:
+        raise TooDeep(max_depth)
+    return json.loads(text)
