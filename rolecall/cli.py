@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import webbrowser
+from typing import Any
 
 import click
 
@@ -41,6 +42,12 @@ def main(ctx: click.Context, data_dir: str | None, config: str | None) -> None:
     ctx.obj = {"settings": lambda: _settings(config, data_dir=data_dir)}
 
 
+# uvicorn bounds the request line + header block only with its h11 parser (httptools has no
+# such setting): 16 KiB of headers, like nginx's default large_client_header_buffers; more is
+# answered 400 before the app runs. Idle keep-alive connections close after 5 s.
+SERVER_LIMITS: dict[str, Any] = {"http": "h11", "h11_max_incomplete_event_size": 16 * 1024, "timeout_keep_alive": 5}
+
+
 @main.command(epilog=describe_settings(), context_settings={"max_content_width": 110})
 @click.option("--host", help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8000; 0 picks a free one).")
@@ -59,7 +66,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False,
+        forwarded_allow_ips=settings.forwarded_allow_ips, server_header=False, **SERVER_LIMITS,
     ))
 
     async def announce() -> None:
