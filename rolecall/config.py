@@ -49,6 +49,18 @@ class NetworkSettings(BaseModel):
     connect_timeout: float = Field(10.0, description="Seconds to open a connection to a provider.")
     read_timeout: float = Field(120.0, description="Seconds to wait between bytes from a provider.")
     max_response_bytes: int = Field(32 * 1024 * 1024, description="Largest provider response body accepted.")
+    max_connections: int = Field(100, ge=1, description="Outbound connections open at once, to all providers together.")
+
+
+class LimitSettings(BaseModel):
+    """Per-account limits on provider calls (see docs/decisions.md, "Issue 10: limits under abuse")."""
+
+    test_deadline: float = Field(20.0, gt=0, description="Seconds one Test Key may take in all, every request included.")
+    refresh_deadline: float = Field(60.0, gt=0, description="Seconds one background model-list refresh may take in all.")
+    outbound_per_account: int = Field(8, ge=1, description="Provider calls one account may have running at once.")
+    outbound_per_origin: int = Field(32, ge=1, description="Provider calls to one destination running at once, all accounts.")
+    tests_per_minute: int = Field(30, ge=1, description="Test Key requests per account per minute.")
+    saves_per_minute: int = Field(30, ge=1, description="Provider config saves and edits per account per minute.")
 
 
 class Settings(BaseSettings):
@@ -122,6 +134,7 @@ class Settings(BaseSettings):
         description="Largest request body accepted (413 above it); a Vertex service-account JSON is ~2.5 KB.",
     )
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
@@ -191,9 +204,10 @@ def describe_settings() -> str:
     """Help text for `rolecall serve --help`: every setting, its variable and its meaning."""
     lines = ["Settings (environment variable, or the same name in the TOML file given by --config / ROLECALL_CONFIG):", ""]
     for name, field in Settings.model_fields.items():
-        if name == "network":
-            for sub, subfield in NetworkSettings.model_fields.items():
-                lines.append(f"  ROLECALL_NETWORK__{sub.upper()}  ([network] {sub})")
+        if name in ("network", "limits"):
+            section = NetworkSettings if name == "network" else LimitSettings
+            for sub, subfield in section.model_fields.items():
+                lines.append(f"  ROLECALL_{name.upper()}__{sub.upper()}  ([{name}] {sub})")
                 lines.append(f"      {subfield.description}")
             continue
         extra = " (or " + name.upper() + ")" if name in ("database_url", "redis_url") else ""

@@ -15,6 +15,7 @@ from rolecall.config import Settings
 from rolecall.jobs import tasks
 from rolecall.net import NetworkPolicy, make_client
 from rolecall.services import keyring
+from rolecall.services.limits import LimitRules, Limiter
 from rolecall.services.resources import Resources
 from rolecall.storage import migrate
 from rolecall.storage.cache import make_cache
@@ -42,7 +43,8 @@ async def open_resources(
     queue = JobQueue(settings.redis_url, name=f"{settings.redis_prefix}:jobs")
     tasks.register_all(queue)
     cache = make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:")
-    res = Resources(settings, engine, db, cache, queue, ring, _outbound_client(settings))
+    limiter = Limiter(cache, LimitRules(**settings.limits.model_dump()))
+    res = Resources(settings, engine, db, cache, queue, ring, _outbound_client(settings), limiter)
     await queue.start(res, consume=consume_jobs)
     try:
         yield res
@@ -57,4 +59,4 @@ def _outbound_client(settings: Settings) -> httpx.AsyncClient:
     net = settings.network
     policy = NetworkPolicy(allow_private=tuple(net.allow_private), allow_hosts=tuple(net.allow_hosts))
     return make_client(policy, connect_timeout=net.connect_timeout, read_timeout=net.read_timeout,
-                       max_response_bytes=net.max_response_bytes)
+                       max_response_bytes=net.max_response_bytes, max_connections=net.max_connections)

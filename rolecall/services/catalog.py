@@ -149,7 +149,8 @@ async def refresh(res: Resources, config_id: str) -> None:
     update: dict[str, Any]
     try:
         conn = connections.open_row(res.keyring, row, connections.ServerKey()).connection
-        models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
+        async with res.limits.outbound(row.account_id, row.dest_origin, deadline=res.limits.rules.refresh_deadline):
+            models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
         update = {"models": model_rows(models), "models_fetched_at": utcnow(), "models_error": ""}
     except ProviderError as exc:
         update = {"models_error": explain(exc)}

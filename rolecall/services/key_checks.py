@@ -85,6 +85,12 @@ async def run_check(http: httpx.AsyncClient, conn: Connection) -> KeyCheck:
     return _failed(check.status, check.error, base_url, origin)
 
 
+def timed_out(conn: Connection, deadline: float) -> KeyCheck:
+    """The check ran past its overall deadline (an upstream trickling bytes, or never finishing)."""
+    error = ProviderError("timeout", f"No complete answer within {deadline:g} seconds.")
+    return _failed("unchecked", error, conn.base_url, origin_of(conn.base_url))
+
+
 def _failed(status: str, error: ProviderError | None, base_url: str, origin: str) -> KeyCheck:
     if error is None:  # an adapter must say why; be honest if it did not
         return KeyCheck(status, "Couldn't check", "The provider gave no usable answer. Try again.", base_url, origin)

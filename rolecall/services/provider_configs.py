@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.crypto import masked_hint
 from rolecall.net import origin_of
+from rolecall.providers import Connection
 from rolecall.services import connections, key_checks, vault
 from rolecall.services.config_input import (
     ConfigInput,
@@ -88,7 +89,7 @@ async def check_unsaved(res: Resources, account_id: str, data: ConfigInput, api_
         await vault.require_active(s, account_id)
     resolved = resolve(data)
     conn = key_checks.unsaved_connection(resolved, api_key, resolved.headers)
-    outcome = await key_checks.run_check(res.http, conn)
+    outcome = await _limited_check(res, account_id, conn)
     return await key_checks.remember(res.cache, outcome, account_id=account_id, provider_id=data.provider_id,
                                      target_url=resolved.target.base_url, api_key=api_key)
 
@@ -100,12 +101,24 @@ async def check_saved(res: Resources, account_id: str, config_id: str, key: conn
     needs the `HandedKey` the browser opened.
     """
     opened = await connections.open_config(res, account_id, config_id, key)
-    outcome = await key_checks.run_check(res.http, opened.connection)
+    outcome = await _limited_check(res, account_id, opened.connection)
     async with res.db.begin() as s:
         row = await s.get(ProviderConfig, config_id)
         if row is not None:
             _apply_check(row, outcome)
     return outcome
+
+
+async def _limited_check(res: Resources, account_id: str, conn: Connection) -> KeyCheck:
+    """One key check under the account's rate limit, a provider-call slot and the overall deadline."""
+    limits = res.limits
+    await limits.rate("test", account_id)
+    deadline = limits.rules.test_deadline
+    try:
+        async with limits.outbound(account_id, origin_of(conn.base_url), deadline=deadline):
+            return await key_checks.run_check(res.http, conn)
+    except TimeoutError:
+        return key_checks.timed_out(conn, deadline)
 
 
 def _apply_check(row: ProviderConfig, outcome: KeyCheck) -> None:
@@ -132,6 +145,7 @@ async def mark_invalid(db: Sessions, config_id: str, detail: str) -> None:
 
 async def create(res: Resources, account_id: str, label: str, mode: str, data: ConfigInput, creds: KeyInput,
                  config_id: str | None = None, test_id: str | None = None) -> ConfigView:
+    await res.limits.rate("save", account_id)
     label, mode = check_label(label), check_mode(mode)
     resolved = resolve(data)
     row = ProviderConfig(
@@ -157,6 +171,7 @@ async def create(res: Resources, account_id: str, label: str, mode: str, data: C
 
 async def update(res: Resources, account_id: str, config_id: str, changes: dict[str, Any],
                  creds: KeyInput) -> ConfigView:
+    await res.limits.rate("save", account_id)
     current = await get_owned(res.db, account_id, config_id)
     if "privacy_mode" in changes and changes["privacy_mode"] not in (None, current.privacy_mode):
         raise Invalid(MODE_IS_FIXED, field="privacy_mode")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rolecall.config import Settings
 from rolecall.crypto import KeyRing
+from rolecall.services.limits import Limiter
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions
 from rolecall.storage.queue import JobQueue
@@ -28,3 +29,4 @@ class Resources:
     queue: JobQueue
     keyring: KeyRing
     http: httpx.AsyncClient  # the one outbound client, behind the SSRF guard
+    limits: Limiter  # per-account rate limits and provider-call slots

@@ -20,6 +20,9 @@ class Cache(Protocol):
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         """Add ``amount`` to a counter atomically and return it; a new counter expires ``ttl`` seconds from now."""
         ...
+    async def ttl(self, key: str) -> float | None:
+        """Seconds until ``key`` expires; None when it does not exist (or never expires)."""
+        ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -52,6 +55,10 @@ class MemoryCache:
         self._items[key] = (expires, str(count).encode())
         return count
 
+    async def ttl(self, key: str) -> float | None:
+        item = self._live(key)
+        return item[0] - time.monotonic() if item else None
+
     async def ping(self) -> None:
         return None
 
@@ -81,6 +88,10 @@ class RedisCache:
             pipe.pexpire(full, max(1, int(ttl * 1000)), nx=True)
             count, _ = await pipe.execute()
         return int(count)
+
+    async def ttl(self, key: str) -> float | None:
+        millis = await self._redis.pttl(self._prefix + key)
+        return millis / 1000 if millis >= 0 else None
 
     async def ping(self) -> None:
         await self._redis.ping()

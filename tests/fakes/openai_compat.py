@@ -9,13 +9,15 @@ endpoint's path detection):
 * `GET  /key`               OpenRouter's key-info endpoint
 * `POST /check-balance`     NanoGPT's balance endpoint (x-api-key)
 
-Switches: `.comments` (": OPENROUTER PROCESSING" keep-alives), `.stream_error` (an error
+Switches: `.models_drip` (seconds between single bytes of the model list: an upstream that never
+quite stops), `.comments` (": OPENROUTER PROCESSING" keep-alives), `.stream_error` (an error
 object sent mid-stream on HTTP 200, OpenRouter style), `.echo_key` (the 401 body repeats the
 key, to prove callers redact it).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -56,6 +58,7 @@ class FakeOpenAI(FakeServer):
         self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
         self.models_payload: Any = None
         self.models_public = False
+        self.models_drip = 0.0
         self.reasoning_field = "reasoning_content"
         self.comments = False
         self.stream_error: dict[str, Any] | None = None
@@ -112,6 +115,8 @@ class FakeOpenAI(FakeServer):
             return self.unauthorized(request)
         if self.models_payload is not None:
             return JSONResponse(self.models_payload)
+        if self.models_drip:
+            return self.drip(json.dumps({"object": "list", "data": self.models}).encode(), self.models_drip)
         return JSONResponse({"object": "list", "data": self.models})
 
     async def key_info(self, request: Request) -> Response:

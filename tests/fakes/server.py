@@ -221,6 +221,17 @@ class FakeServer:
 
         return StreamingResponse(body(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
 
+    @staticmethod
+    def drip(body: bytes, interval: float) -> Response:
+        """Send ``body`` one byte every ``interval`` seconds (each byte resets a between-bytes timeout)."""
+
+        async def trickle() -> AsyncIterator[bytes]:
+            for index in range(len(body)):
+                yield body[index:index + 1]
+                await asyncio.sleep(interval)
+
+        return StreamingResponse(trickle(), media_type="application/json")
+
     async def delay_first_byte(self) -> None:
         if self.plan.first_byte_delay:
             await asyncio.sleep(self.plan.first_byte_delay)
