@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from rolecall.crypto import masked_hint
 from rolecall.net import origin_of
@@ -61,8 +62,9 @@ class KeyInput:
 
 async def list_configs(db: Sessions, account_id: str) -> list[ConfigView]:
     async with db() as s:
+        # The model lists stay in the database: the list shows only models_count.
         rows = await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
-                               .order_by(ProviderConfig.created_at))
+                               .options(defer(ProviderConfig.models, raiseload=True)).order_by(ProviderConfig.created_at))
         return [listed_view(row) for row in rows]
 
 

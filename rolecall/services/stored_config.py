@@ -122,7 +122,7 @@ def _view(row: ProviderConfig, options: ConfigOptions) -> ConfigView:
         id=row.id, account_id=row.account_id, label=row.label, provider_id=row.provider_id,
         privacy_mode=row.privacy_mode, base_url=row.base_url, dest_origin=row.dest_origin, options=options,
         status=row.status, status_detail=row.status_detail, last_tested_at=row.last_tested_at, key_hint=row.key_hint,
-        credential_ct=row.credential_ct, models_count=len(row.models or []),
+        credential_ct=row.credential_ct, models_count=row.models_count or 0,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -129,11 +129,19 @@ class ProviderConfig(Base):
     last_tested_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # The model list from the last successful test (or refresh), as the provider described it.
     models: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # len(models), kept beside it so listing configs never reads the lists themselves.
+    models_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     models_fetched_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # Why the last background refresh of the list failed ("" when it worked); the old list stays.
     models_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+    @validates("models")
+    def _count_models(self, key: str, models: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        self.models_count = len(models or [])
+        return models
 
 
 class ModelStar(Base):
