@@ -10,6 +10,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -20,6 +21,8 @@ _MISSING = object()
 
 def get_path(obj: Any, path: str) -> Any:
     """`obj["a"]["b"]` for "a.b"; `_MISSING` when any step is absent."""
+    if "." not in path:  # the common case, without splitting
+        return obj.get(path, _MISSING) if isinstance(obj, dict) else _MISSING
     for part in path.split("."):
         if not isinstance(obj, dict) or part not in obj:
             return _MISSING
@@ -36,6 +39,8 @@ def _first(obj: Any, paths: Iterable[str]) -> Any:
 
 
 def _int(value: Any) -> int | None:
+    if value is None:  # most lists leave it out; raising and catching would cost more than the rest
+        return None
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -73,8 +78,40 @@ def _kept(item: dict[str, Any], rules: tuple[Keep, ...]) -> bool:
     return True
 
 
-def model_from_item(item: Any, fields: ModelFields) -> ModelInfo | None:
-    """One list item as a ModelInfo, or None when it has no id or the field map filters it out."""
+@functools.cache
+def _drop_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Roots:
+    """The first key of every path in each group: an item holding none of them skips the group."""
+
+    caps: frozenset[str]
+    name: frozenset[str]
+    context: frozenset[str]
+    max_output: frozenset[str]
+
+
+def _roots(fields: ModelFields) -> _Roots:
+    def of(paths: Iterable[str]) -> frozenset[str]:
+        return frozenset(path.split(".", 1)[0] for path in paths)
+
+    return _Roots(of(rule.path for rule in fields.caps), of(fields.name), of(fields.context), of(fields.max_output))
+
+
+def _first_in(item: dict[str, Any], paths: tuple[str, ...], roots: frozenset[str]) -> Any:
+    return None if roots.isdisjoint(item) else _first(item, paths)
+
+
+def model_from_item(item: Any, fields: ModelFields, roots: _Roots | None = None) -> ModelInfo | None:
+    """One list item as a ModelInfo, or None when it has no id or the field map filters it out.
+
+    ``roots`` lets a caller converting a whole list work them out once: most items carry only a
+    few of the dozens of paths, and checking the first keys is what makes a long list cheap.
+    """
+    if roots is None:
+        roots = _roots(fields)
     if isinstance(item, str):
         item = {"id": item}
     if not isinstance(item, dict):
@@ -82,13 +119,13 @@ def model_from_item(item: Any, fields: ModelFields) -> ModelInfo | None:
     model_id = _first(item, fields.id)
     if not isinstance(model_id, str) or not _kept(item, fields.keep):
         return None
-    if fields.drop_ids and re.search(fields.drop_ids, model_id, re.IGNORECASE):
+    if fields.drop_ids and _drop_pattern(fields.drop_ids).search(model_id):
         return None
     caps = frozenset(
         rule.cap for rule in fields.caps
         if (value := get_path(item, rule.path)) is not _MISSING
         and (_holds(value, rule.contains) if rule.contains else value is True)
-    )
+    ) if not roots.caps.isdisjoint(item) else frozenset()
     price_in = _price(item, fields.price_in, fields.price_per)
     price_out = _price(item, fields.price_out, fields.price_per)
     free: bool | None = None
@@ -96,12 +133,12 @@ def model_from_item(item: Any, fields: ModelFields) -> ModelInfo | None:
         free = True
     elif price_in is not None and price_out is not None:
         free = price_in == 0 and price_out == 0
-    name = _first(item, fields.name)
+    name = _first_in(item, fields.name, roots.name)
     return ModelInfo(
         id=model_id,
         name=name if isinstance(name, str) and name != model_id else None,
-        context_window=_int(_first(item, fields.context)),
-        max_output=_int(_first(item, fields.max_output)),
+        context_window=_int(_first_in(item, fields.context, roots.context)),
+        max_output=_int(_first_in(item, fields.max_output, roots.max_output)),
         capabilities=caps,
         input_price=price_in,
         output_price=price_out,
@@ -128,8 +165,9 @@ def models_from_list(payload: Any, fields: ModelFields) -> list[ModelInfo] | Non
         return None
     seen: set[str] = set()
     result = []
+    roots = _roots(fields)
     for item in items:
-        info = model_from_item(item, fields)
+        info = model_from_item(item, fields, roots)
         if info is not None and info.id not in seen:
             seen.add(info.id)
             result.append(info)

@@ -129,7 +129,9 @@ def _apply_check(row: ProviderConfig, outcome: KeyCheck) -> None:
         return
     row.status, row.status_detail, row.last_tested_at = outcome.status, outcome.detail, utcnow()
     if outcome.status == "valid":
-        row.models, row.models_fetched_at = outcome.models, utcnow()
+        if row.models != outcome.models:  # rewriting an unchanged list cost more than the check itself
+            row.models = outcome.models
+        row.models_fetched_at = utcnow()
         # A Custom endpoint answered under /v1 or /api/v1: keep that path (same origin, same key binding).
         if outcome.base_url != row.base_url and origin_of(outcome.base_url) == row.dest_origin:
             row.base_url = outcome.base_url

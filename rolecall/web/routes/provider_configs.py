@@ -116,13 +116,14 @@ class KeyCheckOut(BaseModel):
     base_url: str
     dest_origin: str
     test_id: str | None = None
+    note: str = Field("", description="Set when the stored model list is shorter than the provider's")
 
     @classmethod
     def of(cls, outcome: KeyCheck) -> KeyCheckOut:
         return cls(status=outcome.status, headline=outcome.headline, explanation=outcome.explanation,
                    kind=outcome.kind, http_status=outcome.http_status, retry_after=outcome.retry_after,
                    models_count=len(outcome.models), base_url=outcome.base_url, dest_origin=outcome.dest_origin,
-                   test_id=outcome.test_id)
+                   test_id=outcome.test_id, note=outcome.note)
 
 
 class ConfigOut(BaseModel):
