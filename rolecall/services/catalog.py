@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -101,36 +102,114 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-async def catalog_json(res: Resources, account_id: str, query: str = "") -> str:
-    """The catalog as JSON text: ``{"query", "starred": [...], "sections": [{..., "models": [...]}]}``.
+@dataclass(frozen=True)
+class _Loaded:
+    sections: list[Section]
+    stars: set[tuple[str, str]]
+
+
+async def _load(res: Resources, account_id: str, section_id: str | None = None) -> _Loaded:
+    """The sections (all, or the one asked for) with their merged rows, and the person's stars."""
+    max_age = timedelta(hours=res.settings.model_list_max_age_hours)
+    query = (select(ProviderConfig).where(ProviderConfig.account_id == account_id)
+             .options(defer(ProviderConfig.models)).order_by(ProviderConfig.created_at))
+    if section_id is not None:
+        query = query.where(ProviderConfig.id == section_id)
+    async with res.db() as s:
+        rows = [] if section_id == PREMIERE else list(await s.scalars(query))
+        if section_id not in (None, PREMIERE) and not rows:
+            raise NotFound("No such provider config.")
+        star_query = select(ModelStar).where(ModelStar.account_id == account_id)
+        if section_id is not None:
+            star_query = star_query.where(ModelStar.section == section_id)
+        stars = {(st.section, st.model_id) for st in await s.scalars(star_query)}
+        sections = [await _config_section(s, r, max_age) for r in rows]
+    await _refresh_stale(res, [r for r, sec in zip(rows, sections, strict=True) if sec.stale and r.privacy_mode == "srv"])
+    if section_id in (None, PREMIERE):
+        sections.insert(0, _premiere_section(res.settings.premiere_models))
+    return _Loaded(sections, stars)
+
+
+def _rows(section: Section, hits: list[Entry], stars: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(starred rows, other rows) as JSON objects, the per-person fields prepended to each."""
+    head = f'"section":{_dump(section.id)},"section_label":{_dump(section.label)},'
+    pinned = [f'{{"starred":true,{head}{e.tail}' for e in hits if (section.id, e.id) in stars]
+    rest = [f'{{"starred":false,{head}{e.tail}' for e in hits if (section.id, e.id) not in stars]
+    return pinned, rest
+
+
+def _meta(section: Section, matches: int) -> dict[str, Any]:
+    return {k: v for k, v in section.__dict__.items() if k != "models"} | {"total": len(section.models),
+                                                                          "matches": matches}
+
+
+def _hits(section: Section, words: list[str]) -> list[Entry]:
+    return [e for e in section.models if _matches(e, words)] if words else section.models
+
+
+async def catalog_stream(res: Resources, account_id: str, query: str = "") -> AsyncIterator[str]:
+    """The catalog as JSON text, one section at a time, never as one document in memory:
+    ``{"query", "starred": [...], "sections": [{..., "total", "models": [...]}]}``.
 
     Sections come Premiere first, then each config; models are filtered by ``query`` (every word
     must appear in the id or name) and starred ones come first. Rows are pre-encoded (``Entry``).
     """
-    max_age = timedelta(hours=res.settings.model_list_max_age_hours)
-    async with res.db() as s:
-        rows = list(await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
-                                    .options(defer(ProviderConfig.models)).order_by(ProviderConfig.created_at)))
-        stars = {(st.section, st.model_id) for st in await s.scalars(select(ModelStar).where(ModelStar.account_id == account_id))}
-        sections = [_premiere_section(res.settings.premiere_models)] + [await _config_section(s, r, max_age) for r in rows]
+    loaded = await _load(res, account_id)
     words = query.lower().split()
-    out_sections, starred = [], []
-    for section in sections:
-        hits = [e for e in section.models if _matches(e, words)] if words else section.models
-        head = f'"section":{_dump(section.id)},"section_label":{_dump(section.label)},'
-        pinned = [f'{{"starred":true,{head}{e.tail}' for e in hits if (section.id, e.id) in stars]
-        rest = [f'{{"starred":false,{head}{e.tail}' for e in hits if (section.id, e.id) not in stars]
-        starred += pinned
-        meta = {k: v for k, v in section.__dict__.items() if k != "models"} | {"total": len(section.models)}
-        out_sections.append(_dump(meta)[:-1] + ',"models":[' + ",".join(pinned + rest) + "]}")
-    await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
-    return f'{{"query":{_dump(query)},"starred":[{",".join(starred)}],"sections":[{",".join(out_sections)}]}}'
+    starred = [row for section in loaded.sections
+               for row in _rows(section, [e for e in section.models if (section.id, e.id) in loaded.stars
+                                          and _matches(e, words)], loaded.stars)[0]]
+    return _stream(query, starred, loaded, words)
+
+
+async def _stream(query: str, starred: list[str], loaded: _Loaded, words: list[str]) -> AsyncIterator[str]:
+    yield f'{{"query":{_dump(query)},"starred":[{",".join(starred)}],"sections":['
+    for index, section in enumerate(loaded.sections):
+        hits = _hits(section, words)
+        pinned, rest = _rows(section, hits, loaded.stars)
+        rows = pinned + rest
+        yield ("," if index else "") + _dump(_meta(section, len(hits)))[:-1] + ',"models":['
+        for start in range(0, len(rows), 500):  # a few hundred rows per chunk
+            yield ("," if start else "") + ",".join(rows[start:start + 500])
+        yield "]}"
+    yield "]}"
+
+
+async def catalog_json(res: Resources, account_id: str, query: str = "") -> str:
+    """``catalog_stream`` joined (for callers inside the process and tests)."""
+    return "".join([part async for part in await catalog_stream(res, account_id, query)])
 
 
 async def catalog(res: Resources, account_id: str, query: str = "") -> dict[str, Any]:
     """``catalog_json`` as Python data (for callers inside the process)."""
     data: dict[str, Any] = json.loads(await catalog_json(res, account_id, query))
     return data
+
+
+async def section_index(res: Resources, account_id: str, query: str = "") -> str:
+    """The light index: every section's details with ``total`` and ``matches`` but no model rows,
+    plus the starred rows (they head every picker)."""
+    loaded = await _load(res, account_id)
+    words = query.lower().split()
+    starred, metas = [], []
+    for section in loaded.sections:
+        hits = _hits(section, words)
+        starred += _rows(section, [e for e in hits if (section.id, e.id) in loaded.stars], loaded.stars)[0]
+        metas.append(_dump(_meta(section, len(hits))))
+    return f'{{"query":{_dump(query)},"starred":[{",".join(starred)}],"sections":[{",".join(metas)}]}}'
+
+
+async def section_page(res: Resources, account_id: str, section_id: str, query: str = "", offset: int = 0,
+                       limit: int = 1000) -> str:
+    """One section with one page of its (filtered, starred-first) rows:
+    ``{..., "total", "matches", "offset", "limit", "models": [...]}``."""
+    loaded = await _load(res, account_id, section_id)
+    section = loaded.sections[0]
+    hits = _hits(section, query.lower().split())
+    pinned, rest = _rows(section, hits, loaded.stars)
+    page = (pinned + rest)[offset:offset + limit]
+    meta = _meta(section, len(hits)) | {"query": query, "offset": offset, "limit": limit}
+    return _dump(meta)[:-1] + ',"models":[' + ",".join(page) + "]}"
 
 
 async def _refresh_stale(res: Resources, rows: list[ProviderConfig]) -> None:
