@@ -13,6 +13,7 @@ from rolecall import __version__
 from rolecall.config import Settings
 from rolecall.resources import open_resources
 from rolecall.web.errors import install_error_handlers
+from rolecall.web.openapi import install_openapi
 from rolecall.web.request_guard import RequestGuard
 from rolecall.web.routes import ROUTERS
 from rolecall.web.security import SecurityMiddleware, csrf_protect
@@ -47,4 +48,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     return app
