@@ -31,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from tests.factories import e2e_record  # noqa: E402
+from tests.factories import e2e_record
 
 KEY = "sk-test-VALID-0123456789abcdefghijklmnop"
 MODELS = 250

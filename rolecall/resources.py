@@ -15,7 +15,7 @@ from rolecall.config import Settings
 from rolecall.jobs import tasks
 from rolecall.net import NetworkPolicy, make_client
 from rolecall.services import keyring
-from rolecall.services.limits import LimitRules, Limiter
+from rolecall.services.limits import Limiter, LimitRules
 from rolecall.services.resources import Resources
 from rolecall.storage import migrate
 from rolecall.storage.cache import make_cache

@@ -71,7 +71,7 @@ def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str
     for model in models:
         if len(model.id) > MAX_MODEL_ID:
             continue
-        row = dict(zip(_MODEL_FIELDS, _model_values(model)))
+        row = dict(zip(_MODEL_FIELDS, _model_values(model), strict=True))
         row["capabilities"] = sorted(model.capabilities)
         if model.name is not None and len(model.name) > MAX_MODEL_NAME:
             row["name"] = model.name[:MAX_MODEL_NAME]

@@ -123,7 +123,7 @@ def install_openapi(app: FastAPI) -> None:
         components["ErrorOut"] = error_schema
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        logins = {(m.lower(), r.path): _needs_login(r) for r in _api_routes(app.routes) for m in r.methods}
+        logins = {(m.lower(), r.path): _needs_login(r) for r in _api_routes(app.routes) for m in (r.methods or ())}
         for path, item in schema["paths"].items():
             for method, operation in item.items():
                 answers = operation.setdefault("responses", {})

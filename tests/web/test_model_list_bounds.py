@@ -73,7 +73,7 @@ async def test_catalog_index_and_one_section_at_a_time(owner: httpx.AsyncClient,
 
     first = (await owner.get(f"/api/catalog/sections/{config_id}", params={"q": "beta", "limit": 8})).json()
     assert first["matches"] == 20 and first["offset"] == 0 and first["limit"] == 8
-    assert [m["id"] for m in first["models"]][0] == "beta-7" and len(first["models"]) == 8  # starred first
+    assert first["models"][0]["id"] == "beta-7" and len(first["models"]) == 8  # starred first
     rest = (await owner.get(f"/api/catalog/sections/{config_id}", params={"q": "beta", "offset": 8, "limit": 100})).json()
     assert len(rest["models"]) == 12
     assert {m["id"] for m in first["models"] + rest["models"]} == {f"beta-{n}" for n in range(20)}
