@@ -6,13 +6,14 @@ ProviderError(kind, status, message, retry_after)
   ├── auth              401; Gemini 400 API_KEY_INVALID; Anthropic 404 on /models (disabled key)
   ├── forbidden         403: the key exists but may not use this endpoint
   ├── billing           402; 429 insufficient_quota; Fireworks 412; Anthropic billing_error
-  ├── not_found         404: wrong base URL path (custom) or unknown model
+  ├── not_found         404: wrong base URL path (custom, model list only) or unknown model
   ├── rate_limited      429 (+ retry_after seconds from Retry-After / retry-after-ms / RetryInfo)
   ├── unavailable       5xx, 529 overloaded, connection refused, connection reset mid-stream
   ├── timeout           connect/read timeouts, 408, 504
   ├── bad_request       other 4xx: the provider rejected what we sent
   ├── context_too_long  context_length_exceeded and friends (a 400 refined by its body)
   ├── bad_response      malformed JSON or stream, a redirect, a response past the size cap
+  ├── refused           the provider's content filter refused the request or the answer
   └── blocked           the network policy refused the destination (SSRF guard); message says why
 ```
 
@@ -45,7 +46,7 @@ from rolecall.providers.sse import SSEError
 
 KINDS = (
     "auth", "forbidden", "billing", "not_found", "rate_limited", "unavailable", "timeout",
-    "bad_request", "context_too_long", "bad_response", "blocked",
+    "bad_request", "context_too_long", "bad_response", "refused", "blocked",
 )
 
 # Status -> kind. Anything else: 4xx -> bad_request, 5xx -> unavailable, else bad_response.
@@ -82,6 +83,10 @@ BODY_MARKERS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("maximum context length", "context_too_long", frozenset({"bad_request"})),
     ("prompt is too long", "context_too_long", frozenset({"bad_request"})),
     ("too many tokens", "context_too_long", frozenset({"bad_request"})),
+    # Azure answers a filtered prompt with 400 code "content_filter"; OpenAI with content_policy_violation.
+    ("content_filter", "refused", frozenset({"bad_request", "forbidden"})),
+    ("content_policy_violation", "refused", frozenset({"bad_request", "forbidden"})),
+    ("responsibleaipolicyviolation", "refused", frozenset({"bad_request", "forbidden"})),
 )
 
 # How "Test key" treats each kind: does the config work or not? (DESIGN "Testing a key": only a
@@ -105,6 +110,8 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         custom_base: bool = False,
+        advice: str | None = None,
+        title: str | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown ProviderError kind {kind!r}")
@@ -112,7 +119,11 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.message = message
-        self.custom_base = custom_base  # a 404 then means "wrong base URL path"
+        # Set only for the model-list / base probe: a 404 there means "wrong base URL path";
+        # a 404 on chat means the model (or Azure deployment) is not available to the key.
+        self.custom_base = custom_base
+        self.advice = advice  # what actually happened, when the kind's general text would mislead
+        self.title = title
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -135,6 +146,8 @@ class ProviderError(Exception):
 
 def explain(error: ProviderError) -> str:
     """What the guide tells a person about this error (no provider text, no secrets)."""
+    if error.advice:
+        return error.advice
     if error.kind == "blocked":
         return error.message  # the network policy's own explanation names the fix
     if error.kind == "not_found" and error.custom_base:
@@ -143,6 +156,10 @@ def explain(error: ProviderError) -> str:
 
 
 def headline(error: ProviderError) -> str:
+    if error.title:
+        return error.title
+    if error.kind == "not_found" and error.custom_base:
+        return HEADLINES["not_found_custom"]
     return HEADLINES[error.kind]
 
 
@@ -168,7 +185,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
@@ -283,50 +300,37 @@ def from_response(
     """A ProviderError for a non-2xx response. `kind` overrides the table (adapter knowledge)."""
     body = parse_body(content)
     if 300 <= status < 400:
-        message = "The server redirected the request; update the Base URL to the address it points to."
-        return ProviderError("bad_response", message, status=status, custom_base=custom_base)
+        return redirected(status, headers.get("location"), secrets)
     message = body_message(body) if body is not None else ""
     if not message and content and not content.lstrip().startswith(b"<"):
         message = content[:MAX_MESSAGE].decode("utf-8", "replace")  # plain-text error, not an HTML page
     return ProviderError(
         kind or kind_for(status, body),
-        _clip(redact(message, secrets)) or f"HTTP {status}",
+        clip(redact(message, secrets)) or f"HTTP {status}",
         status=status,
         retry_after=parse_retry_after(headers, body) if status in (429, 503, 529) else None,
         custom_base=custom_base,
     )
 
 
-def from_stream_error(body: Any, *, secrets: Iterable[str] = (), status: int | None = None) -> ProviderError:
-    """An error the provider sent *inside* a 200 stream (OpenRouter, Anthropic `error` events)."""
-    err = body.get("error") if isinstance(body, dict) else None
-    code = err.get("code") if isinstance(err, dict) else None
-    status = status or (code if isinstance(code, int) and 400 <= code < 600 else None)
-    kind = kind_for(status, body) if status else _kind_from_type(body) or "unavailable"
-    return ProviderError(kind, _clip(redact(body_message(body), secrets)) or "error in stream", status=status)
+def redirected(status: int, location: str | None, secrets: Iterable[str] = ()) -> ProviderError:
+    """A 3xx answer: RoleCall never follows redirects (a key could be carried to another host)."""
+    where = clip(redact(location, secrets)) if location else ""
+    target = f" to {where}" if where else ""
+    advice = (f"The server answered with a redirect (HTTP {status}){target} instead of answering. RoleCall doesn't "
+              "follow redirects, so your key is never sent to an address you didn't enter. Put the address it "
+              "points to into Base URL (often https:// instead of http://, or a different path).")
+    message = (f"The server redirected the request (HTTP {status}){target}; update the Base URL to the address "
+               "it points to.")
+    return ProviderError("bad_response", message, status=status,
+                         advice=advice, title=f"Redirected (HTTP {status})")
 
 
-# Anthropic-style error types (also used by Vertex rawPredict) -> kind.
-ERROR_TYPES: Mapping[str, str] = {
-    "authentication_error": "auth",
-    "permission_error": "forbidden",
-    "billing_error": "billing",
-    "not_found_error": "not_found",
-    "rate_limit_error": "rate_limited",
-    "overloaded_error": "unavailable",
-    "api_error": "unavailable",
-    "timeout_error": "timeout",
-    "request_too_large": "context_too_long",
-    "invalid_request_error": "bad_request",
-}
-
-
-def _kind_from_type(body: Any) -> str | None:
-    err = body.get("error") if isinstance(body, dict) else None
-    kind = ERROR_TYPES.get(err.get("type", "")) if isinstance(err, dict) else None
-    if kind == "bad_request":
-        return kind_for(400, body)
-    return kind
+def too_large(exc: ResponseTooLarge) -> ProviderError:
+    advice = (f"The answer from {exc.host} was larger than the {exc.limit:,}-byte limit, so RoleCall stopped "
+              "reading it. That is not what an AI API sends: check that the Base URL points at the API "
+              "(e.g. …/v1), not at a web page or a file.")
+    return ProviderError("bad_response", str(exc), advice=advice, title="Answer too large")
 
 
 # --- transport failures -----------------------------------------------------------------------
@@ -349,7 +353,7 @@ def map_upstream_errors(*, secrets: Iterable[str] = (), custom_base: bool = Fals
     except BlockedAddress as exc:
         raise ProviderError("blocked", str(exc)) from exc
     except ResponseTooLarge as exc:
-        raise ProviderError("bad_response", str(exc)) from exc
+        raise too_large(exc) from exc
     except NetError as exc:  # InvalidURL and future guard errors: the message is written for people
         raise ProviderError("bad_request", redact(str(exc), secrets)) from exc
     except httpx.TimeoutException as exc:

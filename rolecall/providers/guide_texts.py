@@ -27,8 +27,11 @@ GUIDE_TEXTS: Mapping[str, str] = {
     "Fix by logging into the provider's dashboard, checking your key and billing status, and issuing "
     "a new key if needed. Then update the config here.",
     # Not in the guide's table; written in its voice, from its FAQ where it has one.
-    "not_found": "The provider doesn't know this model or endpoint. Your account may not have access "
-    "to it, or it was retired; click Test Key to refresh the model list and pick another model.",
+    "not_found": "This model isn't available to your key: the provider doesn't know it, your account has no "
+    "access to it (for Azure: no deployment of that name), or it was retired. Click Test Key to refresh the "
+    "model list and pick another model.",
+    "refused": "The provider's content filter refused this request or its answer. This isn't a key problem: "
+    "rephrase the message or the scene, or pick another model or provider.",
     "context_too_long": "The context you're sending is larger than the model's limit. Shorten the "
     "scene or pick a model with a larger context window.",
     "bad_request": "The provider rejected the request. Check the Model ID and any Custom Body "
@@ -40,7 +43,9 @@ GUIDE_TEXTS: Mapping[str, str] = {
 HEADLINES: Mapping[str, str] = {
     "auth": "401 Unauthorized / Invalid API key",
     "forbidden": "403 Forbidden",
-    "not_found": "404 Not Found",
+    "not_found": "Model not available",
+    "not_found_custom": "404 Not Found",
+    "refused": "Refused by the provider's content filter",
     "rate_limited": "429 Too Many Requests",
     "unavailable": "503 / Connection error",
     "timeout": "Timed out",

@@ -39,6 +39,10 @@ RESERVED_HEADERS = AUTH_HEADER_NAMES | frozenset({
     "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "expect",
     "keep-alive", "proxy-connection", "openai-organization",
 })
+# Headers every adapter sets itself for the wire format it parses: a custom value would be replaced
+# on the wire, so it is refused instead of silently ignored. `anthropic-version` too: the adapter
+# reads the 2023-06-01 format (betas go in `anthropic-beta`, which passes through).
+WIRE_FORMAT_HEADERS = frozenset({"content-type", "accept", "anthropic-version"})
 # Body fields the adapters set themselves, across protocols (crypto-security.md §5 C.25).
 RESERVED_BODY = frozenset({"model", "messages", "stream", "stream_options", "prompt", "contents", "system", "input"})
 
@@ -116,6 +120,9 @@ def _check_header_entries(entries: list[tuple[int | None, str, Any]]) -> dict[st
         if lower in RESERVED_HEADERS:
             raise OptionsError("headers", f"{where}: {name} is set by RoleCall and can't be overridden "
                                "(use the API key or Organization ID field instead).", line)
+        if lower in WIRE_FORMAT_HEADERS:
+            raise OptionsError("headers", f"{where}: {name} is set by RoleCall to match the format it sends and "
+                               "reads, so a custom value would be replaced. Remove this header.", line)
         if lower in seen:
             raise OptionsError("headers", f"{where}: this header appears twice.", line)
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -255,7 +262,7 @@ def merge_body(base: dict[str, Any], *extras: Mapping[str, Any]) -> dict[str, An
 
 def merge_headers(custom: Mapping[str, str], *ours: Mapping[str, str]) -> dict[str, str]:
     """Custom headers first, then ours on top, so ours always win (second guard after check)."""
-    merged = {k: v for k, v in custom.items() if k.lower() not in RESERVED_HEADERS}
+    merged = {k: v for k, v in custom.items() if k.lower() not in RESERVED_HEADERS | WIRE_FORMAT_HEADERS}
     lowered = {k.lower(): k for k in merged}
     for headers in ours:
         for key, value in headers.items():

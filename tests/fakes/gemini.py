@@ -8,7 +8,8 @@
 
 The key is accepted in `x-goog-api-key` or `?key=`; a bad key gets the real 400
 `INVALID_ARGUMENT` / `API_KEY_INVALID` body. Errors are `google.rpc.Status`; a 429 carries a
-`RetryInfo` detail. `.blocked` answers with `promptFeedback.blockReason` and no candidates.
+`RetryInfo` detail. `.blocked` answers with `promptFeedback.blockReason` and no candidates;
+`.stream_error` sends an in-band `{"error": ...}` event after the first streamed frame.
 `generate_json()` / `generate_frames()` are reused by FakeVertex.
 """
 
@@ -92,6 +93,7 @@ class FakeGemini(FakeServer):
     def reset_protocol(self) -> None:
         self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
         self.blocked = False
+        self.stream_error: dict[str, Any] | None = None  # sent as `{"error": ...}` after the first frame
 
     @property
     def base_url(self) -> str:
@@ -137,7 +139,10 @@ class FakeGemini(FakeServer):
         if method == "generateContent":
             return JSONResponse(generate_json(self.reply, model))
         if method == "streamGenerateContent" and alt == "sse":
-            return self.sse(generate_frames(self.reply, model), malformed=b'data: {"candidates": [\r\n\r\n')
+            frames = generate_frames(self.reply, model)
+            if self.stream_error is not None:
+                frames = [*frames[:1], sse_frame({"error": self.stream_error})]
+            return self.sse(frames, malformed=b'data: {"candidates": [\r\n\r\n')
         if method == "streamGenerateContent":
             return JSONResponse([generate_json(self.reply, model)])
         return JSONResponse(google_error(404, f"method {method} not found"), status_code=404)

@@ -14,13 +14,13 @@ from rolecall.providers.errors import (
     ProviderError,
     explain,
     from_response,
-    from_stream_error,
     headline,
     kind_for,
     map_upstream_errors,
     parse_retry_after,
     redact,
 )
+from rolecall.providers.inband import from_stream_error
 
 KEY = "sk-proj-SECRETSECRETSECRET1234"
 

@@ -277,3 +277,13 @@ def test_form_fields_follow_the_guide() -> None:
     custom = {f.name: f for f in form_fields(get("custom_openai"))}
     assert custom["base_url"].level == "required"
     assert all(f.name != "organization" for f in form_fields(get("anthropic")))
+
+
+@pytest.mark.parametrize("name", ["Content-Type", "accept", "Anthropic-Version"])
+def test_headers_the_app_sets_for_its_wire_format_are_refused(name: str) -> None:
+    from rolecall.providers.options import OptionsError, parse_headers
+
+    with pytest.raises(OptionsError) as caught:
+        parse_headers(f"{name}: text/plain")
+    assert caught.value.field == "headers" and name in str(caught.value) and "replaced" in str(caught.value)
+    assert parse_headers("anthropic-beta: prompt-caching-2024-07-31") == {"anthropic-beta": "prompt-caching-2024-07-31"}

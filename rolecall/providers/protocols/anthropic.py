@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from rolecall.providers.errors import ProviderError, from_stream_error
+from rolecall.providers.errors import ProviderError
+from rolecall.providers.inband import from_stream_error
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import BaseAdapter, drain, int_or_none, normalize_finish
 from rolecall.providers.sse import SSEEvent
@@ -128,7 +129,7 @@ class Anthropic(BaseAdapter):
         params = {"limit": PAGE_LIMIT}
         for _ in range(20):  # cursor paging; 20 pages of 1000 is far beyond any real list
             try:
-                page = await self.send(conn, http, "GET", conn.base_url + "/models", params=params)
+                page = await self.send(conn, http, "GET", conn.base_url + "/models", params=params, probe=True)
             except ProviderError as exc:
                 # A disabled key answers 404 here (trufflehog); behind a custom base URL a 404 is a path.
                 if exc.kind == "not_found" and not conn.custom_base:

@@ -50,7 +50,7 @@ class AzureOpenAI(OpenAICompat):
         source = conn.provider.models
         assert isinstance(source, ModelsEndpoint)
         url, params = self.models_target(conn, source)
-        await self.send(conn, http, "GET", url, params=params)  # proves endpoint, key and version
+        await self.send(conn, http, "GET", url, params=params, probe=True)  # proves endpoint, key and version
         return [ModelInfo(id=conn.values["deployment_id"])]
 
     async def test_key(self, conn: Connection, http: httpx.AsyncClient) -> KeyCheck:

@@ -143,12 +143,18 @@ class BaseAdapter:
 
     # --- requests -----------------------------------------------------------------------------
 
-    def error(self, conn: Connection, response: httpx.Response, content: bytes) -> ProviderError:
-        """A ProviderError for a non-2xx response; protocols refine via `kind_override`."""
+    def error(
+        self, conn: Connection, response: httpx.Response, content: bytes, *, probe: bool = False,
+    ) -> ProviderError:
+        """A ProviderError for a non-2xx response; protocols refine via `kind_override`.
+
+        `probe`: the request asked for the model list (or the key endpoint) under the base URL, so
+        behind a Custom Base URL a 404 means the path is wrong. Anywhere else it means the model.
+        """
         kind = self.kind_override(conn, response.status_code, content)
         return from_response(
             response.status_code, response.headers, content,
-            secrets=conn.secrets(), custom_base=conn.custom_base, kind=kind,
+            secrets=conn.secrets(), custom_base=conn.custom_base and probe, kind=kind,
         )
 
     @staticmethod
@@ -162,20 +168,21 @@ class BaseAdapter:
     async def send(
         self, conn: Connection, http: httpx.AsyncClient, method: str, url: str, *,
         json_body: Any = None, params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
+        probe: bool = False,
     ) -> Any:
-        """One JSON request; the parsed JSON answer, or ProviderError."""
+        """One JSON request; the parsed JSON answer, or ProviderError (`probe`: see `error`)."""
         headers = headers if headers is not None else await self.headers(conn, http)
         with self.mapped(conn):
             response = await http.request(method, url, json=json_body, params=params, headers=headers)
             content = response.content
             if not response.is_success:
-                raise self.error(conn, response, content)
+                raise self.error(conn, response, content, probe=probe)
             try:
                 return json.loads(content) if content else None
             except ValueError:
                 raise ProviderError(
                     "bad_response", f"Expected JSON from {response.url.path}, got something else.",
-                    status=response.status_code, custom_base=conn.custom_base,
+                    status=response.status_code, custom_base=conn.custom_base and probe,
                 ) from None
 
     async def open_stream(
@@ -255,7 +262,7 @@ class BaseAdapter:
     async def auth_check(self, conn: Connection, http: httpx.AsyncClient, check: AuthEndpoint) -> None:
         auth = check.auth.headers(conn.key()) if check.auth else None
         headers = await self.headers(conn, http, auth=auth)
-        await self.send(conn, http, check.method, conn.url(check.base) + check.path, headers=headers)
+        await self.send(conn, http, check.method, conn.url(check.base) + check.path, headers=headers, probe=True)
 
     async def probe(self, conn: Connection, http: httpx.AsyncClient, model: str | None) -> None:
         """A one-token generation. The key passed if the provider got past authentication:

@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from rolecall.providers.errors import ProviderError
+from rolecall.providers.errors import ProviderError, clip, redact
+from rolecall.providers.inband import kind_from_text
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import BaseAdapter, drain, int_or_none, normalize_finish
 from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo, ModelsEndpoint, Usage
@@ -42,6 +43,17 @@ def _model(item: dict[str, Any]) -> ModelInfo | None:
     features = item.get("features") if isinstance(item.get("features"), list) else []
     return ModelInfo(id=name, context_window=int_or_none(item.get("context_length")),
                      capabilities=frozenset(FEATURES[f] for f in features if f in FEATURES))
+
+
+# Older finish reasons that name the failure themselves.
+_ERROR_FINISH = {"ERROR_TOXIC": "refused", "ERROR_LIMIT": "context_too_long"}
+
+
+def end_error(end: dict[str, Any], secrets: tuple[str, ...]) -> ProviderError:
+    """A message-end that reports a failure: Cohere only sends text, so its words pick the kind."""
+    message = str(end.get("error") or "Generation failed at the provider.")
+    kind = _ERROR_FINISH.get(str(end.get("finish_reason", "")).upper()) or kind_from_text(message) or "unavailable"
+    return ProviderError(kind, clip(redact(message, secrets)))
 
 
 class Cohere(BaseAdapter):
@@ -69,7 +81,7 @@ class Cohere(BaseAdapter):
         path = source.path if isinstance(source, ModelsEndpoint) else "/v1/models"
         models: list[ModelInfo] = []
         for _ in range(20):
-            page = await self.send(conn, http, "GET", conn.base_url + path, params=params)
+            page = await self.send(conn, http, "GET", conn.base_url + path, params=params, probe=True)
             items = page.get("models") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise ProviderError("bad_response", "The models answer had no models list.", status=200)
@@ -113,8 +125,8 @@ class Cohere(BaseAdapter):
                         break
         if end is None:
             raise ProviderError("bad_response", "The stream ended before message-end.")
-        if end.get("error") or str(end.get("finish_reason", "")).upper() == "ERROR":
-            raise ProviderError("unavailable", str(end.get("error") or "Generation failed at the provider."))
+        if end.get("error") or str(end.get("finish_reason", "")).upper().startswith("ERROR"):
+            raise end_error(end, conn.secrets())
         usage = _usage(end.get("usage"))
         if usage is not None:
             yield ChatEvent("usage", usage=usage)

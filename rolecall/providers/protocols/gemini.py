@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 import httpx
 
-from rolecall.providers.errors import ProviderError, from_stream_error
+from rolecall.providers.errors import ProviderError
+from rolecall.providers.inband import from_stream_error
 from rolecall.providers.options import RESERVED_BODY
 from rolecall.providers.protocols.base import BaseAdapter, int_or_none, normalize_finish
 from rolecall.providers.sse import SSEEvent
@@ -139,7 +140,7 @@ class Gemini(BaseAdapter):
         models: list[ModelInfo] = []
         params = {"pageSize": PAGE_SIZE}
         for _ in range(20):
-            page = await self.send(conn, http, "GET", conn.base_url + "/models", params=params)
+            page = await self.send(conn, http, "GET", conn.base_url + "/models", params=params, probe=True)
             items = page.get("models") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise ProviderError("bad_response", "The models answer had no models list.", status=200)

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from rolecall.providers.errors import ProviderError, from_stream_error
+from rolecall.providers.errors import ProviderError
+from rolecall.providers.inband import from_stream_error
 from rolecall.providers.modelmap import models_from_list
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import BaseAdapter, drain, int_or_none, key_check_result, normalize_finish
@@ -105,7 +106,7 @@ class OpenAICompat(BaseAdapter):
         source = conn.provider.models
         assert isinstance(source, ModelsEndpoint)
         url, params = self.models_target(conn, source)
-        payload = await self.send(conn, http, "GET", url, params=params)
+        payload = await self.send(conn, http, "GET", url, params=params, probe=True)
         models = models_from_list(payload, source.fields)
         if models is None:
             raise ProviderError(
@@ -122,6 +123,7 @@ class OpenAICompat(BaseAdapter):
     async def discover(self, conn: Connection, http: httpx.AsyncClient) -> KeyCheck:
         """Find the base under which the models list lives: as typed, then /v1, then /api/v1."""
         tried: list[str] = []
+        telling: ProviderError | None = None  # a redirect or an oversized answer says more than a 404
         for suffix in DISCOVERY_SUFFIXES:
             if suffix and conn.base_url.endswith(suffix):
                 continue
@@ -131,9 +133,12 @@ class OpenAICompat(BaseAdapter):
                 models = await self.list_models(candidate, http)
             except ProviderError as exc:
                 if exc.kind in _WRONG_PATH:
+                    telling = telling or (exc if exc.advice else None)
                     continue
                 return key_check_result(exc)  # a key or network problem: another path won't help
             return KeyCheck(status="valid", models=tuple(models), base_url=candidate.base_url)
+        if telling is not None:
+            return key_check_result(telling)
         error = ProviderError(
             "not_found", "No OpenAI-compatible models list answered at " + ", ".join(tried) + ".",
             status=404, custom_base=True,
