@@ -4,7 +4,8 @@ See reference/crypto-security.md §4. Imports nothing from the rest of rolecall.
 """
 
 from rolecall.net.client import make_client
-from rolecall.net.errors import BlockedAddress, InvalidURL, NetError, ResponseTooLarge
+from rolecall.net.destination import check_base_url
+from rolecall.net.errors import BlockedAddress, InvalidURL, NetError, PlainHttpRefused, ResponseTooLarge
 from rolecall.net.guard import NetworkPolicy
 from rolecall.net.urls import origin_of, validate_base_url
 
@@ -13,7 +14,9 @@ __all__ = [
     "InvalidURL",
     "NetError",
     "NetworkPolicy",
+    "PlainHttpRefused",
     "ResponseTooLarge",
+    "check_base_url",
     "make_client",
     "origin_of",
     "validate_base_url",

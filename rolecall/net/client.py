@@ -29,7 +29,7 @@ import httpcore
 import httpx
 
 from rolecall.net.errors import ResponseTooLarge
-from rolecall.net.guard import GuardBackend, NetworkPolicy, Resolver
+from rolecall.net.guard import GuardBackend, NetworkPolicy, Resolver, plain_http
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
@@ -136,8 +136,13 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
-        with _httpx_errors():
-            core_response = await self._pool.handle_async_request(core_request)
+        # httpcore opens a new connection inside this call, in this task, so the flag reaches the backend.
+        token = plain_http.set(request.url.scheme == "http")
+        try:
+            with _httpx_errors():
+                core_response = await self._pool.handle_async_request(core_request)
+        finally:
+            plain_http.reset(token)
         response = _CappedResponse(
             status_code=core_response.status,
             headers=core_response.headers,

@@ -51,6 +51,22 @@ class BlockedAddress(NetError):
         return text
 
 
+class PlainHttpRefused(NetError):
+    """A plain http:// request to a destination the operator has not allow-listed.
+
+    Provider keys travel in request headers; over plain HTTP anyone on the path can read them.
+    """
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        super().__init__(
+            f"Plain http:// would send your key unencrypted to {host}. Use the https:// address instead "
+            "(providers and tunnels such as Cloudflare Tunnel, ngrok or Tailscale Funnel give you one). Plain "
+            "http:// is only allowed for addresses the operator of this RoleCall server allow-lists "
+            "(network.allow_private or network.allow_hosts)."
+        )
+
+
 class ResponseTooLarge(NetError):
     """The response body grew past the client's size cap while being read."""
 

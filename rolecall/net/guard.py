@@ -24,6 +24,7 @@ This module imports nothing from the rest of `rolecall`; it receives plain value
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import re
 import socket
@@ -34,7 +35,7 @@ from typing import Any
 import anyio
 import httpcore
 
-from rolecall.net.errors import BlockedAddress
+from rolecall.net.errors import BlockedAddress, PlainHttpRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str | IPAddress]]]
@@ -252,6 +253,14 @@ class NetworkPolicy:
         for address in addresses:
             self.check_ip(address, host=host, trusted_host=trusted)
 
+    def check_plain_http(self, host: str, port: int, addresses: Sequence[IPAddress]) -> None:
+        """Plain http:// only to what the operator allow-listed: a trusted host, or every answer
+        inside `allow_private`. Unknown answers (DNS failed) are not allow-listed."""
+        if self.trusts_host(host, port):
+            return
+        if not addresses or not all(self._allows(_unmap(a)) for a in addresses):
+            raise PlainHttpRefused(host)
+
     def _allows(self, ip: IPAddress) -> bool:
         return any(ip.version == n.version and ip in n for n in self._networks)
 
@@ -260,6 +269,10 @@ class NetworkPolicy:
 
 
 # --- the network backend -------------------------------------------------------
+
+# Set by the transport while it sends a plain http:// request: the connection it opens carries
+# headers in clear, so the backend also applies `check_plain_http` (the backend never sees the scheme).
+plain_http: contextvars.ContextVar[bool] = contextvars.ContextVar("rolecall_plain_http", default=False)
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
@@ -296,6 +309,8 @@ class GuardBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         addresses = await self._addresses(host, port, timeout)
         self._policy.check_destination(host, port, addresses)  # all, before any connect
+        if plain_http.get():
+            self._policy.check_plain_http(host, port, addresses)
         error: Exception | None = None
         # Try the checked answers in resolver order (e.g. AAAA then A on a host
         # without IPv6 routing). The host name is never passed on: pinned.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import defer
 from rolecall.crypto import masked_hint
 from rolecall.net import origin_of
 from rolecall.providers import Connection
-from rolecall.services import connections, key_checks, vault
+from rolecall.services import connections, destinations, key_checks, vault
 from rolecall.services.config_input import (
     ConfigInput,
     Resolved,
@@ -152,6 +152,7 @@ async def create(res: Resources, account_id: str, label: str, mode: str, data: C
     await res.limits.rate("save", account_id)
     label, mode = check_label(label), check_mode(mode)
     resolved = resolve(data)
+    await destinations.check_target(res.settings.network, resolved.target)
     row = ProviderConfig(
         id=check_config_id(config_id) if mode == "e2e" or config_id else str(uuid.uuid4()), account_id=account_id,
         provider_id=resolved.provider.id, label=label, privacy_mode=mode, status="untested", status_detail="",
@@ -187,6 +188,8 @@ async def update(res: Resources, account_id: str, config_id: str, changes: dict[
         endpoint_type=changes.get("endpoint_type", stored.endpoint_type), values=changes.get("values", stored.values),
         body=changes.get("body", stored.body_text()), model=changes.get("model", stored.model),
     ))
+    if resolved.target.base_url != current.base_url:
+        await destinations.check_target(res.settings.network, resolved.target)
     new_key = creds.api_key is not None or creds.credential is not None or "headers" in changes
     async with res.db.begin() as s:
         row = await s.get(ProviderConfig, config_id, with_for_update=True)
@@ -224,9 +227,11 @@ async def delete(db: Sessions, account_id: str, config_id: str) -> None:
         await s.execute(sa_delete(ModelStar).where(ModelStar.account_id == account_id, ModelStar.section == config_id))
 
 
-def resolve_origin(data: ConfigInput) -> tuple[str, str]:
-    """(base URL, destination origin) for a form, so the browser can bind its envelope."""
+async def resolve_origin(res: Resources, data: ConfigInput) -> tuple[str, str]:
+    """(base URL, destination origin) for a form, so the browser can bind its envelope; a
+    destination the network policy refuses is refused here too, as the person types."""
     target = resolve(data).target
+    await destinations.check_target(res.settings.network, target)
     return target.base_url, target.origin
 
 

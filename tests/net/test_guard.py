@@ -121,8 +121,9 @@ async def test_mixed_answers_are_refused_outright(decoy, recorder, fake_dns) -> 
 
 async def test_dns_rebinding_cannot_reach_the_decoy(decoy, recorder, fake_dns) -> None:
     # Public answer on the first lookup, loopback on every later one.
+    # https: plain http:// to a public answer is refused before any connect (test_destination.py).
     dns = fake_dns({"rebind.rolecall.test": [["93.184.216.34"], ["127.0.0.1"]]})
-    url = f"http://rebind.rolecall.test:{decoy.port}/"
+    url = f"https://rebind.rolecall.test:{decoy.port}/"
     async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
         # Checked once, then the connect goes to the checked IP, not the name
         # (the test connector refuses non-loopback targets, so nothing leaves).

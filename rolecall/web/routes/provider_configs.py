@@ -186,8 +186,8 @@ async def list_configs(res: ResourcesDep, account: CurrentAccount) -> list[Confi
 
 
 @api.post("/provider-configs/resolve", summary="Where a config would send requests (its base URL and origin)")
-async def resolve(account: CurrentAccount, body: ResolveIn) -> dict[str, str]:
-    base_url, origin = provider_configs.resolve_origin(_input(body.provider_id, body))
+async def resolve(res: ResourcesDep, account: CurrentAccount, body: ResolveIn) -> dict[str, str]:
+    base_url, origin = await provider_configs.resolve_origin(res, _input(body.provider_id, body))
     return {"base_url": base_url, "dest_origin": origin}
 
 

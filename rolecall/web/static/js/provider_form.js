@@ -182,6 +182,25 @@ function fail(message, field = null) {
   return Object.assign(new Error(message), { field });
 }
 
+// The server applies its network policy to a typed Base URL (private address, plain http://), so
+// the person learns at once what Save would refuse. Only the Base URL's own message is shown here.
+async function checkBaseUrl() {
+  const slot = rowFor("base_url")?.querySelector(".field-error");
+  if (!state.provider || !slot) return;
+  const data = readFields(form, state.provider);
+  slot.hidden = true;
+  slot.textContent = "";
+  if (!data.base_url) return;
+  try {
+    await deps.api("/api/provider-configs/resolve", { method: "POST", body: {
+      provider_id: state.provider.id, base_url: data.base_url, endpoint_type: data.endpoint_type, values: data.values } });
+  } catch (error) {
+    if (error.field !== "base_url") return;
+    slot.textContent = error.message;
+    slot.hidden = false;
+  }
+}
+
 function invalidateTest() {
   // A remembered test only speaks for exactly what was tested.
   state.testId = null;
@@ -371,6 +390,7 @@ export function initProviderForm(options) {
   form.addEventListener("change", (event) => {
     if (event.target.name === "privacy_mode") chooseMode();
     if (event.target.name === "provider_id") chooseProvider(event.target.value);
+    if (event.target.name === "base_url") checkBaseUrl();
   });
   form.addEventListener("input", (event) => {
     if (event.target.name === "api_key") updateKeyWarning();
