@@ -5,7 +5,7 @@ See reference/crypto-security.md §4. Imports nothing from the rest of rolecall.
 
 from rolecall.net.client import make_client
 from rolecall.net.destination import check_base_url
-from rolecall.net.errors import BlockedAddress, InvalidURL, NetError, PlainHttpRefused, ResponseTooLarge
+from rolecall.net.errors import BlockedAddress, InvalidURL, NetError, PlainHttpError, ResponseTooLarge
 from rolecall.net.guard import NetworkPolicy
 from rolecall.net.urls import origin_of, validate_base_url
 
@@ -14,7 +14,7 @@ __all__ = [
     "InvalidURL",
     "NetError",
     "NetworkPolicy",
-    "PlainHttpRefused",
+    "PlainHttpError",
     "ResponseTooLarge",
     "check_base_url",
     "make_client",

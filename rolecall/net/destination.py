@@ -21,26 +21,26 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 async def check_base_url(
-    policy: NetworkPolicy, url: str, *, resolver: Resolver | None = None, timeout: float = SAVE_RESOLVE_TIMEOUT,
+    policy: NetworkPolicy, url: str, *, resolver: Resolver | None = None, deadline: float = SAVE_RESOLVE_TIMEOUT,
 ) -> None:
-    """Raise BlockedAddress or PlainHttpRefused if requests to `url` would be refused.
+    """Raise BlockedAddress or PlainHttpError if requests to `url` would be refused.
 
     `url` is an already validated base URL (`validate_base_url`). Literal IPs are judged
-    without DNS; a name is resolved once, with `timeout`.
+    without DNS; a name is resolved once, within `deadline` seconds.
     """
     parsed = httpx.URL(url)
     host = parsed.host
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
     literal = parse_ip_literal(host)
-    addresses = [literal] if literal is not None else await _answers(host, port, resolver or resolve, timeout)
+    addresses = [literal] if literal is not None else await _answers(host, port, resolver or resolve, deadline)
     policy.check_destination(host, port, addresses)
     if parsed.scheme == "http":
         policy.check_plain_http(host, port, addresses)
 
 
-async def _answers(host: str, port: int, resolver: Resolver, timeout: float) -> list[IPAddress]:
+async def _answers(host: str, port: int, resolver: Resolver, deadline: float) -> list[IPAddress]:
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(deadline):
             answers = await resolver(host, port)
     except (TimeoutError, OSError):
         return []  # unknown now: the guard decides at connect

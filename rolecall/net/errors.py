@@ -51,7 +51,7 @@ class BlockedAddress(NetError):
         return text
 
 
-class PlainHttpRefused(NetError):
+class PlainHttpError(NetError):
     """A plain http:// request to a destination the operator has not allow-listed.
 
     Provider keys travel in request headers; over plain HTTP anyone on the path can read them.

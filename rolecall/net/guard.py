@@ -35,7 +35,7 @@ from typing import Any
 import anyio
 import httpcore
 
-from rolecall.net.errors import BlockedAddress, PlainHttpRefused
+from rolecall.net.errors import BlockedAddress, PlainHttpError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str | IPAddress]]]
@@ -259,7 +259,7 @@ class NetworkPolicy:
         if self.trusts_host(host, port):
             return
         if not addresses or not all(self._allows(_unmap(a)) for a in addresses):
-            raise PlainHttpRefused(host)
+            raise PlainHttpError(host)
 
     def _allows(self, ip: IPAddress) -> bool:
         return any(ip.version == n.version and ip in n for n in self._networks)

@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from rolecall.net import BlockedAddress, NetError, PlainHttpRefused, ResponseTooLarge
+from rolecall.net import BlockedAddress, NetError, PlainHttpError, ResponseTooLarge
 from rolecall.providers.guide_texts import GUIDE_TEXTS, HEADLINES
 from rolecall.providers.sse import SSEError
 
@@ -350,7 +350,7 @@ def map_upstream_errors(*, secrets: Iterable[str] = (), custom_base: bool = Fals
         raise
     except (SSEError, json.JSONDecodeError) as exc:
         raise ProviderError("bad_response", f"Malformed response from the provider ({exc}).") from exc
-    except (BlockedAddress, PlainHttpRefused) as exc:
+    except (BlockedAddress, PlainHttpError) as exc:
         raise ProviderError("blocked", str(exc)) from exc
     except ResponseTooLarge as exc:
         raise too_large(exc) from exc

@@ -8,7 +8,7 @@ through the resolve endpoint) refuses what Test would refuse, with the same advi
 from __future__ import annotations
 
 from rolecall.config import NetworkSettings
-from rolecall.net import BlockedAddress, NetworkPolicy, PlainHttpRefused, check_base_url
+from rolecall.net import BlockedAddress, NetworkPolicy, PlainHttpError, check_base_url
 from rolecall.providers import Target
 from rolecall.services.errors import Invalid
 
@@ -24,5 +24,5 @@ async def check_target(network: NetworkSettings, target: Target) -> None:
         return
     try:
         await check_base_url(network_policy(network), target.base_url)
-    except (BlockedAddress, PlainHttpRefused) as exc:
+    except (BlockedAddress, PlainHttpError) as exc:
         raise Invalid(str(exc), field="base_url") from None

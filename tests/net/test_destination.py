@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.net import BlockedAddress, NetworkPolicy, PlainHttpRefused, check_base_url, make_client
+from rolecall.net import BlockedAddress, NetworkPolicy, PlainHttpError, check_base_url, make_client
 
 LOOPBACK = NetworkPolicy(allow_private=("127.0.0.0/8",))
 
 
 async def test_plain_http_to_a_public_address_never_connects(recorder) -> None:
     async with make_client(NetworkPolicy(), backend=recorder) as client:
-        with pytest.raises(PlainHttpRefused) as info:
+        with pytest.raises(PlainHttpError) as info:
             await client.get("http://8.8.8.8/v1/models", headers={"authorization": "Bearer sk-secret"})
     assert recorder.calls == []
     assert "https://" in str(info.value) and "network.allow_private" in str(info.value)
@@ -24,7 +24,7 @@ async def test_plain_http_to_a_public_address_never_connects(recorder) -> None:
 async def test_plain_http_to_a_name_answering_public_never_connects(recorder, fake_dns) -> None:
     dns = fake_dns({"llm.example.com": ["93.184.216.34"]})
     async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
-        with pytest.raises(PlainHttpRefused):
+        with pytest.raises(PlainHttpError):
             await client.get("http://llm.example.com/v1/models")
     assert recorder.calls == []
 
@@ -53,7 +53,7 @@ async def test_save_check_refuses_private_destinations(url: str) -> None:
 async def test_save_check_judges_literal_ips_without_dns(fake_dns) -> None:
     dns = fake_dns({})
     await check_base_url(NetworkPolicy(), "https://8.8.8.8/v1", resolver=dns)
-    with pytest.raises(PlainHttpRefused):
+    with pytest.raises(PlainHttpError):
         await check_base_url(NetworkPolicy(), "http://8.8.8.8/v1", resolver=dns)
     assert dns.calls == []
 
@@ -63,7 +63,7 @@ async def test_save_check_resolves_names_like_the_guard(fake_dns) -> None:
     with pytest.raises(BlockedAddress):  # one refused answer refuses all, as at connect
         await check_base_url(NetworkPolicy(), "https://sneaky.example.com/v1", resolver=dns)
     await check_base_url(NetworkPolicy(), "https://api.example.com/v1", resolver=dns)
-    with pytest.raises(PlainHttpRefused):
+    with pytest.raises(PlainHttpError):
         await check_base_url(NetworkPolicy(), "http://api.example.com/v1", resolver=dns)
 
 
@@ -77,5 +77,5 @@ async def test_save_check_follows_the_allow_list(fake_dns) -> None:
 async def test_a_name_that_does_not_resolve_is_left_to_the_guard(fake_dns) -> None:
     dns = fake_dns({})
     await check_base_url(NetworkPolicy(), "https://not-yet.example.com/v1", resolver=dns)
-    with pytest.raises(PlainHttpRefused):  # unknown is not allow-listed
+    with pytest.raises(PlainHttpError):  # unknown is not allow-listed
         await check_base_url(NetworkPolicy(), "http://not-yet.example.com/v1", resolver=dns)

@@ -15,7 +15,8 @@ from tests.helpers import csrf_headers
 async def owner(alice: httpx.AsyncClient) -> httpx.AsyncClient:
     account_id = (await alice.get("/api/me")).json()["id"]
     record, _ = e2e_record(account_id)
-    assert (await alice.post("/api/encryption/setup", json=record, headers=await csrf_headers(alice))).status_code == 201
+    answer = await alice.post("/api/encryption/setup", json=record, headers=await csrf_headers(alice))
+    assert answer.status_code == 201
     return alice
 
 
