@@ -2,17 +2,28 @@
 
 Every log record is scrubbed when it is created (a LogRecord factory), before any handler, ours
 or a library's, can write it: values of auth headers and anything shaped like a provider key or
-a bearer token become ``[REDACTED]``. Exceptions attached to a record are formatted and scrubbed
-too. This is the net under the rule that code never logs a key in the first place.
+a bearer token become ``[REDACTED]``, also URL-encoded. Exceptions attached to a record are
+formatted and scrubbed too. Values that have no recognisable shape (a custom header's secret, a
+key of an unusual format) are registered for the duration of a provider call with
+``hide_secrets()``; records created inside the call, in that context, are scrubbed of them.
+This is the net under the rule that code never logs a key in the first place.
+
+Library loggers that print request/response headers (httpcore, hpack) or SQL parameters
+(sqlalchemy.engine, aiosqlite: password and session hashes, the wrapped vault key) are held at
+INFO / WARNING even when the app logs at DEBUG.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 import sys
 import traceback
+from collections.abc import Iterable, Iterator
 from typing import IO
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
 
@@ -26,14 +37,14 @@ _HEADER_NAMES = "|".join(re.escape(name) for name in sorted(AUTH_HEADER_NAMES, k
 _HEADER_VALUE = re.compile(
     r"""(?ix)
     (?P<name>\b(?:""" + _HEADER_NAMES + r"""))          # a credential-carrying header name
-    (?P<sep>['"]?\s*[:=]\s*(?:b?['"])?) # : or = and an optional opening quote, as in dict reprs
-    (?P<value>[^'"\r\n,}]+)     # the value, up to a quote, line end, comma or closing brace
+    (?P<sep>(?:['"]|%22)?(?:\s|%20|\+)*(?:[:=]|%3A|%3D)(?:\s|%20|\+)*(?:b?['"]|%22)?) # : or =, also URL-encoded
+    (?P<value>[^'"\r\n,}&]+)    # the value, up to a quote, line end, comma, closing brace or &
     """
 )
 
 _KEY_SHAPES = re.compile(
     r"""(?x)
-      \bBearer\s+[A-Za-z0-9._~+/=-]{8,}          # any bearer token
+      \bBearer(?:\s+|%20|\+)[A-Za-z0-9._~+/=%-]{8,}  # any bearer token, also URL-encoded
     | \bsk-[A-Za-z0-9_-]{8,}                     # OpenAI, Anthropic (sk-ant-), OpenRouter (sk-or-), DeepSeek
     | \bAIza[0-9A-Za-z_-]{20,}                   # Google API keys
     | \bgsk_[A-Za-z0-9]{8,}                      # Groq
@@ -47,8 +58,40 @@ _KEY_SHAPES = re.compile(
 )
 
 
+# Secret values of the provider call running in this context (see hide_secrets).
+_CALL_SECRETS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("rolecall_call_secrets",
+                                                                                default=frozenset())
+MIN_SECRET = 8  # shorter values would scrub ordinary words
+
+
+def _forms(secret: str) -> set[str]:
+    """A secret as it may appear in text: raw and URL-encoded (path/query and form styles)."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
+
+
+@contextlib.contextmanager
+def hide_secrets(values: Iterable[str]) -> Iterator[None]:
+    """Scrub `values` from every record created in this context until the block ends."""
+    extra = frozenset(v for v in values if v and len(v) >= MIN_SECRET)
+    if not extra:
+        yield
+        return
+    previous = _CALL_SECRETS.get()
+    token = _CALL_SECRETS.set(previous | extra)
+    try:
+        yield
+    finally:
+        try:
+            _CALL_SECRETS.reset(token)
+        except ValueError:  # an async generator closed from another context: restore by value
+            _CALL_SECRETS.set(previous)
+
+
 def scrub(text: str) -> str:
-    """Replace credential-shaped substrings of ``text``."""
+    """Replace credential-shaped substrings of ``text`` and the secrets of the current call."""
+    for secret in sorted(_CALL_SECRETS.get(), key=len, reverse=True):
+        for form in sorted(_forms(secret), key=len, reverse=True):
+            text = text.replace(form, REDACTED)
     text = _HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", text)
     return _KEY_SHAPES.sub(REDACTED, text)
 
@@ -76,6 +119,21 @@ def install_scrubber() -> None:
     logging.setLogRecordFactory(_scrubbing_factory)
 
 
+# Loggers that print headers or SQL parameters at DEBUG (and SQL with parameters at INFO).
+QUIET_LIBRARIES: dict[str, int] = {
+    "httpcore": logging.INFO, "httpx": logging.INFO, "hpack": logging.INFO, "h11": logging.INFO,
+    "h2": logging.INFO, "sqlalchemy.engine": logging.WARNING, "sqlalchemy.pool": logging.WARNING,
+    "aiosqlite": logging.INFO, "asyncpg": logging.INFO, "multipart": logging.INFO,
+}
+
+
+def quiet_libraries(level: int | str) -> None:
+    """Hold header- and parameter-printing library loggers at their floor, whatever `level` is."""
+    wanted = logging.getLevelName(level) if isinstance(level, str) else level
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(floor, wanted if isinstance(wanted, int) else floor))
+
+
 def setup_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:
     """One handler on the root logger; uvicorn's loggers propagate to it."""
     install_scrubber()
@@ -86,6 +144,7 @@ def setup_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    quiet_libraries(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lib = logging.getLogger(name)
         lib.handlers.clear()

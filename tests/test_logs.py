@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -71,3 +72,39 @@ def test_scrubber_also_covers_other_handlers(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.INFO):
         logging.getLogger("library").info("token %s", CANARIES[0])
     assert CANARIES[0] not in caplog.text
+
+
+def test_url_encoded_credentials_are_scrubbed(captured: io.StringIO) -> None:
+    log = logging.getLogger("rolecall.test")
+    log.debug("GET /v1/models?api-key=abc%2Bdef%2F123456&page=2")
+    log.debug("sent authorization%3A%20Bearer%20odd%2Bshaped%2Ftoken99")
+    log.debug("form body: x-api-key=plain+text+secret+42")
+    output = captured.getvalue()
+    for secret in ("abc%2Bdef%2F123456", "odd%2Bshaped%2Ftoken99", "plain+text+secret+42"):
+        assert secret not in output, output
+    assert "page=2" in output
+
+
+def test_secrets_of_a_call_are_scrubbed_in_every_form_while_it_runs(captured: io.StringIO) -> None:
+    from rolecall.logs import hide_secrets
+
+    header_secret = "proxy Secret/Value+1=="  # no known key shape, unlike a provider key
+    log = logging.getLogger("httpcore.http11")
+    with hide_secrets([header_secret, "short"]):
+        log.warning("response headers: [(b'x-echo', b'%s')]", header_secret)
+        log.warning("url: https://proxy.example/v1?token=%s", quote(header_secret, safe=""))
+        log.warning("form: token=%s", quote_plus(header_secret))
+        log.warning("a short value stays: short")
+    log.warning("after the call: %s", "proxy Secret")
+    output = captured.getvalue()
+    assert header_secret not in output and quote(header_secret, safe="") not in output
+    assert quote_plus(header_secret) not in output and output.count(REDACTED) >= 3
+    assert "a short value stays: short" in output and "after the call: proxy Secret" in output
+
+
+def test_header_and_sql_parameter_loggers_stay_quiet_at_debug(captured: io.StringIO) -> None:
+    assert logging.getLogger("rolecall").isEnabledFor(logging.DEBUG)
+    for name in ("httpcore", "httpcore.http11", "hpack", "aiosqlite"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.INFO)  # the one-line request log stays

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Protocol
 
 import anyio
 import httpx
 
+from rolecall.logs import hide_secrets
 from rolecall.providers.errors import ProviderError, from_response, map_upstream_errors
 from rolecall.providers.modelmap import static_models
 from rolecall.providers.options import merge_headers
@@ -158,9 +159,16 @@ class BaseAdapter:
         )
 
     @staticmethod
-    def mapped(conn: Connection) -> contextlib.AbstractContextManager[None]:
-        """Transport/parse failures inside the block -> ProviderError, secrets redacted."""
-        return map_upstream_errors(secrets=conn.secrets(), custom_base=conn.custom_base)
+    @contextlib.contextmanager
+    def mapped(conn: Connection) -> Iterator[None]:
+        """Transport/parse failures inside the block -> ProviderError, secrets redacted.
+
+        The connection's secrets (the key, custom header values) are also registered with the log
+        scrubber for the block: a library logging this request at DEBUG cannot print them.
+        """
+        secrets = conn.secrets()
+        with hide_secrets(secrets), map_upstream_errors(secrets=secrets, custom_base=conn.custom_base):
+            yield
 
     def kind_override(self, conn: Connection, status: int, content: bytes) -> str | None:
         return None
