@@ -5,7 +5,7 @@ or a library's, can write it: values of auth headers and anything shaped like a 
 a bearer token become ``[REDACTED]``, also URL-encoded. Exceptions attached to a record are
 formatted and scrubbed too. Values that have no recognisable shape (a custom header's secret, a
 key of an unusual format) are registered for the duration of a provider call with
-``hide_secrets()``; records created inside the call, in that context, are scrubbed of them.
+``rolecall.net.secrets.hide_secrets()``; records created inside the call, in that context, are scrubbed of them.
 This is the net under the rule that code never logs a key in the first place.
 
 Library loggers that print request/response headers (httpcore, hpack) or SQL parameters
@@ -15,15 +15,16 @@ INFO / WARNING even when the app logs at DEBUG.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Iterator
 from typing import IO
 from urllib.parse import quote, quote_plus
+
+from rolecall.net.secrets import current_secrets, hide_secrets
+
+__all__ = ["REDACTED", "hide_secrets", "install_scrubber", "scrub", "setup_logging"]
 
 REDACTED = "[REDACTED]"
 
@@ -58,38 +59,14 @@ _KEY_SHAPES = re.compile(
 )
 
 
-# Secret values of the provider call running in this context (see hide_secrets).
-_CALL_SECRETS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("rolecall_call_secrets",
-                                                                                default=frozenset())
-MIN_SECRET = 8  # shorter values would scrub ordinary words
-
-
 def _forms(secret: str) -> set[str]:
     """A secret as it may appear in text: raw and URL-encoded (path/query and form styles)."""
     return {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
 
 
-@contextlib.contextmanager
-def hide_secrets(values: Iterable[str]) -> Iterator[None]:
-    """Scrub `values` from every record created in this context until the block ends."""
-    extra = frozenset(v for v in values if v and len(v) >= MIN_SECRET)
-    if not extra:
-        yield
-        return
-    previous = _CALL_SECRETS.get()
-    token = _CALL_SECRETS.set(previous | extra)
-    try:
-        yield
-    finally:
-        try:
-            _CALL_SECRETS.reset(token)
-        except ValueError:  # an async generator closed from another context: restore by value
-            _CALL_SECRETS.set(previous)
-
-
 def scrub(text: str) -> str:
     """Replace credential-shaped substrings of ``text`` and the secrets of the current call."""
-    for secret in sorted(_CALL_SECRETS.get(), key=len, reverse=True):
+    for secret in sorted(current_secrets(), key=len, reverse=True):
         for form in sorted(_forms(secret), key=len, reverse=True):
             text = text.replace(form, REDACTED)
     text = _HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", text)

@@ -53,10 +53,13 @@ async def app(captured, settings) -> AsyncIterator:  # type: ignore[no-untyped-d
         yield application
 
 
-async def test_nothing_secret_is_logged_at_debug(app, alice: httpx.AsyncClient, fake_openai, captured) -> None:  # type: ignore[no-untyped-def]
+async def test_nothing_secret_is_logged_at_debug(  # type: ignore[no-untyped-def]
+    app, alice: httpx.AsyncClient, fake_openai, captured  # noqa: F811
+) -> None:
     account_id = (await alice.get("/api/me")).json()["id"]
     record, _ = e2e_record(account_id)
-    assert (await alice.post("/api/encryption/setup", json=record, headers=await csrf_headers(alice))).status_code == 201
+    answer = await alice.post("/api/encryption/setup", json=record, headers=await csrf_headers(alice))
+    assert answer.status_code == 201
     fake_openai.keys.add(CANARY_KEY)
     body = {"provider_id": "custom_openai", "base_url": fake_openai.base_url, "label": "canary", "privacy_mode": "srv",
             "api_key": CANARY_KEY, "headers": f"x-proxy-secret: {HEADER_SECRET}"}
@@ -67,7 +70,8 @@ async def test_nothing_secret_is_logged_at_debug(app, alice: httpx.AsyncClient, 
               "set-cookie": f"session={HEADER_SECRET}"}
     fake_openai.fail_next(429, None, echoes)
     for _ in range(2):  # one echoing rate limit, one valid answer
-        tested = await alice.post(f"/api/provider-configs/{config_id}/test", json={}, headers=await csrf_headers(alice))
+        path = f"/api/provider-configs/{config_id}/test"
+        tested = await alice.post(path, json={}, headers=await csrf_headers(alice))
         assert tested.status_code == 200
     assert fake_openai.requests[-1].headers["x-proxy-secret"] == HEADER_SECRET
 

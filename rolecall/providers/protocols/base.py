@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import anyio
 import httpx
 
-from rolecall.logs import hide_secrets
+from rolecall.net.secrets import hide_secrets
 from rolecall.providers.errors import ProviderError, from_response, map_upstream_errors
 from rolecall.providers.modelmap import static_models
 from rolecall.providers.options import merge_headers
