@@ -90,6 +90,7 @@ class SecurityMiddleware:
         token = existing or secrets.token_urlsafe(32)
         scope["rolecall.csrf"] = token
         secure = cookie_is_secure(self.cookie_secure, scope.get("scheme", "http"))
+        private = not scope.get("path", "").startswith(PUBLIC_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -98,6 +99,8 @@ class SecurityMiddleware:
                 for name, value in _SECURITY_HEADERS:
                     if name not in names:
                         headers.append((name, value))
+                if private and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
                 if not existing:
                     cookie = f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"
                     headers.append((b"set-cookie", (cookie + ("; Secure" if secure else "")).encode()))
@@ -106,6 +109,12 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
+
+# Static assets are the same for everyone (revalidated by ETag). Every other answer may carry
+# account data (configs, the encryption record with its wrapped key and salt, the CSRF token in a
+# page) and must not be kept by the browser's or a proxy's cache: `Cache-Control: no-store`
+# unless the route chose its own caching (the public BIP39 word list).
+PUBLIC_PREFIXES = ("/static/",)
 
 _SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
