@@ -136,11 +136,11 @@ def worker(data_dir: str | None, config: str | None) -> None:
 def migrate(data_dir: str | None, config: str | None) -> None:
     """Bring the database schema up to date, then exit."""
     from rolecall.storage import migrate as migrations
-    from rolecall.storage.db import make_engine
+    from rolecall.storage.db import make_engine, make_private_dir
 
     settings = _settings(config, data_dir=data_dir)
     setup_logging(settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
 
     async def run() -> str | None:
         engine = make_engine(settings.effective_database_url)

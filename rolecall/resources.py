@@ -19,7 +19,7 @@ from rolecall.services.limits import Limiter, LimitRules
 from rolecall.services.resources import Resources
 from rolecall.storage import migrate
 from rolecall.storage.cache import make_cache
-from rolecall.storage.db import make_engine, make_sessionmaker
+from rolecall.storage.db import make_engine, make_private_dir, make_sessionmaker
 from rolecall.storage.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 async def open_resources(
     settings: Settings, *, consume_jobs: bool, run_migrations: bool = True
 ) -> AsyncIterator[Resources]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     ring = keyring.load_key_ring(settings)
     engine = make_engine(settings.effective_database_url)
     try:

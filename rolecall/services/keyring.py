@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from rolecall.config import Settings
 from rolecall.crypto import Binding, CryptoError, KeyRing, generate_key_file_text, srv
-from rolecall.storage.db import Sessions
+from rolecall.storage.db import Sessions, make_private_dir
 from rolecall.storage.tables import ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def _parse(text: str, source: str) -> KeyRing:
 
 
 def _write_new_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     text = "# RoleCall encryption keys: first line is the primary. Back this file up with the database.\n"
     text += generate_key_file_text(new_kid())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

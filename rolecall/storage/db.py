@@ -1,7 +1,14 @@
-"""The async engine and session factory: SQLite by default, PostgreSQL via DATABASE_URL."""
+"""The async engine and session factory: SQLite by default, PostgreSQL via DATABASE_URL.
+
+The SQLite file holds password hashes, session hashes and sealed keys: the data dir is created
+0700 and the database file 0600 before SQLite opens it. SQLite creates its -wal and -shm files
+with the mode of the database file, so they are 0600 too; files from an older install are
+tightened to 0600 on start.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,7 +52,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) readable by this user only; an existing dir is kept as is."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; say it exactly
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     path = url.split(":///", 1)[1] if ":///" in url else ""
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    database = Path(path)
+    make_private_dir(database.parent)
+    # Create the file ourselves, owner-only, so SQLite (and its -wal/-shm, which copy the
+    # database file's mode) never makes it world-readable.
+    os.close(os.open(database, os.O_RDONLY | os.O_CREAT, 0o600))
+    for name in (database, Path(f"{database}-wal"), Path(f"{database}-shm"), Path(f"{database}-journal")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            os.chmod(name, 0o600)
