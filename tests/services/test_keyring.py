@@ -71,10 +71,10 @@ async def test_rotation_rewraps_everything_and_retires_the_old_key(make_settings
     async with open_resources(make_settings(encryption_keys=SecretStr(f"{new_line},{old_line}")), consume_jobs=False) as res:
         assert await keyring.key_counts(res.db) == {"old": 5}
         steps: list[int] = []
-        assert await keyring.rotate(res.db, both, batch=2, progress=steps.append) == 5
+        assert (await keyring.rotate(res.db, both, batch=2, progress=steps.append)).rewrapped == 5
         assert steps == [2, 2, 1]
         assert await keyring.key_counts(res.db) == {"new": 5}
-        assert await keyring.rotate(res.db, both) == 0  # resumable: nothing left to do
+        assert (await keyring.rotate(res.db, both)).rewrapped == 0  # resumable: nothing left to do
 
     only_new = SecretStr(new_line)
     async with open_resources(make_settings(encryption_keys=only_new), consume_jobs=False) as res:
