@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rolecall.providers import jsontext
@@ -99,6 +99,16 @@ def parse_headers(text: str) -> dict[str, str]:
     """Custom headers from `key: value` lines or a JSON object; raises OptionsError."""
     entries = _entries(text, "headers", "Custom Headers")
     return _check_header_entries(entries)
+
+
+def check_fixed_headers(provider: Provider, names: Iterable[str]) -> None:
+    """Refuse custom headers this provider's requests always set (OpenRouter's X-Title, a field's
+    header): ours win on the wire, so a custom value would be silently replaced."""
+    fixed = {h.lower() for h in provider.headers} | {f.header.lower() for f in provider.fields if f.header}
+    for name in names:
+        if name.lower() in fixed:
+            raise OptionsError("headers", f"Custom Headers: {name} is set by RoleCall for {provider.name}, so a "
+                               "custom value would be replaced. Remove this header.")
 
 
 def check_headers(headers: Mapping[str, Any]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from rolecall.providers import (
     protocol_for,
     resolve_target,
 )
-from rolecall.providers.options import check_key
+from rolecall.providers.options import check_fixed_headers, check_key
 from rolecall.services.errors import Invalid
 
 MAX_LABEL = 80
@@ -62,8 +62,9 @@ def resolve(data: ConfigInput) -> Resolved:
     spec = provider(data.provider_id)
     with options_errors(spec):
         target = resolve_target(spec, base_url=data.base_url, endpoint_type=data.endpoint_type, values=data.values)
-        return Resolved(spec, target, parse_headers(data.headers or ""), parse_body_params(data.body or ""),
-                        check_model_id(data.model))
+        headers = parse_headers(data.headers or "")
+        check_fixed_headers(spec, headers)
+        return Resolved(spec, target, headers, parse_body_params(data.body or ""), check_model_id(data.model))
 
 
 class options_errors:  # noqa: N801 - used as a context manager, reads like a clause
@@ -109,18 +110,24 @@ def check_config_id(config_id: str | None) -> str:
     return config_id
 
 
-def header_values(text: str) -> dict[str, str]:
-    """Custom headers from the form's text (`key: value` lines or JSON), validated."""
+def header_values(text: str, spec: Provider | None = None) -> dict[str, str]:
+    """Custom headers from the form's text (`key: value` lines or JSON), validated (for `spec`:
+    none of the headers its requests always set)."""
     try:
-        return parse_headers(text or "")
+        headers = parse_headers(text or "")
+        if spec is not None:
+            check_fixed_headers(spec, headers)
     except OptionsError as exc:
         raise Invalid(str(exc), field="headers") from None
+    return headers
 
 
-def check_header_names(names: list[str]) -> list[str]:
+def check_header_names(names: list[str], spec: Provider | None = None) -> list[str]:
     """E2E configs keep header values in the sealed bundle; only their names reach the server."""
     try:
         checked = parse_headers("\n".join(f"{name}: x" for name in names))
+        if spec is not None:
+            check_fixed_headers(spec, checked)
     except OptionsError as exc:
         raise Invalid(str(exc), field="headers") from None
     return sorted(checked)

@@ -287,11 +287,11 @@ def _set_credential(res: Resources, row: ProviderConfig, resolved: Resolved, cre
             raise Invalid("An end-to-end config needs its encrypted credential.", field="credential")
         row.credential_ct = vault.check_e2e_envelope(creds.credential, udk_gen)
         row.key_id, row.key_hint = None, None
-        return tuple(check_header_names(list(creds.header_names)))
+        return tuple(check_header_names(list(creds.header_names), spec))
     if creds.credential is not None:
         raise Invalid("Server-Accessible configs take the key itself; the server encrypts it.", field="credential")
     api_key = (creds.api_key or "").strip()
-    headers = header_values(creds.headers)
+    headers = header_values(creds.headers, spec)
     if not api_key and spec.key_policy == "required":
         raise Invalid(f"{spec.name} needs an {spec.key_label}.", field="api_key")
     if not api_key and not headers:
