@@ -446,3 +446,26 @@ def test_locked_vault_refuses_e2e_save_and_phone_layout(chromium: Any, byok_serv
     expect(fact(page, "Phone key", "Key")).to_have_text("…WXYZ")  # shown once unlocked
     assert someone.errors == []
     someone.page.context.close()
+
+
+def test_the_form_refuses_a_private_or_plain_http_base_url_as_it_is_typed(person: Person) -> None:
+    page = person.page
+    dialog = open_add(page)
+    fill_form(dialog, mode="Server-Accessible", provider="Custom (OpenAI-compatible)", label="my llm", key=CANARY)
+    base = dialog.get_by_label("Base URL", exact=True)  # the Custom endpoint's main field
+    field_error = dialog.locator('[data-field="base_url"] .field-error')
+    base.fill("http://10.0.0.7:11434/v1")
+    base.press("Tab")
+    expect(field_error).to_be_visible()
+    expect(field_error).to_contain_text("Destination not allowed")
+    expect(field_error).to_contain_text("Cloudflare Tunnel")
+    base.fill("http://8.8.8.8/v1")
+    base.press("Tab")
+    expect(field_error).to_contain_text("unencrypted")
+    base.fill("https://8.8.8.8/v1")
+    base.press("Tab")
+    expect(field_error).to_be_hidden()
+    base.fill("http://10.0.0.7:11434/v1")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_text("Destination not allowed").first).to_be_visible()
+    assert [s for s in saves(person) if s.get("base_url", "").startswith("http://10.")], "the server was asked"
