@@ -31,7 +31,7 @@ async def _run_app_and_write(settings) -> dict[str, int]:  # type: ignore[no-unt
 async def test_a_new_data_dir_and_database_are_private(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     old = os.umask(0o022)  # the usual umask: without care, files would be 0644
     try:
-        settings = make_settings(data_dir=tmp_path / "fresh" / "data", database_url=None)
+        settings = make_settings(data_dir=tmp_path / "fresh" / "data", database_url=None, encryption_keys=None)
         modes = await _run_app_and_write(settings)
     finally:
         os.umask(old)
@@ -46,5 +46,5 @@ async def test_an_older_world_readable_database_is_tightened(make_settings, tmp_
     database = data / "rolecall.db"
     database.touch(mode=0o644)
     os.chmod(database, 0o644)
-    modes = await _run_app_and_write(make_settings(data_dir=data, database_url=None))
+    modes = await _run_app_and_write(make_settings(data_dir=data, database_url=None, encryption_keys=None))
     assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
