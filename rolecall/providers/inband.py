@@ -25,10 +25,8 @@ def from_stream_error(body: Any, *, secrets: Iterable[str] = (), status: int | N
     code = err.get("code") if isinstance(err, dict) else None
     status = status or _status_code(code)
     message = body_message(body)
-    if status:
-        kind = kind_for(status, body)
-    else:
-        kind = _kind_from_words(err) or _kind_from_type(body) or kind_from_text(message) or "unavailable"
+    kind = (kind_for(status, body) if status
+            else _kind_from_words(err) or _kind_from_type(body) or kind_from_text(message) or "unavailable")
     return ProviderError(kind, clip(redact(message, secrets)) or "error in stream", status=status)
 
 

@@ -54,7 +54,7 @@ async def app(captured, settings) -> AsyncIterator:  # type: ignore[no-untyped-d
 
 
 async def test_nothing_secret_is_logged_at_debug(  # type: ignore[no-untyped-def]
-    app, alice: httpx.AsyncClient, fake_openai, captured  # noqa: F811
+    app, alice: httpx.AsyncClient, fake_openai, captured
 ) -> None:
     account_id = (await alice.get("/api/me")).json()["id"]
     record, _ = e2e_record(account_id)
