@@ -7,6 +7,7 @@
   the Anthropic Messages body without `model`, with `anthropic_version`
 * `POST /v1/projects/{p}/locations/{r}/publishers/google/models/{m}:generateContent|streamGenerateContent`
 
+`.stream_error` sends an in-band error mid-stream in the publisher's own shape.
 `.service_account()` returns a JSON the adapter can use; its `token_uri` points at a metadata
 address on purpose, to prove the adapter never uses it. `.enabled` lists the models the project
 may call (others answer 404, like a model not enabled in Model Garden).
@@ -28,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from tests.fakes.anthropic import message_frames, message_json
 from tests.fakes.gemini import generate_frames, generate_json, google_error
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, sse_frame
 
 PROJECT = "rolecall-test"
 EMAIL = f"rolecall@{PROJECT}.iam.gserviceaccount.com"
@@ -49,6 +50,8 @@ class FakeVertex(FakeServer):
         self.tokens: set[str] = set()
         self.assertions: list[dict[str, Any]] = []
         self.enabled = {"claude-sonnet-4-5@20250929", "claude-haiku-4-5@20251001", "gemini-2.5-flash", "gemini-2.5-pro"}
+        # An in-band error mid-stream: an Anthropic `error` event, or Gemini's `{"error": ...}` frame.
+        self.stream_error: dict[str, Any] | None = None
 
     @property
     def token_url(self) -> str:
@@ -107,14 +110,17 @@ class FakeVertex(FakeServer):
         if publisher == "google" and method in ("generateContent", "streamGenerateContent"):
             if method == "generateContent":
                 return JSONResponse(generate_json(self.reply, model))
-            return self.sse(generate_frames(self.reply, model))
+            frames = generate_frames(self.reply, model)
+            if self.stream_error is not None:
+                frames = [*frames[:1], sse_frame({"error": self.stream_error})]
+            return self.sse(frames)
         return JSONResponse(google_error(404, "unknown method"), status_code=404)
 
     def anthropic(self, body: dict[str, Any], model: str, method: str) -> Response:
         if "model" in body or not body.get("anthropic_version") or "max_tokens" not in body:
             return JSONResponse(google_error(400, "anthropic_version and max_tokens required; model goes in the URL"), status_code=400)
         if method == "streamRawPredict" and body.get("stream"):
-            return self.sse(message_frames(self.reply, model))
+            return self.sse(message_frames(self.reply, model, self.stream_error))
         if method == "rawPredict" and not body.get("stream"):
             return JSONResponse(message_json(self.reply, model))
         return JSONResponse(google_error(400, "stream must match the method"), status_code=400)

@@ -7,16 +7,19 @@ A rate limit, an exhausted quota or a content filter reported in a 200 stream mu
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import httpx
 import pytest
 
 from rolecall.providers import ProviderError, connect, explain, headline, protocol_for
+from rolecall.providers.protocols.vertex import Vertex
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.fakes.cohere import FakeCohere
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.openai_compat import FakeOpenAI
+from tests.fakes.vertex import FakeVertex
 from tests.providers.helpers import HELLO, KEY, collect
 
 OPENAI_STYLE = [
@@ -113,3 +116,22 @@ async def test_cohere_message_end_error_maps_by_its_message(
     conn = connect("cohere", api_key=KEY, base_url=fake_cohere.base_url)
     request = dataclasses.replace(HELLO, model="command-a-03-2025")
     assert (await _failure("cohere", conn, http_client, request)).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("model", "error", "kind"),
+    [("claude-sonnet-4-5@20250929", {"type": "rate_limit_error", "message": "slow down"}, "rate_limited"),
+     ("claude-sonnet-4-5@20250929", {"type": "overloaded_error", "message": "Overloaded"}, "unavailable"),
+     ("gemini-2.5-flash", {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}, "rate_limited"),
+     ("gemini-2.5-flash", {"message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}, "rate_limited")],
+)
+async def test_vertex_stream_errors_keep_their_kind(
+    fake_vertex: FakeVertex, http_client: httpx.AsyncClient, model: str, error: dict, kind: str
+) -> None:
+    fake_vertex.stream_error = error
+    conn = connect("vertex", api_key=json.dumps(fake_vertex.service_account()), base_url=fake_vertex.base_url,
+                   values={"region": "us-east5"})
+    adapter = Vertex(token_url=fake_vertex.token_url)
+    with pytest.raises(ProviderError) as caught:
+        await collect(adapter.stream_chat(conn, dataclasses.replace(HELLO, model=model), http_client))
+    assert caught.value.kind == kind
