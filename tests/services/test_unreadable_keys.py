@@ -9,6 +9,7 @@ removes a key only once no row uses it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import stat
 from pathlib import Path
 
@@ -74,6 +75,15 @@ def test_keys_check_lists_them_and_sets_them_aside_so_serve_starts(make_settings
     settings = _settings_on_sqlite(make_settings, tmp_path)
     rows = asyncio.run(_seed(settings))
     runner = CliRunner()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:  # `serve` sets up logging on the root logger; give the other tests theirs back
+        refused = runner.invoke(main, ["serve", "--data-dir", str(settings.data_dir), "--port", "0"])
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert refused.exit_code == 1 and rows[0].id in refused.output and rows[1].id in refused.output
+    assert "not the key that encrypted" not in refused.output and "--mark-unusable" in refused.output
     listed = runner.invoke(main, ["--data-dir", str(settings.data_dir), "keys", "check"])
     assert listed.exit_code == 1
     assert "2 stored key(s) can't be decrypted" in listed.output
