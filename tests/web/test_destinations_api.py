@@ -74,3 +74,12 @@ class TestAllowListed:
             assert saved.status_code == 201, saved.text
         refused = await post(owner, "/api/provider-configs", config("http://8.8.8.8/v1", "public"))
         assert refused.status_code == 400 and "unencrypted" in refused.json()["error"]
+
+
+async def test_test_says_the_same_as_save(owner) -> None:
+    body = {"provider_id": "custom_openai", "base_url": "http://8.8.8.8/v1", "api_key": VALID_KEY}
+    tested = await post(owner, "/api/provider-configs/test", body)
+    assert tested.status_code == 200
+    result = tested.json()
+    assert result["status"] == "invalid" and result["kind"] == "blocked"
+    assert "unencrypted" in result["explanation"] and "https://" in result["explanation"]
