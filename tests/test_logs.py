@@ -108,3 +108,15 @@ def test_header_and_sql_parameter_loggers_stay_quiet_at_debug(captured: io.Strin
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
     assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
     assert logging.getLogger("httpx").isEnabledFor(logging.INFO)  # the one-line request log stays
+
+
+def test_secrets_are_unregistered_even_when_blocks_end_out_of_order() -> None:
+    from rolecall.net.secrets import current_secrets, hide_secrets
+
+    outer, inner = hide_secrets(["outer-secret-1"]), hide_secrets(["outer-secret-1", "inner-secret-2"])
+    outer.__enter__()
+    inner.__enter__()
+    assert current_secrets() == {"outer-secret-1", "inner-secret-2"}
+    outer.__exit__(None, None, None)  # a caller's block ends before the stream generator's
+    inner.__exit__(None, None, None)
+    assert current_secrets() == frozenset()

@@ -30,12 +30,12 @@ def hide_secrets(values: Iterable[str]) -> Iterator[None]:
     if not extra:
         yield
         return
-    previous = _CALL_SECRETS.get()
-    token = _CALL_SECRETS.set(previous | extra)
+    added = extra - _CALL_SECRETS.get()
+    _CALL_SECRETS.set(_CALL_SECRETS.get() | added)
     try:
         yield
     finally:
-        try:
-            _CALL_SECRETS.reset(token)
-        except ValueError:  # an async generator closed from another context: restore by value
-            _CALL_SECRETS.set(previous)
+        # Remove what this block added rather than restoring a snapshot: blocks around a stream
+        # (an async generator and its caller) may end out of order, and a snapshot would then
+        # leave the secrets registered, or drop another block's.
+        _CALL_SECRETS.set(_CALL_SECRETS.get() - added)
