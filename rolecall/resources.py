@@ -14,7 +14,7 @@ import httpx
 from rolecall.config import Settings
 from rolecall.jobs import tasks
 from rolecall.net import NetworkPolicy, make_client
-from rolecall.services import keyring
+from rolecall.services import keyring, messages
 from rolecall.services.limits import Limiter, LimitRules
 from rolecall.services.resources import Resources
 from rolecall.storage import migrate
@@ -37,6 +37,10 @@ async def open_resources(
             await migrate.upgrade(engine)
         db = make_sessionmaker(engine)
         await keyring.check_key_ring(db, ring)
+        # Replies a stopped process left mid-stream: keep their text, marked interrupted. (Another
+        # replica's live stream marked too sets its final status when it ends.)
+        if recovered := await messages.recover_streaming(db):
+            log.info("Marked %d unfinished replies as interrupted", recovered)
     except BaseException:
         await engine.dispose()
         raise

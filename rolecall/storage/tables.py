@@ -73,17 +73,6 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class Scene(Base):
-    __tablename__ = "scene"
-
-    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
-    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
 class VaultKey(Base):
     """An account's end-to-end key record: only the salt and the wrapped user data key.
 
@@ -153,3 +142,12 @@ class ModelStar(Base):
     section: Mapped[str] = mapped_column(String(40), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The scene domain lives in its own module (tables grow by domain); importing it registers it.
+from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
+
+__all__ = [
+    "Account", "Base", "Character", "LoginSession", "Message", "MessageAlternative", "ModelStar", "ProviderConfig",
+    "Scene", "SceneCharacter", "UTCDateTime", "VaultKey", "new_id", "utcnow",
+]

@@ -13,7 +13,7 @@ async def test_error_shape_everywhere(alice: httpx.AsyncClient) -> None:
     headers = await csrf_headers(alice)
     cases = [
         (await alice.get("/api/scenes/nope"), 404, "not_found"),
-        (await alice.post("/api/scenes", json={"title": ""}, headers=headers), 400, "invalid"),
+        (await alice.post("/api/scenes", json={"title": "", "character_ids": ["x"]}, headers=headers), 400, "invalid"),
         (await alice.post("/api/scenes", json={"nope": 1}, headers=headers), 422, "invalid"),
         (await alice.post("/api/scenes", json={}), 403, "csrf"),
         (await alice.get("/api/no-such-endpoint"), 404, "http_error"),
@@ -27,6 +27,6 @@ async def test_error_shape_everywhere(alice: httpx.AsyncClient) -> None:
 
 
 async def test_validation_error_names_the_field(alice: httpx.AsyncClient) -> None:
-    response = await alice.post("/api/scenes", json={"description": "no title"}, headers=await csrf_headers(alice))
+    response = await alice.post("/api/scenes", json={"description": "no cast"}, headers=await csrf_headers(alice))
     assert response.status_code == 422
-    assert response.json()["field"] == "title"
+    assert response.json()["field"] == "character_ids"

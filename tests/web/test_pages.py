@@ -92,7 +92,10 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 
 async def test_openapi_documents_the_json_api(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/api/openapi.json")).json()
-    for path in ("/api/auth/signup", "/api/auth/login", "/api/auth/logout", "/api/me", "/api/scenes", "/api/scenes/{scene_id}", "/healthz", "/readyz"):
+    for path in ("/api/auth/signup", "/api/auth/login", "/api/auth/logout", "/api/me", "/api/scenes", "/api/scenes/{scene_id}", "/healthz", "/readyz",
+                 "/api/characters", "/api/characters/{character_id}", "/api/scenes/{scene_id}/messages",
+                 "/api/scenes/{scene_id}/messages/{message_id}", "/api/scenes/{scene_id}/messages/{message_id}/regenerate",
+                 "/api/scenes/{scene_id}/messages/{message_id}/continue"):
         assert path in schema["paths"], path
     docs = soup(await client.get("/api/docs"))
     assert docs.find(id=schema["paths"]["/api/me"]["get"]["operationId"])

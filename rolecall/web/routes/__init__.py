@@ -1,6 +1,17 @@
 """All routers, in the order they are mounted: one line per module."""
 
-from rolecall.web.routes import auth, catalog, encryption, health, home, provider_configs, scenes, settings
+from rolecall.web.routes import (
+    auth,
+    catalog,
+    characters,
+    encryption,
+    health,
+    home,
+    messages,
+    provider_configs,
+    scenes,
+    settings,
+)
 
 ROUTERS = (
     health.router,
@@ -14,4 +25,6 @@ ROUTERS = (
     catalog.api,
     scenes.pages,
     scenes.api,
+    characters.api,
+    messages.api,
 )

@@ -10,29 +10,32 @@ from pydantic import BaseModel, Field
 
 from rolecall.services import scenes
 from rolecall.services.errors import Invalid
-from rolecall.services.scenes import SceneView
 from rolecall.web.deps import CurrentAccount, ResourcesDep, render
+from rolecall.web.scene_json import SceneOut, SceneSummaryOut
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/scenes", tags=["scenes"])
 
 
 class SceneIn(BaseModel):
-    title: str = Field(max_length=scenes.MAX_TITLE * 2)
+    title: str | None = Field(None, max_length=scenes.MAX_TITLE * 2, description="Named after the cast when left out")
     description: str = Field("", max_length=scenes.MAX_DESCRIPTION * 2)
+    character_ids: list[str] = Field(min_length=1, max_length=8, description="Solo scenes for now: exactly one")
 
 
-class SceneOut(BaseModel):
-    id: str
-    title: str
-    description: str
-    created_at: str
-    updated_at: str
+class ModelChoice(BaseModel):
+    section: str = Field(max_length=40, description='A provider config id, or "premiere"')
+    model_id: str = Field(max_length=scenes.MAX_MODEL_ID)
 
-    @classmethod
-    def of(cls, scene: SceneView) -> SceneOut:
-        return cls(id=scene.id, title=scene.title, description=scene.description,
-                   created_at=scene.created_at.isoformat(), updated_at=scene.updated_at.isoformat())
+
+class ScenePatch(BaseModel):
+    title: str | None = Field(None, max_length=scenes.MAX_TITLE * 2)
+    description: str | None = Field(None, max_length=scenes.MAX_DESCRIPTION * 2)
+    model: ModelChoice | None = Field(None, description="The model the next message uses; null clears it")
+
+
+class SceneList(BaseModel):
+    scenes: list[SceneSummaryOut]
 
 
 @pages.get("/scenes")
@@ -48,7 +51,9 @@ async def create_scene_form(
     description: Annotated[str, Form(max_length=scenes.MAX_DESCRIPTION * 2)] = "",
 ) -> Response:
     try:
-        scene = await scenes.create_scene(res.db, account.id, title, description)
+        if not title.strip():
+            raise Invalid("Give the scene a title.", field="title")
+        scene = await scenes.create_scene(res.db, account.id, title, (), description)
     except Invalid as exc:
         items = await scenes.list_scenes(res.db, account.id)
         return render(request, "scenes/index.html", status_code=400, account=account, scenes=items,
@@ -68,19 +73,27 @@ async def delete_scene_form(res: ResourcesDep, account: CurrentAccount, scene_id
     return RedirectResponse("/scenes", status_code=303)
 
 
-@api.get("", response_model=list[SceneOut], summary="List your scenes, most recent first")
-async def list_scenes(res: ResourcesDep, account: CurrentAccount) -> list[SceneOut]:
-    return [SceneOut.of(s) for s in await scenes.list_scenes(res.db, account.id)]
+@api.get("", response_model=SceneList, summary="Your scenes, most recent activity first")
+async def list_scenes(res: ResourcesDep, account: CurrentAccount) -> SceneList:
+    return SceneList(scenes=[SceneSummaryOut.of(s) for s in await scenes.list_scenes(res.db, account.id)])
 
 
-@api.post("", status_code=201, response_model=SceneOut, summary="Create a scene")
+@api.post("", status_code=201, response_model=SceneOut, summary="Create a scene with a character")
 async def create_scene(res: ResourcesDep, account: CurrentAccount, body: SceneIn) -> SceneOut:
-    return SceneOut.of(await scenes.create_scene(res.db, account.id, body.title, body.description))
+    if body.title is not None and not body.title.strip():
+        raise Invalid("Give the scene a title.", field="title")
+    return SceneOut.of(await scenes.create_scene(res.db, account.id, body.title, body.character_ids, body.description))
 
 
-@api.get("/{scene_id}", response_model=SceneOut, summary="One of your scenes")
+@api.get("/{scene_id}", response_model=SceneOut, summary="One of your scenes, with its messages")
 async def get_scene(res: ResourcesDep, account: CurrentAccount, scene_id: str) -> SceneOut:
     return SceneOut.of(await scenes.get_scene(res.db, account.id, scene_id))
+
+
+@api.patch("/{scene_id}", response_model=SceneOut, summary="Rename a scene or choose its model")
+async def update_scene(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: ScenePatch) -> SceneOut:
+    changes = body.model_dump(exclude_unset=True)
+    return SceneOut.of(await scenes.update_scene(res.db, account.id, scene_id, changes))
 
 
 @api.delete("/{scene_id}", status_code=204, summary="Delete one of your scenes")

@@ -1,0 +1,255 @@
+"""Messages of a scene: reading a turn's context, editing, flipping alternatives, deleting, and the
+few writes a generation makes.
+
+A generation writes at most three times, never per chunk: the person's message before the
+upstream call (`add_user_message`), the reply row once the first token has gone out
+(`begin_reply`, status `streaming`), and the reply's final text and status when the stream ends
+(`finish_reply`: `complete`, or `interrupted` with the partial text). A process that dies
+between the last two leaves `streaming` rows; `recover_streaming` marks them `interrupted` at
+start-up so the scene reads consistently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rolecall.services.errors import Conflict, Invalid, NotFound
+from rolecall.services.scene_views import MessageView, message_view
+from rolecall.services.scenes import cast_of, config_names, owned_scene
+from rolecall.storage.db import Sessions, rowcount
+from rolecall.storage.scene_tables import Message, MessageAlternative, Scene
+from rolecall.storage.tables import new_id, utcnow
+
+MAX_TEXT = 50_000
+NO_SUCH_MESSAGE = "No such message."
+Action = Literal["send", "regenerate", "continue"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One message of the history as the prompt sees it (the active alternative's text)."""
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    name: str
+    persona: str
+    example_dialogue: str
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a reply goes: a new message, a new alternative of one, or the end of one (Continue)."""
+
+    scene_id: str
+    account_id: str
+    message_id: str
+    alt_index: int
+    character_id: str | None = None
+    mode: Literal["new", "alternative", "extend"] = "new"
+    base_text: str = ""  # extend (Continue): the text the reply goes on from
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Everything a generation needs from the database, read in one session."""
+
+    scene_id: str
+    account_id: str
+    title: str
+    description: str
+    character: Persona | None
+    model_section: str | None
+    model_id: str | None
+    history: tuple[Line, ...]
+    target: ReplyTarget
+
+
+async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None) -> Turn:
+    """The context of a turn: scene, first cast member, the history the reply follows, and the target."""
+    async with db() as s:
+        scene = await owned_scene(s, account_id, scene_id)
+        cast = (await cast_of(s, [scene_id])).get(scene_id, [])
+        rows = (await s.execute(
+            select(Message.id, Message.role, Message.active, MessageAlternative.idx, MessageAlternative.text,
+                   MessageAlternative.status)
+            .join(MessageAlternative, MessageAlternative.message_id == Message.id)
+            .where(Message.scene_id == scene_id).order_by(Message.position, Message.created_at, MessageAlternative.idx)
+        )).all()
+    order: list[str] = []
+    shown: dict[str, Line] = {}
+    alt_count: dict[str, int] = {}
+    for mid, role, active, idx, text, _status in rows:
+        if mid not in alt_count:
+            order.append(mid)
+        alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
+        if idx == active or mid not in shown:
+            shown[mid] = Line(role, text)
+    character = cast[0] if cast else None
+    speaker = character.id if character else None
+    target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker)
+    upto = len(order)
+    if action != "send":
+        if message_id not in shown:
+            raise NotFound(NO_SUCH_MESSAGE)
+        assert message_id is not None
+        if shown[message_id].role != "assistant":
+            raise Invalid("Only a character's reply can be regenerated or continued.", field="message_id")
+        where = order.index(message_id)
+        if action == "regenerate":
+            upto = where
+            target = ReplyTarget(scene_id, account_id, message_id, alt_count[message_id], speaker, "alternative")
+        else:
+            if where != len(order) - 1:
+                raise Invalid("Only the last reply can be continued.", field="message_id")
+            active = next(a for m, _, a, *_ in rows if m == message_id)
+            target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
+    history = tuple(shown[m] for m in order[:upto] if shown[m].text)
+    persona = Persona(character.id, character.name, character.persona, character.example_dialogue) if character else None
+    return Turn(scene_id, account_id, scene.title, scene.description, persona, scene.model_section, scene.model_id,
+                history, target)
+
+
+# --- the generation's writes -----------------------------------------------------------------
+
+async def _next_position(s: AsyncSession, scene_id: str) -> int:
+    last = await s.scalar(select(func.max(Message.position)).where(Message.scene_id == scene_id))
+    return 0 if last is None else last + 1
+
+
+async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str) -> MessageView:
+    text = check_text(text)
+    async with db.begin() as s:
+        message = Message(scene_id=scene_id, account_id=account_id, position=await _next_position(s, scene_id),
+                          role="user", active=0)
+        s.add(message)
+        await s.flush()
+        alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
+        s.add(alt)
+        await s.execute(update(Scene).where(Scene.id == scene_id).values(last_activity_at=utcnow()))
+    return message_view(message, [alt], {})
+
+
+@dataclass(frozen=True)
+class Made:
+    """Who made a reply: (section, model id, provider id)."""
+
+    section: str
+    model_id: str
+    provider_id: str | None
+
+
+async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> None:
+    """Record that a reply is streaming (after its first token has gone out)."""
+    fields = {"status": "streaming", "model_section": made.section, "model_id": made.model_id,
+              "provider_id": made.provider_id, "error_kind": None, "error_message": None}
+    async with db.begin() as s:
+        if target.mode == "new":
+            message = Message(id=target.message_id, scene_id=target.scene_id, account_id=target.account_id, role="assistant",
+                              position=await _next_position(s, target.scene_id), character_id=target.character_id,
+                              active=0)
+            s.add(message)
+            await s.flush()
+            s.add(MessageAlternative(message_id=message.id, idx=0, text="", **fields))
+            return
+        if target.mode == "extend":  # Continue: the same alternative goes on
+            await s.execute(update(MessageAlternative).where(
+                MessageAlternative.message_id == target.message_id, MessageAlternative.idx == target.alt_index
+            ).values(**fields))
+        else:  # Regenerate: a new alternative, shown at once; the earlier ones stay
+            s.add(MessageAlternative(message_id=target.message_id, idx=target.alt_index, text="", **fields))
+            await s.execute(update(Message).where(Message.id == target.message_id).values(active=target.alt_index))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str
+    status: str
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+
+
+async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome) -> MessageView:
+    """Store a reply's final text and status; returns the message as the page shows it."""
+    async with db.begin() as s:
+        await s.execute(update(MessageAlternative).where(
+            MessageAlternative.message_id == target.message_id, MessageAlternative.idx == target.alt_index
+        ).values(text=target.base_text + outcome.text, status=outcome.status, finish_reason=outcome.finish_reason,
+                 input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens,
+                 error_kind=outcome.error_kind, error_message=outcome.error_message, updated_at=utcnow()))
+        await s.execute(update(Scene).where(Scene.id == target.scene_id).values(last_activity_at=utcnow()))
+        return await _view(s, target.account_id, target.message_id)
+
+
+async def recover_streaming(db: Sessions) -> int:
+    """Replies left `streaming` by a process that stopped: they are `interrupted`, with what was kept."""
+    async with db.begin() as s:
+        result = await s.execute(update(MessageAlternative).where(MessageAlternative.status == "streaming")
+                                 .values(status="interrupted"))
+    return rowcount(result)
+
+
+# --- editing ---------------------------------------------------------------------------------
+
+def check_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise Invalid("Write something first.", field="text")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"A message can be at most {MAX_TEXT:,} characters.", field="text")
+    return text
+
+
+async def _owned_message(s: AsyncSession, account_id: str, scene_id: str, message_id: str) -> Message:
+    await owned_scene(s, account_id, scene_id)
+    message = await s.scalar(select(Message).where(Message.id == message_id, Message.scene_id == scene_id,
+                                                   Message.account_id == account_id))
+    if message is None:
+        raise NotFound(NO_SUCH_MESSAGE)
+    return message
+
+
+async def _view(s: AsyncSession, account_id: str, message_id: str) -> MessageView:
+    message = await s.get_one(Message, message_id)
+    alts = list(await s.scalars(select(MessageAlternative).where(MessageAlternative.message_id == message_id)))
+    return message_view(message, alts, await config_names(s, account_id))
+
+
+async def edit_message(db: Sessions, account_id: str, scene_id: str, message_id: str,
+                       text: str | None = None, active: int | None = None) -> MessageView:
+    """Edit the shown text (``text``) and/or show another alternative (``active``)."""
+    async with db.begin() as s:
+        message = await _owned_message(s, account_id, scene_id, message_id)
+        if active is not None:
+            exists = await s.scalar(select(MessageAlternative.id).where(
+                MessageAlternative.message_id == message_id, MessageAlternative.idx == active))
+            if exists is None:
+                raise Invalid("This message has no such alternative.", field="active")
+            message.active = active
+        if text is not None:
+            shown = await s.scalar(select(MessageAlternative).where(
+                MessageAlternative.message_id == message_id, MessageAlternative.idx == message.active))
+            assert shown is not None
+            if shown.status == "streaming":
+                raise Conflict("This reply is still being written; stop it first.", field="text")
+            shown.text = check_text(text)
+        await s.flush()
+        return await _view(s, account_id, message_id)
+
+
+async def delete_message(db: Sessions, account_id: str, scene_id: str, message_id: str) -> None:
+    async with db.begin() as s:
+        await _owned_message(s, account_id, scene_id, message_id)
+        await s.execute(delete(Message).where(Message.id == message_id))
+

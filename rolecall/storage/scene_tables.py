@@ -1,0 +1,103 @@
+"""Tables of the scene domain: characters, scenes, their cast, and the messages with alternatives.
+
+A message is a turn in a scene; what it says lives in its alternatives (a user message has one,
+an assistant reply gains one per Regenerate), and ``active`` says which one the scene shows.
+Each alternative records how it was made (model, finish reason, token usage) and its status:
+``streaming`` while a reply is being generated, ``interrupted`` when the stream stopped early
+(Stop, a broken connection, a restart), ``complete`` otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rolecall.storage.tables import Base, new_id, utcnow
+
+STATUSES = ("complete", "streaming", "interrupted", "error")
+
+
+class Character(Base):
+    __tablename__ = "character"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    persona: Mapped[str] = mapped_column(Text, default="")
+    first_message: Mapped[str] = mapped_column(Text, default="")
+    example_dialogue: Mapped[str] = mapped_column(Text, default="")
+    avatar_color: Mapped[str] = mapped_column(String(7), default="#6b7280")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Scene(Base):
+    __tablename__ = "scene"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The chosen model: a provider config id or "premiere", and the model id within it.
+    model_section: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    model_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SceneCharacter(Base):
+    """A character cast in a scene (solo scenes have one; the table allows several)."""
+
+    __tablename__ = "scene_character"
+
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True)
+    character_id: Mapped[str] = mapped_column(ForeignKey("character.id", ondelete="CASCADE"), primary_key=True, index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Message(Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'assistant')", name="role_known"),
+        Index("ix_message_scene_id_position", "scene_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(10))
+    character_id: Mapped[str | None] = mapped_column(ForeignKey("character.id", ondelete="SET NULL"), nullable=True)
+    active: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MessageAlternative(Base):
+    __tablename__ = "message_alternative"
+    __table_args__ = (
+        UniqueConstraint("message_id", "idx"),
+        CheckConstraint("status IN ('complete', 'streaming', 'interrupted', 'error')", name="status_known"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="complete")
+    finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Which model wrote it (config id or "premiere", model id, provider id): kept when the config goes.
+    model_section: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    model_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Why the stream stopped early: an error kind and the guide's words for it (never provider text with secrets).
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

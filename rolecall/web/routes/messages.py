@@ -1,0 +1,103 @@
+"""A scene's messages: send (streamed), regenerate, continue, edit, flip alternatives, delete.
+
+The generation routes answer ``text/event-stream`` (see `rolecall.web.sse`). Anything wrong with
+the request itself (another account's scene: 404; bad input: 400/422) is a normal JSON error
+before the stream starts; a failed generation is an ``error`` event inside it. An End-to-End
+config's key comes in the body as ``key`` for this one request: it becomes a `HandedKey` and is
+dropped when the request ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, SecretStr
+
+from rolecall.services import connections, gateway, messages
+from rolecall.services.resources import Resources
+from rolecall.web.deps import CurrentAccount, ResourcesDep
+from rolecall.web.scene_json import MessageOut, error_json, message_json, model_json
+from rolecall.web.sse import EventStream, delta, event
+
+api = APIRouter(prefix="/api/scenes/{scene_id}/messages", tags=["messages"])
+STREAM = {200: {"content": {"text/event-stream": {}},
+                "description": "Server-sent events: user, start, delta ({\"t\": text}), done or error"}}
+
+
+class KeyIn(BaseModel):
+    """An End-to-End config's key, opened by the browser for this request only (never stored)."""
+
+    api_key: SecretStr | None = Field(None, max_length=24 * 1024)
+    headers: dict[str, str] | str | None = Field(None, description="Custom header values sealed with the key")
+
+    def handed(self) -> connections.HandedKey:
+        key = self.api_key.get_secret_value() if self.api_key else None
+        lines = self.headers if isinstance(self.headers, str) else "\n".join(f"{k}: {v}" for k, v in (self.headers or {}).items())
+        return connections.HandedKey.from_form(key, lines)
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        return [("api_key", "[secret]" if self.api_key else None), ("headers", "[secret]" if self.headers else None)]
+
+
+class SendIn(BaseModel):
+    text: str = Field("", max_length=messages.MAX_TEXT * 2, description="Empty: no new message, the character replies")
+    key: KeyIn | None = None
+
+
+class KeyOnly(BaseModel):
+    key: KeyIn | None = None
+
+
+class MessagePatch(BaseModel):
+    text: str | None = Field(None, max_length=messages.MAX_TEXT * 2)
+    active: int | None = Field(None, ge=0, description="Show this alternative")
+
+
+def _key(body: KeyIn | None) -> connections.Key:
+    return body.handed() if body is not None else connections.ServerKey()
+
+
+async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key) -> AsyncIterator[bytes]:
+    async for item in gateway.run(res, prepared, key):
+        if item.name == "delta":
+            yield delta(item.data)
+        elif item.name == "start":
+            yield event("start", {**item.data, "model": model_json(item.data["model"])})
+        elif item.name == "error":
+            yield event("error", error_json(item.data["error"], item.data["reply"]))
+        else:  # user, done: a message
+            yield event(item.name, message_json(item.data))
+
+
+@api.post("", responses=STREAM, response_class=EventStream, summary="Send a message; the reply streams back")
+async def send(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: SendIn) -> EventStream:
+    prepared = await gateway.prepare(res, account.id, scene_id, "send", text=body.text)
+    return EventStream(_frames(res, prepared, _key(body.key)))
+
+
+@api.post("/{message_id}/regenerate", responses=STREAM, response_class=EventStream,
+          summary="A new alternative of a reply (the earlier ones are kept)")
+async def regenerate(res: ResourcesDep, account: CurrentAccount, scene_id: str, message_id: str,
+                     body: KeyOnly) -> EventStream:
+    prepared = await gateway.prepare(res, account.id, scene_id, "regenerate", message_id=message_id)
+    return EventStream(_frames(res, prepared, _key(body.key)))
+
+
+@api.post("/{message_id}/continue", responses=STREAM, response_class=EventStream, summary="Extend the last reply")
+async def continue_reply(res: ResourcesDep, account: CurrentAccount, scene_id: str, message_id: str,
+                         body: KeyOnly) -> EventStream:
+    prepared = await gateway.prepare(res, account.id, scene_id, "continue", message_id=message_id)
+    return EventStream(_frames(res, prepared, _key(body.key)))
+
+
+@api.patch("/{message_id}", response_model=MessageOut, summary="Edit a message's text or show another alternative")
+async def edit(res: ResourcesDep, account: CurrentAccount, scene_id: str, message_id: str, body: MessagePatch) -> MessageOut:
+    view = await messages.edit_message(res.db, account.id, scene_id, message_id, text=body.text, active=body.active)
+    return MessageOut.of(view)
+
+
+@api.delete("/{message_id}", status_code=204, summary="Delete a message")
+async def delete(res: ResourcesDep, account: CurrentAccount, scene_id: str, message_id: str) -> Response:
+    await messages.delete_message(res.db, account.id, scene_id, message_id)
+    return Response(status_code=204)

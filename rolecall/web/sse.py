@@ -1,0 +1,86 @@
+"""Server-sent events for the generation stream: `EventStream`, a small ASGI response.
+
+Why not Starlette's `StreamingResponse`: on ASGI 2.4 servers it only learns that the client left
+when a write fails, so a Stop while the model is still thinking would go unnoticed until the next
+chunk. This response watches for `http.disconnect` the whole time and cancels the stream at once,
+which cancels the upstream call (its connection is closed) and lets the generator keep the
+partial reply. It also sends a `: ping` comment every `ping_seconds` so proxies keep the
+connection open while a model thinks.
+
+Wire format: ``event: <name>`` and one ``data:`` line of compact JSON per event. A `delta` is
+``{"t": "<text>"}`` and nothing else: the hot path encodes one small string per chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+import anyio
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+PING = b": ping\n\n"
+_DELTA = b"event: delta\ndata: "
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache, no-store"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+]
+
+
+def delta(text: str) -> bytes:
+    return _DELTA + _dumps({"t": text}).encode() + b"\n\n"
+
+
+def event(name: str, data: object) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + _dumps(data).encode() + b"\n\n"
+
+
+class EventStream(Response):
+    """A response streaming pre-encoded SSE frames from ``frames``."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, frames: AsyncIterator[bytes], status_code: int = 200, *, ping_seconds: float = 15.0) -> None:
+        # Response.__init__ would add a content-length; a stream has none.
+        self.frames = frames
+        self.ping_seconds = ping_seconds
+        self.status_code = status_code
+        self.background: BackgroundTask | None = None
+        self.raw_headers = list(HEADERS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        lock = anyio.Lock(fast_acquire=True)  # pings and frames never interleave mid-write
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch, receive, tg.cancel_scope)
+            tg.start_soon(self._ping, send, lock)
+            try:
+                async with aclosing(self.frames) as frames:
+                    async for frame in frames:
+                        async with lock:
+                            await send({"type": "http.response.body", "body": frame, "more_body": True})
+                async with lock:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                pass  # the client went away while we wrote: same as a Stop
+            finally:
+                tg.cancel_scope.cancel()
+
+    @staticmethod
+    async def _watch(receive: Receive, scope: anyio.CancelScope) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope.cancel()
+                return
+
+    async def _ping(self, send: Send, lock: anyio.Lock) -> None:
+        while True:
+            await anyio.sleep(self.ping_seconds)
+            async with lock:
+                await send({"type": "http.response.body", "body": PING, "more_body": True})
