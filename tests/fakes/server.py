@@ -10,6 +10,8 @@ small control API and read back what arrived:
   get this answer instead of the normal one
 * `.plan`: stream controls (`first_byte_delay`, `chunk_delay`, `break_after`, `malformed_at`,
   `batch`), applied by `sse()` to any streamed answer
+* `.streams_abandoned` / `.abandoned` (a threading.Event): streams whose client closed the
+  connection before the last frame (a Stop must close the upstream call)
 * `.reset()`: back to the defaults (fixtures call it between tests)
 
 Servers start once per test session (startup and shutdown cost ~0.2 s each) and are reset
@@ -112,6 +114,9 @@ class FakeServer:
         self.reply = Reply()
         self.plan = StreamPlan()
         self._failures: deque[Failure] = deque()
+        # Streams whose client hung up before the last frame (Stop must close the upstream call).
+        self.streams_abandoned = 0
+        self.abandoned = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -172,6 +177,8 @@ class FakeServer:
         self.keys = {VALID_KEY}
         self.reply = Reply()
         self.plan = StreamPlan()
+        self.streams_abandoned = 0
+        self.abandoned.clear()
         self.reset_protocol()
 
     def reset_protocol(self) -> None:
@@ -203,6 +210,20 @@ class FakeServer:
         frames = list(frames)
 
         async def body() -> AsyncIterator[bytes]:
+            finished = False
+            try:
+                async for chunk in frames_of():
+                    yield chunk
+                finished = True
+            except StreamCut:
+                finished = True  # our own cut, not the client leaving
+                raise
+            finally:
+                if not finished:
+                    self.streams_abandoned += 1
+                    self.abandoned.set()
+
+        async def frames_of() -> AsyncIterator[bytes]:
             batch: list[bytes] = []
             for index, frame in enumerate(frames):
                 if plan.break_after is not None and index >= plan.break_after:
