@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from sqlalchemy import select
 
-from rolecall.providers import ChatRequest, ProviderError, Usage, facts, protocol_for
+from rolecall.providers import ChatEvent, ChatRequest, ProviderError, Usage, facts, protocol_for
 from rolecall.services import connections, messages, provider_configs
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.generation_errors import GenerationError, from_provider, refusal
@@ -158,7 +158,9 @@ async def _relay(res: Resources, turn: Turn, config: connections.OpenConfig, req
     usage: Usage | None = None
     adapter = protocol_for(config.provider.protocol)
     try:
-        async with aclosing(adapter.stream_chat(config.connection, request, res.http)) as events:
+        # Adapters' streams are async generators: closing ours closes the upstream response.
+        upstream = cast("AsyncGenerator[ChatEvent, None]", adapter.stream_chat(config.connection, request, res.http))
+        async with aclosing(upstream) as events:
             async for event in events:
                 if event.kind == "text":
                     if not event.text:

@@ -84,7 +84,7 @@ def build(system: str, history: Sequence[Line], budget: Budget) -> tuple[ChatMes
             break
         room -= cost
         kept.append(ChatMessage("assistant" if line.role == "assistant" else "user", line.text))
-    if history and not kept or room < 0:
+    if (history and not kept) or room < 0:
         needed = estimate(system) + (estimate(history[-1].text) if history else 0) + budget.reply + PRIMING
         raise ContextTooLong(needed, budget.context)
     kept.reverse()

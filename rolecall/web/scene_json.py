@@ -57,7 +57,7 @@ class ModelOut(BaseModel):
             return None
         mode = m.privacy_mode if m.privacy_mode in ("e2e", "srv") else None
         return cls(section=m.section, model_id=m.model_id, config_label=m.config_label, provider_name=m.provider_name,
-                   privacy_mode=mode, display_name=m.display_name)  # type: ignore[arg-type]
+                   privacy_mode=mode, display_name=m.display_name)
 
 
 class AltOut(BaseModel):
@@ -95,7 +95,7 @@ class MessageOut(BaseModel):
     @classmethod
     def of(cls, m: MessageView) -> MessageOut:
         return cls(
-            id=m.id, role=m.role, character_id=m.character_id, text=m.text, status=m.status,  # type: ignore[arg-type]
+            id=m.id, role=m.role, character_id=m.character_id, text=m.text, status=m.status,
             alternatives=[AltOut(index=a.index, text=a.text, status=a.status) for a in m.alternatives],
             active=m.active, model=ModelOut.of(m.model), finish_reason=m.finish_reason,
             usage=UsageOut(input_tokens=m.usage.input_tokens, output_tokens=m.usage.output_tokens) if m.usage else None,

@@ -14,7 +14,7 @@ Wire format: ``event: <name>`` and one ``data:`` line of compact JSON per event.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 import anyio
@@ -45,7 +45,7 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, frames: AsyncIterator[bytes], status_code: int = 200, *, ping_seconds: float = 15.0) -> None:
+    def __init__(self, frames: AsyncGenerator[bytes, None], status_code: int = 200, *, ping_seconds: float = 15.0) -> None:
         # Response.__init__ would add a content-length; a stream has none.
         self.frames = frames
         self.ping_seconds = ping_seconds

@@ -88,7 +88,7 @@ async def test_rate_limit_says_when_to_retry_and_leaves_no_reply(owner: Owner, s
     assert await messages_of(owner, scene) == [OPENING, ASKED]
     # Retry (no new text): the character answers the message already there.
     retried = await send(owner, scene, text="")
-    assert [e.name for e in retried][0] == "start" and reply_text(retried) == TEXT
+    assert retried[0].name == "start" and reply_text(retried) == TEXT
     assert await messages_of(owner, scene) == [OPENING, ASKED, ("assistant", TEXT, "complete")]
 
 

@@ -9,7 +9,8 @@ dropped when the request ends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, SecretStr
@@ -21,7 +22,7 @@ from rolecall.web.scene_json import MessageOut, error_json, message_json, model_
 from rolecall.web.sse import EventStream, delta, event
 
 api = APIRouter(prefix="/api/scenes/{scene_id}/messages", tags=["messages"])
-STREAM = {200: {"content": {"text/event-stream": {}},
+STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
                 "description": "Server-sent events: user, start, delta ({\"t\": text}), done or error"}}
 
 
@@ -58,7 +59,7 @@ def _key(body: KeyIn | None) -> connections.Key:
     return body.handed() if body is not None else connections.ServerKey()
 
 
-async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key) -> AsyncIterator[bytes]:
+async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key) -> AsyncGenerator[bytes, None]:
     async for item in gateway.run(res, prepared, key):
         if item.name == "delta":
             yield delta(item.data)
