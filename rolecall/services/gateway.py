@@ -20,11 +20,14 @@ is kept with status `interrupted`; an error before the first token leaves no rep
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import anyio
@@ -34,7 +37,7 @@ from rolecall.providers import ChatEvent, ChatRequest, ProviderError, Usage, fac
 from rolecall.services import connections, messages, provider_configs
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.generation_errors import GenerationError, from_provider, refusal
-from rolecall.services.messages import Action, Made, Outcome, Turn
+from rolecall.services.messages import Action, Made, Outcome, ReplyTarget, Turn
 from rolecall.services.prompt import Budget, ContextTooLong, build, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
@@ -45,6 +48,9 @@ from rolecall.storage.tables import ProviderConfig
 log = logging.getLogger(__name__)
 _LIMITS: OrderedDict[tuple[str, str], dict[str, tuple[int | None, int | None]]] = OrderedDict()
 _LIMITS_SIZE = 256
+# (config, model) -> (context, max output, expiry): the list version is re-checked at most this often.
+_RECENT: OrderedDict[tuple[str, str], tuple[int | None, int | None, float]] = OrderedDict()
+RECHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +111,35 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key) -> Async
     except ContextTooLong as exc:
         yield _error(_too_long(exc, model))
         return
-    if prepared.text is not None:
-        user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text)
-        yield StreamEvent("user", user)
     target = turn.target
+    if prepared.text is not None:
+        user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text, turn.next_position)
+        target = dataclasses.replace(target, position=turn.next_position + 1)
+        yield StreamEvent("user", user)
     yield StreamEvent("start", {"message_id": target.message_id, "alternative": target.alt_index, "model": model})
-    made = Made(step.section, step.model_id, config.provider.id)
-    async for event in _relay(res, turn, config, request, made):
+    names = {config.config_id: ConfigName(config.label, config.provider.id, config.privacy_mode)}
+    reply = Reply(target, Made(step.section, step.model_id, config.provider.id), names)
+    async for event in _relay(res, reply, config, request):
         yield event
+
+
+@dataclass
+class Reply:
+    """The reply being written: where it goes, who makes it, and (once its row exists) when it began."""
+
+    target: ReplyTarget
+    made: Made
+    names: dict[str, ConfigName]
+    started_at: datetime | None = None
+
+    async def begin(self, db: Sessions) -> None:
+        self.started_at = await messages.begin_reply(db, self.target, self.made)
+
+    async def finish(self, db: Sessions, outcome: Outcome) -> MessageView:
+        if self.started_at is None:
+            await self.begin(db)
+        assert self.started_at is not None
+        return await messages.finish_reply(db, self.target, outcome, self.made, self.names, self.started_at)
 
 
 async def _open(res: Resources, turn: Turn, step: Step, key: connections.Key
@@ -148,12 +175,10 @@ def _too_long(exc: ContextTooLong, model: ModelView | None) -> GenerationError:
     return refusal("context_too_long", message=message)
 
 
-async def _relay(res: Resources, turn: Turn, config: connections.OpenConfig, request: ChatRequest,
-                 made: Made) -> AsyncIterator[StreamEvent]:
+async def _relay(res: Resources, reply: Reply, config: connections.OpenConfig, request: ChatRequest
+                 ) -> AsyncIterator[StreamEvent]:
     """Stream the reply: one ``delta`` per upstream text chunk, then ``done`` or ``error``."""
-    target = turn.target
     parts: list[str] = []
-    begun = False
     finish: str | None = None
     usage: Usage | None = None
     adapter = protocol_for(config.provider.protocol)
@@ -167,9 +192,8 @@ async def _relay(res: Resources, turn: Turn, config: connections.OpenConfig, req
                         continue
                     parts.append(event.text)
                     yield StreamEvent("delta", event.text)
-                    if not begun:  # after the first token went out, so the write does not delay it
-                        begun = True
-                        await messages.begin_reply(res.db, target, made)
+                    if reply.started_at is None:  # after the first token went out, so the write does not delay it
+                        await reply.begin(res.db)
                 elif event.kind == "usage":
                     usage = event.usage
                 elif event.kind == "finish":
@@ -178,13 +202,13 @@ async def _relay(res: Resources, turn: Turn, config: connections.OpenConfig, req
         error = from_provider(exc, config.config_id)
         if exc.kind == "auth":  # a live auth error turns the config's pill Invalid (guide §8)
             await provider_configs.mark_invalid(res.db, config.config_id, error.message)
-        reply = await _keep_partial(res.db, turn, made, parts, begun, error) if parts else None
-        yield _error(error, reply)
+        kept = await reply.finish(res.db, _interrupted(parts, error)) if parts else None
+        yield _error(error, kept)
         return
     except BaseException:  # Stop (client gone), server shutdown: keep what was written
         if parts:
             with anyio.CancelScope(shield=True):
-                await _keep_partial(res.db, turn, made, parts, begun, None)
+                await reply.finish(res.db, _interrupted(parts, None))
         raise
     if not parts:
         yield _error(GenerationError("bad_response", "Empty reply", "The model sent an empty reply"
@@ -193,16 +217,12 @@ async def _relay(res: Resources, turn: Turn, config: connections.OpenConfig, req
         return
     outcome = Outcome("".join(parts), "complete", finish, usage.input_tokens if usage else None,
                       usage.output_tokens if usage else None)
-    yield StreamEvent("done", await messages.finish_reply(res.db, target, outcome))
+    yield StreamEvent("done", await reply.finish(res.db, outcome))
 
 
-async def _keep_partial(db: Sessions, turn: Turn, made: Made, parts: list[str], begun: bool,
-                        error: GenerationError | None) -> MessageView:
-    if not begun:
-        await messages.begin_reply(db, turn.target, made)
-    outcome = Outcome("".join(parts), "interrupted", "error" if error else "stopped",
-                      error_kind=error.kind if error else None, error_message=error.message if error else None)
-    return await messages.finish_reply(db, turn.target, outcome)
+def _interrupted(parts: list[str], error: GenerationError | None) -> Outcome:
+    return Outcome("".join(parts), "interrupted", "error" if error else "stopped",
+                   error_kind=error.kind if error else None, error_message=error.message if error else None)
 
 
 def _error(error: GenerationError, reply: MessageView | None = None) -> StreamEvent:
@@ -214,8 +234,21 @@ def _error(error: GenerationError, reply: MessageView | None = None) -> StreamEv
 async def model_limits(db: Sessions, config_id: str, model_id: str) -> tuple[int | None, int | None]:
     """(context window, max output) of a model: the config's cached list, else curated facts, else unknown.
 
-    The list (the config's largest column) is read once per list version and kept in a bounded cache.
+    The list (the config's largest column) is read once per list version and kept in a bounded
+    cache; a model asked about in the last minute is answered without a query at all.
     """
+    now = time.monotonic()
+    recent = _RECENT.get((config_id, model_id))
+    if recent is not None and recent[2] > now:
+        return recent[0], recent[1]
+    context, max_output = await _limits_from_list(db, config_id, model_id)
+    _RECENT[(config_id, model_id)] = (context, max_output, now + RECHECK_SECONDS)
+    if len(_RECENT) > _LIMITS_SIZE * 4:
+        _RECENT.popitem(last=False)
+    return context, max_output
+
+
+async def _limits_from_list(db: Sessions, config_id: str, model_id: str) -> tuple[int | None, int | None]:
     async with db() as s:
         fetched = await s.scalar(select(ProviderConfig.models_fetched_at).where(ProviderConfig.id == config_id))
         key = (config_id, fetched.isoformat() if fetched else "")

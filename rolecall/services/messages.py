@@ -11,14 +11,16 @@ start-up so the scene reads consistently.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.services.errors import Conflict, Invalid, NotFound
-from rolecall.services.scene_views import MessageView, message_view
+from rolecall.services.scene_views import ConfigName, MessageView, message_view
 from rolecall.services.scenes import cast_of, config_names, owned_scene
 from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.scene_tables import Message, MessageAlternative, Scene
@@ -56,6 +58,7 @@ class ReplyTarget:
     character_id: str | None = None
     mode: Literal["new", "alternative", "extend"] = "new"
     base_text: str = ""  # extend (Continue): the text the reply goes on from
+    position: int = 0  # new: where the message goes in the scene
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Turn:
     model_id: str | None
     history: tuple[Line, ...]
     target: ReplyTarget
+    next_position: int
 
 
 async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None) -> Turn:
@@ -80,14 +84,16 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         cast = (await cast_of(s, [scene_id])).get(scene_id, [])
         rows = (await s.execute(
             select(Message.id, Message.role, Message.active, MessageAlternative.idx, MessageAlternative.text,
-                   MessageAlternative.status)
+                   Message.position)
             .join(MessageAlternative, MessageAlternative.message_id == Message.id)
             .where(Message.scene_id == scene_id).order_by(Message.position, Message.created_at, MessageAlternative.idx)
         )).all()
     order: list[str] = []
     shown: dict[str, Line] = {}
     alt_count: dict[str, int] = {}
-    for mid, role, active, idx, text, _status in rows:
+    next_position = 0
+    for mid, role, active, idx, text, position in rows:
+        next_position = max(next_position, position + 1)
         if mid not in alt_count:
             order.append(mid)
         alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
@@ -95,7 +101,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             shown[mid] = Line(role, text)
     character = cast[0] if cast else None
     speaker = character.id if character else None
-    target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker)
+    target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker, position=next_position)
     upto = len(order)
     if action != "send":
         if message_id not in shown:
@@ -115,7 +121,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     history = tuple(shown[m] for m in order[:upto] if shown[m].text)
     persona = Persona(character.id, character.name, character.persona, character.example_dialogue) if character else None
     return Turn(scene_id, account_id, scene.title, scene.description, persona, scene.model_section, scene.model_id,
-                history, target)
+                history, target, next_position)
 
 
 # --- the generation's writes -----------------------------------------------------------------
@@ -125,11 +131,15 @@ async def _next_position(s: AsyncSession, scene_id: str) -> int:
     return 0 if last is None else last + 1
 
 
-async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str) -> MessageView:
+async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str,
+                           position: int | None = None) -> MessageView:
+    """Store the person's message (at ``position``, from the turn just read; else after the last one)."""
     text = check_text(text)
     async with db.begin() as s:
-        message = Message(scene_id=scene_id, account_id=account_id, position=await _next_position(s, scene_id),
-                          role="user", active=0)
+        if position is None:
+            position = await _next_position(s, scene_id)
+        message = Message(scene_id=scene_id, account_id=account_id, position=position, role="user", active=0,
+                          created_at=utcnow())
         s.add(message)
         await s.flush()
         alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
@@ -147,19 +157,19 @@ class Made:
     provider_id: str | None
 
 
-async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> None:
-    """Record that a reply is streaming (after its first token has gone out)."""
+async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> datetime:
+    """Record that a reply is streaming (after its first token has gone out); returns its time."""
     fields = {"status": "streaming", "model_section": made.section, "model_id": made.model_id,
               "provider_id": made.provider_id, "error_kind": None, "error_message": None}
+    now = utcnow()
     async with db.begin() as s:
         if target.mode == "new":
             message = Message(id=target.message_id, scene_id=target.scene_id, account_id=target.account_id, role="assistant",
-                              position=await _next_position(s, target.scene_id), character_id=target.character_id,
-                              active=0)
+                              position=target.position, character_id=target.character_id, active=0, created_at=now)
             s.add(message)
             await s.flush()
             s.add(MessageAlternative(message_id=message.id, idx=0, text="", **fields))
-            return
+            return now
         if target.mode == "extend":  # Continue: the same alternative goes on
             await s.execute(update(MessageAlternative).where(
                 MessageAlternative.message_id == target.message_id, MessageAlternative.idx == target.alt_index
@@ -167,6 +177,7 @@ async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> None:
         else:  # Regenerate: a new alternative, shown at once; the earlier ones stay
             s.add(MessageAlternative(message_id=target.message_id, idx=target.alt_index, text="", **fields))
             await s.execute(update(Message).where(Message.id == target.message_id).values(active=target.alt_index))
+    return now
 
 
 @dataclass(frozen=True)
@@ -180,16 +191,28 @@ class Outcome:
     error_message: str | None = None
 
 
-async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome) -> MessageView:
-    """Store a reply's final text and status; returns the message as the page shows it."""
+async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome, made: Made,
+                       names: Mapping[str, ConfigName], started_at: datetime) -> MessageView:
+    """Store a reply's final text and status; returns the message as the page shows it.
+
+    A new message's view is built from what was just written (no read back); an alternative or a
+    continued reply is read back, since its other alternatives are part of the view.
+    """
+    values = {"text": target.base_text + outcome.text, "status": outcome.status, "finish_reason": outcome.finish_reason,
+              "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
+              "error_kind": outcome.error_kind, "error_message": outcome.error_message}
     async with db.begin() as s:
         await s.execute(update(MessageAlternative).where(
             MessageAlternative.message_id == target.message_id, MessageAlternative.idx == target.alt_index
-        ).values(text=target.base_text + outcome.text, status=outcome.status, finish_reason=outcome.finish_reason,
-                 input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens,
-                 error_kind=outcome.error_kind, error_message=outcome.error_message, updated_at=utcnow()))
+        ).values(**values, updated_at=utcnow()))
         await s.execute(update(Scene).where(Scene.id == target.scene_id).values(last_activity_at=utcnow()))
-        return await _view(s, target.account_id, target.message_id)
+        if target.mode != "new":
+            return await _view(s, target.account_id, target.message_id, names)
+    message = Message(id=target.message_id, role="assistant", character_id=target.character_id, active=0,
+                      created_at=started_at)
+    alt = MessageAlternative(idx=0, model_section=made.section, model_id=made.model_id, provider_id=made.provider_id,
+                             **values)
+    return message_view(message, [alt], names)
 
 
 async def recover_streaming(db: Sessions) -> int:
@@ -220,10 +243,11 @@ async def _owned_message(s: AsyncSession, account_id: str, scene_id: str, messag
     return message
 
 
-async def _view(s: AsyncSession, account_id: str, message_id: str) -> MessageView:
+async def _view(s: AsyncSession, account_id: str, message_id: str,
+                names: Mapping[str, ConfigName] | None = None) -> MessageView:
     message = await s.get_one(Message, message_id)
     alts = list(await s.scalars(select(MessageAlternative).where(MessageAlternative.message_id == message_id)))
-    return message_view(message, alts, await config_names(s, account_id))
+    return message_view(message, alts, names if names is not None else await config_names(s, account_id))
 
 
 async def edit_message(db: Sessions, account_id: str, scene_id: str, message_id: str,

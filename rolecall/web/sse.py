@@ -55,17 +55,23 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        lock = anyio.Lock(fast_acquire=True)  # pings and frames never interleave mid-write
+        # Pings and frames must not be written at once. A lock would cost a checkpoint per chunk;
+        # instead the pinger only writes while the pump waits for its next frame, and the pump
+        # waits (rarely: a ping stuck behind a slow client) until a ping in flight is done.
+        state = _Writes()
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch, receive, tg.cancel_scope)
-            tg.start_soon(self._ping, send, lock)
+            tg.start_soon(self._ping, send, state)
             try:
                 async with aclosing(self.frames) as frames:
                     async for frame in frames:
-                        async with lock:
-                            await send({"type": "http.response.body", "body": frame, "more_body": True})
-                async with lock:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                        if state.pinging:
+                            await state.ping_done.wait()
+                        state.writing = True
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                        state.writing = False
+                state.writing = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
             except OSError:
                 pass  # the client went away while we wrote: same as a Stop
             finally:
@@ -79,8 +85,23 @@ class EventStream(Response):
                 scope.cancel()
                 return
 
-    async def _ping(self, send: Send, lock: anyio.Lock) -> None:
+    async def _ping(self, send: Send, state: _Writes) -> None:
         while True:
             await anyio.sleep(self.ping_seconds)
-            async with lock:
+            if state.writing:
+                continue  # a frame is being written: the stream is alive anyway
+            state.pinging, state.ping_done = True, anyio.Event()
+            try:
                 await send({"type": "http.response.body", "body": PING, "more_body": True})
+            finally:
+                state.pinging = False
+                state.ping_done.set()
+
+
+class _Writes:
+    __slots__ = ("ping_done", "pinging", "writing")
+
+    def __init__(self) -> None:
+        self.writing = False
+        self.pinging = False
+        self.ping_done = anyio.Event()
