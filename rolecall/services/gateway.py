@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,7 +90,7 @@ def chain(turn: Turn) -> tuple[Step, ...]:
     return (Step(turn.model_section, turn.model_id),)
 
 
-async def run(res: Resources, prepared: Prepared, key: connections.Key) -> AsyncIterator[StreamEvent]:
+async def run(res: Resources, prepared: Prepared, key: connections.Key) -> AsyncGenerator[StreamEvent, None]:
     """The turn's events. Never raises for a failed generation: it ends with an ``error`` event."""
     turn = prepared.turn
     steps = chain(turn)
@@ -119,8 +119,9 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key) -> Async
     yield StreamEvent("start", {"message_id": target.message_id, "alternative": target.alt_index, "model": model})
     names = {config.config_id: ConfigName(config.label, config.provider.id, config.privacy_mode)}
     reply = Reply(target, Made(step.section, step.model_id, config.provider.id), names)
-    async for event in _relay(res, reply, config, request):
-        yield event
+    async with aclosing(_relay(res, reply, config, request)) as relayed:
+        async for event in relayed:
+            yield event
 
 
 @dataclass
@@ -176,7 +177,7 @@ def _too_long(exc: ContextTooLong, model: ModelView | None) -> GenerationError:
 
 
 async def _relay(res: Resources, reply: Reply, config: connections.OpenConfig, request: ChatRequest
-                 ) -> AsyncIterator[StreamEvent]:
+                 ) -> AsyncGenerator[StreamEvent, None]:
     """Stream the reply: one ``delta`` per upstream text chunk, then ``done`` or ``error``."""
     parts: list[str] = []
     finish: str | None = None

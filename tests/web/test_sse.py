@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -59,3 +60,30 @@ async def test_disconnect_cancels_the_source_at_once() -> None:
         await EventStream(frames())({"type": "http"}, receive, send)
     assert cleaned == ["CancelledError"]
     assert [m.get("body") for m in sent[1:]] == [delta("a")]
+
+
+async def test_a_failed_write_closes_the_source_before_returning() -> None:
+    cleaned: list[str] = []
+
+    async def inner() -> AsyncGenerator[bytes, None]:
+        try:
+            yield delta("a")
+            yield delta("b")
+        finally:
+            cleaned.append("inner closed")
+
+    async def frames() -> AsyncGenerator[bytes, None]:
+        async with aclosing(inner()) as source:
+            async for frame in source:
+                yield frame
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message.get("body"):
+            raise OSError("connection reset by peer")
+
+    await EventStream(frames())({"type": "http"}, receive, send)
+    assert cleaned == ["inner closed"]

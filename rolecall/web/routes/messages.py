@@ -10,6 +10,7 @@ dropped when the request ends.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -60,15 +61,17 @@ def _key(body: KeyIn | None) -> connections.Key:
 
 
 async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key) -> AsyncGenerator[bytes, None]:
-    async for item in gateway.run(res, prepared, key):
-        if item.name == "delta":
-            yield delta(item.data)
-        elif item.name == "start":
-            yield event("start", {**item.data, "model": model_json(item.data["model"])})
-        elif item.name == "error":
-            yield event("error", error_json(item.data["error"], item.data["reply"]))
-        else:  # user, done: a message
-            yield event(item.name, message_json(item.data))
+    # Closed explicitly when the stream ends early, so the partial reply is kept before the request ends.
+    async with aclosing(gateway.run(res, prepared, key)) as items:
+        async for item in items:
+            if item.name == "delta":
+                yield delta(item.data)
+            elif item.name == "start":
+                yield event("start", {**item.data, "model": model_json(item.data["model"])})
+            elif item.name == "error":
+                yield event("error", error_json(item.data["error"], item.data["reply"]))
+            else:  # user, done: a message
+                yield event(item.name, message_json(item.data))
 
 
 @api.post("", responses=STREAM, response_class=EventStream, summary="Send a message; the reply streams back")
