@@ -64,6 +64,8 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("patch", "/api/provider-configs/{config_id}"): (409, *_TOO_MANY),
     ("post", "/api/provider-configs/{config_id}/test"): _TOO_MANY,
     ("post", "/api/catalog/stars"): (404,),
+    ("post", "/api/scenes"): (404,),  # a character id that is not yours
+    ("patch", "/api/scenes/{scene_id}/messages/{message_id}"): (409,),  # editing a reply still being written
 }
 UNSAFE = {"post", "put", "patch", "delete"}
 
