@@ -136,7 +136,7 @@ TEXT_FIELDS = {
     "/api/provider-configs/test": {"provider_id": "openai", "api_key": "sk-fuzz-000000000000000000"},
     "/api/provider-configs": {"provider_id": "openai", "label": "x", "privacy_mode": "srv", "api_key": "sk-fuzz-0000000000000"},
     "/api/provider-configs/resolve": {"provider_id": "openai", "base_url": "https://example.com/v1"},
-    "/api/scenes": {"title": "a scene"},
+    "/api/scenes": {"title": "a scene", "character_ids": ["x"]},
     "/api/catalog/stars": {"section": "premiere", "model_id": "m"},
 }
 FIELDS = ["name", "password", "label", "api_key", "body", "headers", "base_url", "model", "title", "section", "model_id"]

@@ -119,7 +119,9 @@ async def test_nul_in_any_text_field_is_a_clear_400(owner: httpx.AsyncClient, pa
 
 async def test_an_escaped_backslash_before_u0000_is_not_a_nul(owner: httpx.AsyncClient) -> None:
     # The text is a backslash followed by "u0000": harmless, and stored as typed.
-    response = await owner.post("/api/scenes", json={"title": "a\\u0000b"}, headers=await csrf_headers(owner))
+    cast = (await owner.post("/api/characters", json={"name": "Mira"}, headers=await csrf_headers(owner))).json()
+    response = await owner.post("/api/scenes", json={"title": "a\\u0000b", "character_ids": [cast["id"]]},
+                                headers=await csrf_headers(owner))
     assert response.status_code == 201, response.text
     assert response.json()["title"] == "a\\u0000b"
 
