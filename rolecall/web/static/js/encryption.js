@@ -3,22 +3,17 @@
 // The phrase and everything derived from it stay in this page: only the salt, the wrapped user
 // data key and re-encrypted credentials are sent (crypto-security.md §3.2, §3.6).
 
+// The unlocked key itself lives in vault_session.js (shared with the scene page); this module is
+// the card's DOM.
+
 import { api } from "./app.js";
 import * as bip39 from "./bip39.js";
 import * as vault from "./vault.js";
-import * as keystore from "./keystore.js";
-
-export const KEYSTORE_DB = "rolecall-vault";
-const WORDLIST_URL = "/assets/bip39-english.txt";
+import * as session from "./vault_session.js";
 
 const card = document.getElementById("encryption");
-const state = { userId: card?.dataset.accountId, udk: null, gen: null, words: null, mode: "setup", remembered: false };
-let wordlistPromise = null;
-
-function wordlist() {
-  wordlistPromise ??= bip39.loadWordlist(WORDLIST_URL);
-  return wordlistPromise;
-}
+const state = { userId: card?.dataset.accountId, words: null, mode: "setup" };
+const wordlist = session.wordlist;
 
 const $ = (selector) => card.querySelector(selector);
 
@@ -41,16 +36,19 @@ function setActive(active) {
   document.querySelector('[data-byok="ready"]').hidden = !active;
 }
 
-function setUnlocked(udk, gen, remembered) {
-  Object.assign(state, { udk, gen, remembered });
-  $('[data-role="remembered"]').hidden = !remembered;
+function showUnlocked() {
+  $('[data-role="remembered"]').hidden = !session.unlocked()?.remembered;
   showStep("unlocked");
-  document.dispatchEvent(new CustomEvent("vault:unlocked"));
+}
+
+function setUnlocked(udk, gen, remembered) {
+  session.hold(udk, gen, state.userId, remembered);
+  showUnlocked();
 }
 
 /** The unlocked vault for other modules on this page ({udk, gen, userId}), or null. */
 export function unlockedVault() {
-  return state.udk ? { udk: state.udk, gen: state.gen, userId: state.userId } : null;
+  return session.unlocked();
 }
 
 // ---- set-up and phrase change: show the words, then type them back ----------------------------
@@ -141,70 +139,45 @@ async function finishPhraseChange(phrase) {
   const configs = stored.map((c) => ({
     configId: c.config_id, providerId: c.provider_id, destOrigin: c.dest_origin, envelope: c.credential,
   }));
-  const made = await vault.rotateVault(state.udk, state.gen, phrase, state.userId, configs);
+  const held = session.unlocked();
+  const made = await vault.rotateVault(held.udk, held.gen, phrase, state.userId, configs);
   await api("/api/encryption/change-phrase", {
     method: "POST",
-    body: { previous_gen: state.gen, kdf_salt: made.kdfSalt, udk_gen: made.udkGen, wrapped_udk: made.wrappedUdk, credentials: made.envelopes },
+    body: { previous_gen: held.gen, kdf_salt: made.kdfSalt, udk_gen: made.udkGen, wrapped_udk: made.wrappedUdk, credentials: made.envelopes },
   });
   state.words = null;
-  if (state.remembered) await keystore.rememberKey(KEYSTORE_DB, state.userId, made.udk, made.udkGen);
-  setUnlocked(made.udk, made.udkGen, state.remembered);
+  if (held.remembered) await session.rememberAgain(made.udk, made.udkGen, state.userId);
+  setUnlocked(made.udk, made.udkGen, held.remembered);
   say("notice", "Your recovery phrase was changed. Use the new words from now on; the old ones no longer unlock anything.");
 }
 
 // ---- unlock on this device --------------------------------------------------------------------
 
-function phraseProblem(problems) {
-  const unknown = problems.filter((p) => p.kind === "unknown_word");
-  if (unknown.length) {
-    const p = unknown[0];
-    return `Word ${p.position}, “${p.word}”, is not in the recovery word list. Check its spelling.`;
-  }
-  const count = problems.find((p) => p.kind === "wrong_count");
-  if (count) return `A recovery phrase has 12 words; you entered ${count.actual}.`;
-  return "These 12 words don't form a valid recovery phrase. Check for a typo or two words swapped.";
-}
-
 async function unlock(event) {
   event.preventDefault();
   say("unlock-error", null);
-  const checked = await bip39.checkPhrase($('[data-role="phrase"]').value, await wordlist());
-  if (!checked.ok) {
-    say("unlock-error", phraseProblem(checked.problems));
-    return;
-  }
-  const record = await api("/api/encryption");
-  let udk;
   try {
-    udk = await vault.unlockVault(checked.phrase, { kdfSalt: record.kdf_salt, wrappedUdk: record.wrapped_udk }, state.userId);
+    await session.unlockWithPhrase($('[data-role="phrase"]').value, state.userId, { remember: $('[data-role="remember"]').checked });
   } catch (error) {
-    if (error instanceof vault.WrongPhraseError) {
-      say("unlock-error", "This phrase doesn't match your account. Check that it is the latest one you wrote down.");
+    if (error instanceof session.UnlockError) {
+      say("unlock-error", error.message);
       return;
     }
     throw error;
   }
-  const remember = $('[data-role="remember"]').checked;
-  if (remember) await keystore.rememberKey(KEYSTORE_DB, state.userId, udk, record.udk_gen);
   $('[data-role="phrase"]').value = "";
-  setUnlocked(udk, record.udk_gen, remember);
+  showUnlocked();
 }
 
 async function forgetDevice() {
-  await keystore.forgetKey(KEYSTORE_DB, state.userId);
-  Object.assign(state, { udk: null, gen: null, remembered: false });
-  document.dispatchEvent(new CustomEvent("vault:locked"));
+  await session.forget();
   showStep("locked");
   say("notice", "This browser no longer holds your key.");
 }
 
 async function restoreRemembered() {
   if (card.dataset.status !== "active") return;
-  const remembered = await keystore.recallKey(KEYSTORE_DB, state.userId).catch(() => null);
-  if (!remembered) return;
-  const record = await api("/api/encryption");
-  if (remembered.gen === record.udk_gen) setUnlocked(remembered.key, remembered.gen, true);
-  else await keystore.forgetKey(KEYSTORE_DB, state.userId);  // the phrase changed elsewhere
+  if (await session.restore(state.userId)) showUnlocked();
 }
 
 function wire() {

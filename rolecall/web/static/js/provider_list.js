@@ -6,9 +6,10 @@ import { MODE_NAMES, initProviderForm, openAdd, openEdit, pill, showResult } fro
 import { headerLines } from "./provider_fields.js";
 import * as vault from "./vault.js";
 // Module scripts are loaded without a version query, so these are the page's own instances
-// (encryption.js holds the unlocked vault key in module state).
+// (vault_session.js holds the unlocked vault key in module state).
 import { api } from "./app.js";
-import { unlockedVault } from "./encryption.js";
+import "./encryption.js";
+import { unlocked as unlockedVault } from "./vault_session.js";
 
 const root = document.querySelector("[data-byok-providers]");
 const list = root?.querySelector('[data-role="provider-list"]');

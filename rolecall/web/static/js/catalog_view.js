@@ -1,0 +1,194 @@
+// The model picker, shared by the Cast page (models.js) and the AI wing of a scene (wing.js):
+// one collapsible section per provider config (Premiere Theater first), a search that filters
+// across every section, and stars that pin a model to the top. The catalog is fetched once and
+// filtered here, so typing never waits on the network. No DOM is touched until createPicker().
+
+import { api } from "./app.js";
+
+const PAGE = 30;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
+const BADGES = { vision: "Vision", tools: "Tools", json: "JSON mode", web_search: "Web search", reasoning: "Reasoning" };
+
+export function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function provenance(model) {
+  const parts = [];
+  if (model.details?.provider_list_at) parts.push(`From the provider's model list, fetched ${new Date(model.details.provider_list_at).toLocaleString()}.`);
+  if (model.details?.curated_source) parts.push(`Curated facts from ${model.details.curated_source} (as of ${model.details.curated_as_of}).`);
+  return parts.join(" ") || "No details known beyond the id.";
+}
+
+function loadSet(key) {
+  try { return new Set(JSON.parse(localStorage.getItem(key) || "[]")); } catch { return new Set(); }
+}
+
+/** Badges for one model: context window, capabilities, speed tier, Free. */
+export function badges(model) {
+  const box = el("span", { className: "badges" });
+  if (model.context_label) box.append(el("span", { className: "badge", textContent: model.context_label, title: `${model.context_window} tokens of context` }));
+  for (const cap of model.capabilities || []) if (BADGES[cap]) box.append(el("span", { className: "badge badge--cap", textContent: BADGES[cap] }));
+  if (model.speed) box.append(el("span", { className: `badge badge--speed badge--${model.speed.toLowerCase()}`, textContent: model.speed }));
+  if (model.free) box.append(el("span", { className: "badge badge--free", textContent: "Free" }));
+  return box;
+}
+
+/**
+ * Build a picker into existing elements.
+ * opts: {sections: element for the provider sections, starredBox: element holding a
+ *   [data-role="starred"] list, status: live status line, search: the search input,
+ *   emptyPremiere / noProviders: <template>s, collapsedKey: localStorage key,
+ *   heading: "h2" | "h3", onPick(model) (rows become buttons), isCurrent(section, id),
+ *   sectionNotes(section) -> extra nodes, prepare(sections) -> sections}
+ */
+export function createPicker(opts) {
+  const state = { sections: [], words: [], expanded: new Set(), collapsed: loadSet(opts.collapsedKey) };
+  const rowCache = { section: new WeakMap(), starred: new WeakMap() };
+  const heading = opts.heading || "h2";
+
+  function matches(model) {
+    model._hay ??= `${model.id} ${model.name || ""}`.toLowerCase();
+    return state.words.every((w) => model._hay.includes(w));
+  }
+
+  function modelRow(model) {
+    const label = model.name || model.id;
+    const star = el("button", {
+      type: "button", className: "star", textContent: model.starred ? "★" : "☆",
+      title: model.starred ? "Unstar" : "Star: pin to the top of every picker",
+    });
+    star.setAttribute("aria-pressed", String(model.starred));
+    star.setAttribute("aria-label", `${model.starred ? "Unstar" : "Star"} ${label}`);
+    star.addEventListener("click", () => toggleStar(model));
+    const names = [el("span", { className: "model-name", textContent: label }), el("code", { className: "model-id", textContent: model.id })];
+    let main;
+    if (opts.onPick) {
+      main = el("button", { type: "button", className: "model-names model-pick" }, ...names);
+      main.setAttribute("aria-label", `Use ${label} (${model.section_label})`);
+      main.addEventListener("click", () => opts.onPick(model));
+    } else {
+      main = el("span", { className: "model-names" }, ...names);
+    }
+    const row = el("li", { className: "model-row" }, star, main, badges(model));
+    // Where the details came from, computed when someone points at the row (dates are slow to format).
+    row.addEventListener("pointerenter", () => { row.title ||= provenance(model); }, { once: true });
+    row.dataset.model = model.id;
+    row.dataset.section = model.section;
+    return row;
+  }
+
+  // Rows are built once per model (and star state) and reused, so a keystroke only moves nodes.
+  function cachedRow(model, place) {
+    const hit = rowCache[place].get(model);
+    if (hit && hit.starred === model.starred) return hit.node;
+    const node = modelRow(model);
+    if (place === "starred") node.querySelector(".model-names").append(el("span", { className: "muted model-section-label", textContent: model.section_label }));
+    rowCache[place].set(model, { starred: model.starred, node });
+    return node;
+  }
+
+  function notes(section) {
+    const out = [];
+    if (section.error) out.push(el("p", { className: "alert", textContent: `Couldn't refresh this list: ${section.error} Showing the last list we had.` }));
+    else if (section.stale && section.privacy_mode === "e2e") out.push(el("p", { className: "muted", textContent: "This list may be out of date. End-to-end keys can't be used in the background: click Test Key in Settings → API Keys to refresh it." }));
+    else if (section.stale) out.push(el("p", { className: "muted", textContent: "Refreshing this list in the background…" }));
+    if (section.id !== "premiere" && !section.total) {
+      out.push(el("p", { className: "muted section-empty" }, "No models yet: Test Key to load models, in ",
+        el("a", { href: `/settings?tab=api-keys#provider-${section.id}`, textContent: "Settings → API Keys" }), "."));
+    }
+    return out.concat(opts.sectionNotes ? opts.sectionNotes(section) : []);
+  }
+
+  function renderSection(section) {
+    const visible = section.models.filter(matches);
+    if (state.words.length && !visible.length) return null;
+    const showAll = state.expanded.has(section.id);
+    const open = !state.collapsed.has(section.id);
+    // A collapsed section builds no rows until it is opened again.
+    const shown = open ? visible.slice(0, showAll ? undefined : PAGE) : [];
+    const list = el("ul", { className: "model-list" }, ...shown.map((m) => cachedRow(m, "section")));
+    const details = el("details", { className: "card model-section", open });
+    details.dataset.section = section.id;
+    const count = state.words.length ? `${visible.length} of ${section.total}` : `${section.total}`;
+    const kind = section.provider_name !== section.label ? section.provider_name + " · " : "";
+    details.append(el("summary", {},
+      el(heading, { textContent: section.label }),
+      el("span", { className: "muted", textContent: ` ${kind}${count} model${section.total === 1 ? "" : "s"}` })));
+    details.addEventListener("toggle", () => {
+      // Browsers also fire "toggle" for a section created open: only an actual re-opening renders.
+      const wasCollapsed = state.collapsed.has(section.id);
+      rememberCollapsed(section.id, !details.open);
+      if (details.open && wasCollapsed) render();
+    });
+    details.append(...notes(section));
+    if (section.id === "premiere" && !section.total && opts.emptyPremiere) details.append(opts.emptyPremiere.content.cloneNode(true));
+    details.append(list);
+    if (open && !showAll && visible.length > PAGE) {
+      const more = el("button", { type: "button", className: "btn btn-ghost btn-small", textContent: `Show all ${visible.length}` });
+      more.addEventListener("click", () => { state.expanded.add(section.id); render(); });
+      details.append(more);
+    }
+    return details;
+  }
+
+  function rememberCollapsed(id, collapsed) {
+    if (collapsed) state.collapsed.add(id); else state.collapsed.delete(id);
+    localStorage.setItem(opts.collapsedKey, JSON.stringify([...state.collapsed]));
+  }
+
+  function markCurrent() {
+    if (!opts.isCurrent) return;
+    for (const box of [opts.sections, opts.starredBox]) {
+      for (const row of box.querySelectorAll(".model-row")) {
+        const current = opts.isCurrent(row.dataset.section, row.dataset.model);
+        row.classList.toggle("is-current", current);
+        row.querySelector(".model-pick")?.setAttribute("aria-pressed", String(current));
+      }
+    }
+  }
+
+  function render() {
+    const starred = state.sections.flatMap((s) => s.models.filter((m) => m.starred && matches(m)));
+    opts.starredBox.hidden = !starred.length;
+    opts.starredBox.querySelector('[data-role="starred"]').replaceChildren(...starred.map((m) => cachedRow(m, "starred")));
+    opts.sections.replaceChildren(...state.sections.map(renderSection).filter(Boolean));
+    if (state.sections.length === 1 && opts.noProviders) opts.sections.append(opts.noProviders.content.cloneNode(true));
+    const total = state.sections.reduce((n, s) => n + s.models.filter(matches).length, 0);
+    opts.status.textContent = state.words.length ? `${total} model${total === 1 ? "" : "s"} match “${opts.search.value.trim()}”.` : "";
+    markCurrent();
+  }
+
+  async function toggleStar(model) {
+    const starred = !model.starred;
+    await api("/api/catalog/stars", { method: "POST", body: { section: model.section, model_id: model.id, starred } });
+    for (const section of state.sections) {
+      if (section.id !== model.section) continue;
+      for (const m of section.models) if (m.id === model.id) m.starred = starred;
+      section.models.sort((a, b) => Number(b.starred) - Number(a.starred));
+    }
+    render();
+  }
+
+  async function load() {
+    try {
+      const data = await api("/api/catalog");
+      state.sections = opts.prepare ? await opts.prepare(data.sections) : data.sections;
+      render();
+    } catch (error) {
+      opts.status.textContent = `Couldn't load your models: ${error.message}`;
+    }
+  }
+
+  let pending = 0;
+  opts.search.addEventListener("input", () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(() => {
+      state.words = opts.search.value.toLowerCase().split(/\s+/).filter(Boolean);
+      render();
+    });
+  });
+
+  return { load, render, markCurrent, sections: () => state.sections };
+}

@@ -1,0 +1,378 @@
+// A scene: the conversation, the composer (Enter sends, Shift+Enter is a new line), replies
+// streamed over SSE (sse.js) with Stop, Regenerate (alternatives), Continue, edit and delete, the
+// AI wing (wing.js) and, for an End-to-End config, the key opened in this browser for each request.
+// Signals for people and tests alike: root[data-state] is loading | ready | streaming, every
+// message carries data-status, the header carries data-model-section / data-model-id.
+
+import { api } from "./app.js";
+import { avatar } from "./people.js";
+import { fillBody, messageItem, editInPlace } from "./message_view.js";
+import { postStream, StreamRefused } from "./sse.js";
+import * as session from "./vault_session.js";
+import { initWing } from "./wing.js";
+import { describeError } from "./scene_errors.js";
+
+const root = document.querySelector("[data-scene]");
+const sceneId = root?.dataset.sceneId;
+const userId = root?.dataset.accountId;
+const base = `/api/scenes/${encodeURIComponent(sceneId)}`;
+const $ = (role) => root.querySelector(`[data-role="${role}"]`);
+const S = { scene: null, busy: false, controller: null, pending: null, live: null, configs: null, reloads: 0 };
+let wing = null;
+
+class NeedsUnlock extends Error {}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+const character = (id) => S.scene?.characters.find((c) => c.id === id) ?? S.scene?.characters[0] ?? null;
+
+function renderHeader() {
+  const scene = S.scene;
+  const names = scene.characters.map((c) => c.name).join(", ");
+  $("scene-title").textContent = scene.title || names;
+  document.title = `${scene.title || names} · RoleCall`;
+  $("cast").replaceChildren(...scene.characters.map((c) => avatar(c)));
+  const model = scene.model;
+  $("model-name").textContent = model ? (model.display_name || model.model_id) : "None chosen";
+  $("model-config").textContent = model ? `via ${model.config_label || model.provider_name}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}` : "Pick a model in the AI wing";
+  const head = $("current-model");
+  head.dataset.modelSection = model?.section ?? "";
+  head.dataset.modelId = model?.model_id ?? "";
+}
+
+function renderMessages() {
+  const messages = S.scene.messages;
+  const last = messages.at(-1);
+  $("messages").replaceChildren(...messages.map((m) => messageItem(m, { character, last: m === last, busy: S.busy })));
+  $("stage-status").hidden = messages.length > 0;
+  $("stage-status").textContent = messages.length ? "" : "The stage is set. Say the first line.";
+}
+
+function setState(state) {
+  root.dataset.state = state;
+  S.busy = state === "streaming";
+  root.querySelector('[data-action="send"]').hidden = S.busy;
+  root.querySelector('[data-action="stop"]').hidden = !S.busy;
+}
+
+function scrollToEnd() {
+  const list = $("messages");
+  list.lastElementChild?.scrollIntoView({ block: "end", behavior: "smooth" });
+}
+
+// ---- loading ---------------------------------------------------------------------------------
+
+async function loadScene() {
+  S.scene = await api(base);
+  renderHeader();
+  renderMessages();
+  setState("ready");
+  // Reloaded while a reply was streaming: the server finishes or marks it interrupted shortly.
+  if (S.scene.messages.some((m) => m.status === "streaming") && S.reloads++ < 10) setTimeout(loadScene, 1500);
+}
+
+async function configs() {
+  if (!S.configs) {
+    const rows = await api("/api/provider-configs");
+    S.configs = new Map(rows.map((c) => [c.id, c]));
+  }
+  return S.configs;
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").replaceChildren();
+}
+
+function showError(error, retry) {
+  const box = $("error");
+  const view = describeError(error);
+  box.replaceChildren(...view.nodes);
+  box.dataset.kind = error.kind ?? "";
+  box.hidden = false;
+  if (retry && view.retry) {
+    const again = Object.assign(document.createElement("button"), { type: "button", className: "btn btn-small", textContent: "Retry" });
+    again.addEventListener("click", () => { clearError(); run(retry); });
+    box.querySelector(".actions").append(again);
+  }
+  if (error.kind === "no_model") box.querySelector('[data-action="open-wing"]')?.addEventListener("click", () => wing.open());
+}
+
+// ---- the key for an End-to-End config ------------------------------------------------------------
+
+async function keyFor() {
+  const model = S.scene.model;
+  if (model?.privacy_mode !== "e2e") return undefined;
+  if (!session.unlocked()) await session.restore(userId).catch(() => false);
+  if (!session.unlocked()) throw new NeedsUnlock();
+  const config = (await configs()).get(model.section);
+  if (!config) throw new Error("This scene's provider config no longer exists. Pick another model in the AI wing.");
+  return session.openCredential(config);
+}
+
+function askForPhrase(action) {
+  S.pending = action;
+  const panel = $("unlock");
+  panel.hidden = false;
+  root.dataset.needsUnlock = "true";
+  $("unlock-error").hidden = true;
+  $("phrase").focus();
+}
+
+async function unlockAndGo() {
+  const error = $("unlock-error");
+  error.hidden = true;
+  try {
+    await session.unlockWithPhrase($("phrase").value, userId, { remember: $("remember").checked });
+  } catch (problem) {
+    error.textContent = problem.message;
+    error.hidden = false;
+    return;
+  }
+  $("phrase").value = "";
+  $("unlock").hidden = true;
+  delete root.dataset.needsUnlock;
+  const action = S.pending;
+  S.pending = null;
+  if (action) run(action);
+}
+
+// ---- generation ------------------------------------------------------------------------------
+
+/** Run one action: {kind: send|regenerate|continue|resend, ...}. */
+async function run(action) {
+  if (S.busy) return;
+  clearError();
+  let key;
+  try {
+    key = await keyFor();
+  } catch (error) {
+    if (error instanceof NeedsUnlock) return askForPhrase(action);
+    return showError({ kind: "key", headline: "Your key couldn't be opened here", message: error.message }, null);
+  }
+  const body = key ? { key } : {};
+  if (action.kind === "send" || action.kind === "resend") {
+    if (action.kind === "resend") {
+      await api(`${base}/messages/${encodeURIComponent(action.userMessageId)}`, { method: "DELETE" }).catch(() => {});
+      S.scene.messages = S.scene.messages.filter((m) => m.id !== action.userMessageId);
+    }
+    S.scene.messages.push({ id: null, role: "user", text: action.text, status: "sending", alternatives: [], active: 0 });
+    return stream(`${base}/messages`, { ...body, text: action.text }, action);
+  }
+  const mid = encodeURIComponent(action.messageId);
+  return stream(`${base}/messages/${mid}/${action.kind}`, body, action);
+}
+
+function liveItem() {
+  return $("messages").querySelector(`[data-message-id="${CSS.escape(S.live.message.id)}"]`);
+}
+
+function paint() {
+  S.live.frame = 0;
+  const item = liveItem();
+  if (!item) return;
+  fillBody(item.querySelector(".msg__body"), S.live.message, S.live.base + S.live.text);
+  item.dataset.deltas = String(S.live.deltas);
+  speak(false);
+}
+
+// Screen readers get whole sentences from the live region, not a token stream.
+function speak(all) {
+  const text = S.live.text;
+  const end = all ? text.length : Math.max(text.lastIndexOf(". "), text.lastIndexOf("! "), text.lastIndexOf("? "), text.lastIndexOf("\n")) + 1;
+  if (end > S.live.spoken) {
+    $("live").textContent = text.slice(S.live.spoken, end).trim();
+    S.live.spoken = end;
+  }
+}
+
+function replaceMessage(message) {
+  const i = S.scene.messages.findIndex((m) => m.id === message.id);
+  if (i === -1) S.scene.messages.push(message); else S.scene.messages[i] = message;
+}
+
+function onStart(data, action) {
+  let message = S.scene.messages.find((m) => m.id === data.message_id);
+  let prefix = "";
+  if (!message) {
+    message = { id: data.message_id, role: "assistant", character_id: S.scene.characters[0]?.id, text: "", status: "streaming",
+      alternatives: [], active: 0, model: data.model };
+    S.scene.messages.push(message);
+  } else if (action.kind === "regenerate") {
+    message.alternatives = [...(message.alternatives || []), { index: data.alternative, text: "", status: "streaming" }];
+    message.active = message.alternatives.length - 1;
+  } else {
+    prefix = message.text;
+  }
+  Object.assign(message, { status: "streaming", model: data.model ?? message.model, text: prefix });
+  S.live = { message, base: prefix, text: "", deltas: 0, spoken: 0, frame: 0 };
+  renderMessages();
+  liveItem()?.querySelector(".msg__body").setAttribute("aria-busy", "true");
+  scrollToEnd();
+}
+
+function onDelta(data) {
+  if (!S.live) return;
+  S.live.text += data.t ?? "";
+  S.live.deltas += 1;
+  S.live.frame ||= requestAnimationFrame(paint);
+}
+
+async function onError(data, action) {
+  const partial = typeof data.message === "object" && data.message ? data.message : (data.partial ?? null);
+  const text = typeof data.message === "string" ? data.message : (data.detail ?? data.error ?? "");
+  const retry = retryOf(action, partial);
+  if (data.kind === "key_needed" || data.kind === "auth") S.configs = null;
+  await loadScene().catch(() => {});  // what the server kept: an interrupted partial, or nothing
+  if (data.kind === "key_needed") return askForPhrase(retry);
+  if (data.kind === "auth") wing.reload();
+  showError({ ...data, message: text }, retry);
+}
+
+function retryOf(action, partial) {
+  if (partial) return { kind: "regenerate", messageId: partial.id };
+  if (action.kind === "send" || action.kind === "resend") {
+    if (S.lastUser?.id) return { kind: "resend", userMessageId: S.lastUser.id, text: S.lastUser.text };
+    return { kind: "send", text: action.text };
+  }
+  return action;
+}
+
+async function stream(path, body, action) {
+  S.controller = new AbortController();
+  S.live = null;
+  S.lastUser = null;
+  setState("streaming");
+  renderMessages();
+  scrollToEnd();
+  let ended = false;
+  try {
+    for await (const { event, data } of postStream(path, body, S.controller.signal)) {
+      if (event === "user") {
+        S.lastUser = data;
+        S.scene.messages = S.scene.messages.filter((m) => m.id !== null);
+        replaceMessage(data);
+        renderMessages();
+      } else if (event === "start") onStart(data, action);
+      else if (event === "delta") onDelta(data);
+      else if (event === "done") { ended = true; finish(data); }
+      else if (event === "error") { ended = true; finish(null); await onError(data, action); }
+    }
+    if (!ended) throw new TypeError("the stream ended early");
+  } catch (error) {
+    finish(null);
+    if (error.name === "AbortError") {
+      if (S.live) S.live.message.status = "interrupted";
+      renderMessages();
+    } else if (error instanceof StreamRefused) {
+      S.scene.messages = S.scene.messages.filter((m) => m.id !== null);
+      if (action.kind === "send") $("text").value ||= action.text;
+      renderMessages();
+      showError({ kind: error.body?.code, headline: "The message wasn't sent", message: error.message }, null);
+    } else {
+      await loadScene().catch(() => {});  // show what the server committed
+      showError({ kind: "network", message: "The connection dropped before the reply finished." }, retryOf(action, null));
+    }
+  } finally {
+    S.controller = null;
+    setState("ready");
+    renderMessages();
+  }
+}
+
+function finish(message) {
+  if (S.live?.frame) cancelAnimationFrame(S.live.frame);
+  if (S.live) speak(true);
+  if (message) replaceMessage(message);
+  S.live = null;
+}
+
+// ---- message actions ---------------------------------------------------------------------------
+
+async function onMessageAction(button) {
+  const item = button.closest("[data-message-id]");
+  const message = S.scene.messages.find((m) => m.id === item.dataset.messageId);
+  if (!message || S.busy) return;
+  const action = button.dataset.action;
+  const path = `${base}/messages/${encodeURIComponent(message.id)}`;
+  try {
+    if (action === "regenerate" || action === "continue") return run({ kind: action, messageId: message.id });
+    if (action === "prev-alt" || action === "next-alt") {
+      const active = message.active + (action === "next-alt" ? 1 : -1);
+      replaceMessage(await api(path, { method: "PATCH", body: { active } }));
+    } else if (action === "edit") {
+      const text = await editInPlace(item, message.text);
+      if (text === null || text === message.text) return;
+      replaceMessage(await api(path, { method: "PATCH", body: { text } }));
+    } else if (action === "delete") {
+      if (!window.confirm("Delete this message?")) return;
+      await api(path, { method: "DELETE" });
+      S.scene.messages = S.scene.messages.filter((m) => m.id !== message.id);
+    }
+    renderMessages();
+    $("messages").querySelector(`[data-message-id="${CSS.escape(message.id)}"] [data-action="${action}"]`)?.focus();
+  } catch (error) {
+    showError({ kind: "edit", headline: "That change wasn't saved", message: error.message }, null);
+  }
+}
+
+async function pickModel(model) {
+  const scene = await api(base, { method: "PATCH", body: { model } });
+  S.scene.model = scene.model;
+  renderHeader();
+  $("live").textContent = `Now using ${scene.model?.display_name || model.model_id}.`;
+  if (root.dataset.needsUnlock && scene.model?.privacy_mode !== "e2e") { $("unlock").hidden = true; delete root.dataset.needsUnlock; }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
+
+function send(event) {
+  event.preventDefault();
+  const text = $("text").value.trim();
+  if (!text || S.busy) return;
+  $("text").value = "";
+  run({ kind: "send", text });
+}
+
+function wire() {
+  $("composer").addEventListener("submit", send);
+  $("text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  root.querySelector('[data-action="stop"]').addEventListener("click", () => S.controller?.abort());
+  root.querySelector('[data-action="unlock"]').addEventListener("click", unlockAndGo);
+  root.querySelector('[data-action="cancel-unlock"]').addEventListener("click", () => {
+    $("unlock").hidden = true;
+    delete root.dataset.needsUnlock;
+    S.pending = null;
+  });
+  root.querySelector('[data-action="delete-scene"]').addEventListener("click", async () => {
+    if (!window.confirm("Delete this scene and all its messages? This cannot be undone.")) return;
+    await api(base, { method: "DELETE" });
+    window.location.assign("/scenes");
+  });
+  $("messages").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (button) onMessageAction(button);
+  });
+  wing = initWing({ root, configs, current: () => S.scene?.model ?? null, pick: pickModel });
+}
+
+async function start() {
+  if (!root) return;
+  wire();
+  try {
+    await loadScene();
+    $("text").focus();
+  } catch (error) {
+    $("stage-status").textContent = `Couldn't load this scene: ${error.message}`;
+  }
+  await wing.reload();
+}
+
+start();
