@@ -98,6 +98,7 @@ function showError(error, retry) {
     box.querySelector(".actions").append(again);
   }
   if (error.kind === "no_model") box.querySelector('[data-action="open-wing"]')?.addEventListener("click", () => wing.open());
+  box.scrollIntoView({ block: "nearest" });
 }
 
 // ---- the key for an End-to-End config ------------------------------------------------------------
@@ -262,9 +263,12 @@ async function stream(path, body, action) {
     }
     if (!ended) throw new TypeError("the stream ended early");
   } catch (error) {
+    const live = S.live;
     finish(null);
     if (error.name === "AbortError") {
-      if (S.live) S.live.message.status = "interrupted";
+      // Stopped: keep what arrived, as the server does (it marks the partial interrupted).
+      if (live) Object.assign(live.message, { status: "interrupted", text: live.base + live.text });
+      else await loadScene().catch(() => {});  // stopped before the reply began: show what was kept
       renderMessages();
     } else if (error instanceof StreamRefused) {
       S.scene.messages = S.scene.messages.filter((m) => m.id !== null);
@@ -284,7 +288,10 @@ async function stream(path, body, action) {
 
 function finish(message) {
   if (S.live?.frame) cancelAnimationFrame(S.live.frame);
-  if (S.live) speak(true);
+  if (S.live) {
+    speak(true);
+    root.dataset.deltas = String(S.live.deltas);  // how many pieces the last reply arrived in
+  }
   if (message) replaceMessage(message);
   S.live = null;
 }
@@ -349,6 +356,7 @@ function wire() {
   root.querySelector('[data-action="cancel-unlock"]').addEventListener("click", () => {
     $("unlock").hidden = true;
     delete root.dataset.needsUnlock;
+    if (S.pending?.kind === "send") $("text").value ||= S.pending.text;
     S.pending = null;
   });
   root.querySelector('[data-action="delete-scene"]').addEventListener("click", async () => {
