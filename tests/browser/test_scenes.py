@@ -191,6 +191,7 @@ def test_character_scene_stream_switch_to_e2e_with_phrase_and_regenerate(
     assert fakes.router.last.headers["authorization"] == f"Bearer {VALID_KEY}"
 
     # Mid-scene switch to the End-to-End config: the vault is locked here, so the phrase is asked for.
+    wing.get_by_label("Search models").fill("")
     pick(page, private, "gpt-4o-mini")
     expect(page.locator('[data-role="model-config"]')).to_contain_text("end-to-end")
     router_calls = len(chats(fakes.router))
@@ -302,7 +303,7 @@ def test_phone_layout_wing_is_a_drawer(chromium: Any, loopback_server: Server, f
     scene_with(person, loopback_server, router, "gpt-4o-mini")
     wing = page.locator("#ai-wing")
     expect(wing).to_be_hidden()
-    toggle = page.get_by_role("button", name="AI wing")
+    toggle = page.get_by_role("button", name="AI wing", exact=True)
     toggle.click()
     expect(wing).to_be_visible()
     expect(toggle).to_have_attribute("aria-expanded", "true")

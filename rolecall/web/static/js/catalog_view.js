@@ -75,7 +75,7 @@ export function createPicker(opts) {
     // Where the details came from, computed when someone points at the row (dates are slow to format).
     row.addEventListener("pointerenter", () => { row.title ||= provenance(model); }, { once: true });
     row.dataset.model = model.id;
-    row.dataset.section = model.section;
+    row.dataset.modelSection = model.section;
     return row;
   }
 
@@ -142,7 +142,7 @@ export function createPicker(opts) {
     if (!opts.isCurrent) return;
     for (const box of [opts.sections, opts.starredBox]) {
       for (const row of box.querySelectorAll(".model-row")) {
-        const current = opts.isCurrent(row.dataset.section, row.dataset.model);
+        const current = opts.isCurrent(row.dataset.modelSection, row.dataset.model);
         row.classList.toggle("is-current", current);
         row.querySelector(".model-pick")?.setAttribute("aria-pressed", String(current));
       }

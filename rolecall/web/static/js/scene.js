@@ -222,7 +222,8 @@ function onDelta(data) {
 }
 
 async function onError(data, action) {
-  const partial = typeof data.message === "object" && data.message ? data.message : (data.partial ?? null);
+  // The kept partial reply (interrupted), or null when the error came before the first token.
+  const partial = data.reply ?? (typeof data.message === "object" ? data.message : null);
   const text = typeof data.message === "string" ? data.message : (data.detail ?? data.error ?? "");
   const retry = retryOf(action, partial);
   if (data.kind === "key_needed" || data.kind === "auth") S.configs = null;
