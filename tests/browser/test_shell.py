@@ -55,11 +55,15 @@ def test_sign_up_log_in_and_walk_the_shell(server: Any, chromium: Any) -> None:
     expect(page.get_by_text("No providers connected")).to_be_visible()
 
     page.get_by_role("link", name="Scenes").click()
-    page.get_by_label("Title").fill("The lighthouse")
-    page.get_by_role("button", name="Create scene").click()
-    expect(page.get_by_role("heading", name="The lighthouse")).to_be_visible()
+    page.get_by_role("button", name="+ New character").click()
+    page.get_by_label("Name").fill("The Keeper")
+    page.get_by_label("Persona").fill("Keeps the lighthouse.")
+    page.get_by_role("button", name="Save character").click()
+    page.get_by_role("button", name="Start a scene with The Keeper").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("The Keeper")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete scene").click()
+    expect(page).to_have_url(server.url + "/scenes")
     expect(page.get_by_text("No scenes yet")).to_be_visible()
 
     assert all(url.startswith(server.url) for url in requests), "the app fetched something from elsewhere"
