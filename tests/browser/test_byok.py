@@ -85,6 +85,8 @@ class Person(SimpleNamespace):
 
 def set_up_encryption(page: Page) -> list[str]:
     page.get_by_role("button", name="Set up encryption").click()
+    # The words appear once the word list has loaded: wait for all 12 before reading them.
+    expect(page.get_by_role("list", name="Your recovery phrase").locator("li")).to_have_count(12)
     words = page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
     page.get_by_label("I have written down all 12 words").check()
     page.get_by_role("button", name="Continue").click()

@@ -41,6 +41,8 @@ def test_set_up_then_unlock_on_a_fresh_browser(server: Any, chromium: Any) -> No
     expect(page.get_by_role("button", name="+ Add Provider")).to_be_hidden()
 
     page.get_by_role("button", name="Set up encryption").click()
+    # The words appear once the word list has loaded: wait for all 12 before reading them.
+    expect(page.get_by_role("list", name="Your recovery phrase").locator("li")).to_have_count(12)
     words = page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
     assert len(words) == 12 and all(re.fullmatch(r"[a-z]{3,8}", w) for w in words)
     continue_button = page.get_by_role("button", name="Continue")
@@ -110,6 +112,8 @@ def test_checksum_error_and_remembered_device(server: Any, chromium: Any) -> Non
     page.get_by_role("button", name="Sign up").click()
     page.goto(server.url + "/settings?tab=api-keys")
     page.get_by_role("button", name="Set up encryption").click()
+    # The words appear once the word list has loaded: wait for all 12 before reading them.
+    expect(page.get_by_role("list", name="Your recovery phrase").locator("li")).to_have_count(12)
     words = page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
     page.get_by_label("I have written down all 12 words").check()
     page.get_by_role("button", name="Continue").click()

@@ -85,6 +85,11 @@ def add_server_config(person: Person, label: str, fake: FakeOpenAI) -> str:
     return str(saved["id"])
 
 
+def save_untested(person: Person, label: str, fake: FakeOpenAI, **extra: str) -> str:
+    body = {"provider_id": "openai", "base_url": fake.base_url, "api_key": VALID_KEY, "label": label, "privacy_mode": "srv", **extra}
+    return str(api(person.page, "POST", "/api/provider-configs", body)["id"])
+
+
 def add_e2e_config(person: Person, label: str, fake: FakeOpenAI) -> str:
     """Sealed the way the browser seals it (the Python reference), then tested to cache its models."""
     where = {"provider_id": "openai", "base_url": fake.base_url}
@@ -300,6 +305,9 @@ def test_phone_layout_wing_is_a_drawer(chromium: Any, loopback_server: Server, f
     person = sign_up(chromium, loopback_server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = person.page
     router = add_server_config(person, "Router", fakes.router)
+    spare = save_untested(person, "Spare", fakes.private)
+    pinned = add_server_config(person, "Pinned", fakes.private)
+    api(page, "PATCH", f"/api/provider-configs/{pinned}", {"model": "llama-3.1-8b-instant"})
     scene_with(person, loopback_server, router, "gpt-4o-mini")
     wing = page.locator("#ai-wing")
     expect(wing).to_be_hidden()
@@ -308,6 +316,11 @@ def test_phone_layout_wing_is_a_drawer(chromium: Any, loopback_server: Server, f
     expect(wing).to_be_visible()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(wing.get_by_label("Search models")).to_be_focused()
+    untested = wing.locator(f'[data-section="{spare}"]')
+    expect(untested).to_contain_text("Test Key to load models")
+    expect(untested.get_by_role("link", name="Settings → API Keys")).to_have_attribute("href", f"/settings?tab=api-keys#provider-{spare}")
+    expect(wing.locator(f'[data-section="{pinned}"] .model-row')).to_have_count(1)  # a pinned config is its one model
+    expect(wing.locator(f'[data-section="{pinned}"] [data-model="llama-3.1-8b-instant"]')).to_be_visible()
     pick(page, router, "llama-3.1-8b-instant")
     expect(wing).to_be_hidden()  # picking closes the drawer
     say(page, "Short answer?")

@@ -190,5 +190,10 @@ export function createPicker(opts) {
     });
   });
 
-  return { load, render, markCurrent, sections: () => state.sections };
+  /** The catalog's name for a model (the provider list's, else curated), or null. */
+  function nameOf(section, id) {
+    return state.sections.find((s) => s.id === section)?.models.find((m) => m.id === id)?.name ?? null;
+  }
+
+  return { load, render, markCurrent, nameOf };
 }

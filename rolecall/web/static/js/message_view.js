@@ -40,8 +40,8 @@ function statusMark(message) {
 }
 
 /**
- * The <li> for a Message. ctx: {character(id) -> character|null, last: is it the scene's last
- * message, busy: a generation is running}.
+ * The <li> for a Message. ctx: {character(id) -> character|null, modelName(model) -> text,
+ * last: is it the scene's last message, busy: a generation is running}.
  */
 export function messageItem(message, ctx) {
   const mine = message.role === "user";
@@ -50,7 +50,7 @@ export function messageItem(message, ctx) {
   fillBody(body, message, message.text ?? "");
   const head = el("div", { className: "msg__head" },
     el("span", { className: "msg__author", textContent: who.name }),
-    !mine && message.model ? el("span", { className: "msg__model muted", textContent: message.model.display_name || message.model.model_id }) : null,
+    !mine && message.model ? el("span", { className: "msg__model muted", textContent: ctx.modelName(message.model) }) : null,
     statusMark(message));
   const actions = el("div", { className: "msg__actions" }, alternativesNav(message));
   if (!ctx.busy) {

@@ -24,6 +24,8 @@ class NeedsUnlock extends Error {}
 
 // ---- rendering -------------------------------------------------------------------------------
 
+// The wing's catalog knows the provider's own model names; the scene's view may only know the id.
+const modelName = (model) => wing?.nameOf(model) || model.display_name || model.model_id;
 const character = (id) => S.scene?.characters.find((c) => c.id === id) ?? S.scene?.characters[0] ?? null;
 
 function renderHeader() {
@@ -33,7 +35,7 @@ function renderHeader() {
   document.title = `${scene.title || names} · RoleCall`;
   $("cast").replaceChildren(...scene.characters.map((c) => avatar(c)));
   const model = scene.model;
-  $("model-name").textContent = model ? (model.display_name || model.model_id) : "None chosen";
+  $("model-name").textContent = model ? modelName(model) : "None chosen";
   $("model-config").textContent = model ? `via ${model.config_label || model.provider_name}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}` : "Pick a model in the AI wing";
   const head = $("current-model");
   head.dataset.modelSection = model?.section ?? "";
@@ -43,7 +45,7 @@ function renderHeader() {
 function renderMessages() {
   const messages = S.scene.messages;
   const last = messages.at(-1);
-  $("messages").replaceChildren(...messages.map((m) => messageItem(m, { character, last: m === last, busy: S.busy })));
+  $("messages").replaceChildren(...messages.map((m) => messageItem(m, { character, modelName, last: m === last, busy: S.busy })));
   $("stage-status").hidden = messages.length > 0;
   $("stage-status").textContent = messages.length ? "" : "The stage is set. Say the first line.";
 }
@@ -330,7 +332,7 @@ async function pickModel(model) {
   const scene = await api(base, { method: "PATCH", body: { model } });
   S.scene.model = scene.model;
   renderHeader();
-  $("live").textContent = `Now using ${scene.model?.display_name || model.model_id}.`;
+  $("live").textContent = `Now using ${scene.model ? modelName(scene.model) : model.model_id}.`;
   if (root.dataset.needsUnlock && scene.model?.privacy_mode !== "e2e") { $("unlock").hidden = true; delete root.dataset.needsUnlock; }
 }
 
@@ -353,6 +355,7 @@ function wire() {
     }
   });
   root.querySelector('[data-action="stop"]').addEventListener("click", () => S.controller?.abort());
+  $("text").addEventListener("keydown", (event) => { if (event.key === "Escape" && S.busy) S.controller?.abort(); });
   root.querySelector('[data-action="unlock"]').addEventListener("click", unlockAndGo);
   root.querySelector('[data-action="cancel-unlock"]').addEventListener("click", () => {
     $("unlock").hidden = true;
@@ -382,6 +385,10 @@ async function start() {
     $("stage-status").textContent = `Couldn't load this scene: ${error.message}`;
   }
   await wing.reload();
+  if (S.scene && !S.busy) {  // the catalog's model names are known now
+    renderHeader();
+    renderMessages();
+  }
 }
 
 start();

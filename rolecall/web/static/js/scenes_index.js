@@ -31,7 +31,7 @@ function sceneCard(scene) {
     el("span", { className: "avatars" }, ...who.map((c) => avatar(c))),
     el("span", { className: "scene-card__body" },
       el("h3", { textContent: scene.title || names || "Untitled scene" }),
-      names ? el("span", { className: "muted", textContent: `with ${names}` }) : null,
+      names && names !== scene.title ? el("span", { className: "muted", textContent: `with ${names}` }) : null,
       scene.last_message_preview ? el("span", { className: "scene-card__preview", textContent: scene.last_message_preview }) : null),
     el("span", { className: "scene-card__meta muted" },
       when ? el("span", {}, "Last activity ", when) : null,

@@ -91,5 +91,6 @@ export function initWing(opts) {
     open,
     reload: () => picker.load().then(() => { wing.dataset.ready = "true"; }),
     markCurrent: () => picker.markCurrent(),
+    nameOf: (model) => (model ? picker.nameOf(model.section, model.model_id) : null),
   };
 }
