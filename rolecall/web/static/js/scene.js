@@ -17,7 +17,7 @@ const sceneId = root?.dataset.sceneId;
 const userId = root?.dataset.accountId;
 const base = `/api/scenes/${encodeURIComponent(sceneId)}`;
 const $ = (role) => root.querySelector(`[data-role="${role}"]`);
-const S = { scene: null, busy: false, controller: null, pending: null, live: null, configs: null, reloads: 0 };
+const S = { scene: null, busy: false, editing: false, controller: null, pending: null, live: null, configs: null, reloads: 0 };
 let wing = null;
 
 class NeedsUnlock extends Error {}
@@ -43,6 +43,7 @@ function renderHeader() {
 }
 
 function renderMessages() {
+  if (S.editing) return;  // an open edit box is not thrown away; the edit re-renders when it ends
   const messages = S.scene.messages;
   const last = messages.at(-1);
   $("messages").replaceChildren(...messages.map((m) => messageItem(m, { character, modelName, last: m === last, busy: S.busy })));
@@ -144,7 +145,7 @@ async function unlockAndGo() {
 
 // ---- generation ------------------------------------------------------------------------------
 
-/** Run one action: {kind: send|regenerate|continue|resend, ...}. */
+/** Run one action: {kind: send|reply|regenerate|continue, ...}. */
 async function run(action) {
   if (S.busy) return;
   clearError();
@@ -156,14 +157,12 @@ async function run(action) {
     return showError({ kind: "key", headline: "Your key couldn't be opened here", message: error.message }, null);
   }
   const body = key ? { key } : {};
-  if (action.kind === "send" || action.kind === "resend") {
-    if (action.kind === "resend") {
-      await api(`${base}/messages/${encodeURIComponent(action.userMessageId)}`, { method: "DELETE" }).catch(() => {});
-      S.scene.messages = S.scene.messages.filter((m) => m.id !== action.userMessageId);
-    }
+  if (action.kind === "send") {
     S.scene.messages.push({ id: null, role: "user", text: action.text, status: "sending", alternatives: [], active: 0 });
     return stream(`${base}/messages`, { ...body, text: action.text }, action);
   }
+  // Empty text: no new user message, the character answers the scene as it stands.
+  if (action.kind === "reply") return stream(`${base}/messages`, { ...body, text: "" }, action);
   const mid = encodeURIComponent(action.messageId);
   return stream(`${base}/messages/${mid}/${action.kind}`, body, action);
 }
@@ -237,10 +236,8 @@ async function onError(data, action) {
 
 function retryOf(action, partial) {
   if (partial) return { kind: "regenerate", messageId: partial.id };
-  if (action.kind === "send" || action.kind === "resend") {
-    if (S.lastUser?.id) return { kind: "resend", userMessageId: S.lastUser.id, text: S.lastUser.text };
-    return { kind: "send", text: action.text };
-  }
+  // A send whose user message was committed: the retry only asks for the reply.
+  if (action.kind === "send" && S.lastUser?.id) return { kind: "reply" };
   return action;
 }
 
@@ -313,9 +310,14 @@ async function onMessageAction(button) {
       const active = message.active + (action === "next-alt" ? 1 : -1);
       replaceMessage(await api(path, { method: "PATCH", body: { active } }));
     } else if (action === "edit") {
-      const text = await editInPlace(item, message.text);
-      if (text === null || text === message.text) return;
-      replaceMessage(await api(path, { method: "PATCH", body: { text } }));
+      S.editing = true;
+      let text;
+      try {
+        text = await editInPlace(item, message.text);
+      } finally {
+        S.editing = false;
+      }
+      if (text !== null && text !== message.text) replaceMessage(await api(path, { method: "PATCH", body: { text } }));
     } else if (action === "delete") {
       if (!window.confirm("Delete this message?")) return;
       await api(path, { method: "DELETE" });
@@ -385,9 +387,13 @@ async function start() {
     $("stage-status").textContent = `Couldn't load this scene: ${error.message}`;
   }
   await wing.reload();
-  if (S.scene && !S.busy) {  // the catalog's model names are known now
+  if (S.scene) {  // the catalog's model names are known now
     renderHeader();
-    renderMessages();
+    for (const node of $("messages").querySelectorAll("[data-message-id]")) {
+      const model = S.scene.messages.find((m) => m.id === node.dataset.messageId)?.model;
+      const label = node.querySelector(".msg__model");
+      if (model && label) label.textContent = modelName(model);
+    }
   }
 }
 

@@ -40,6 +40,7 @@ export function describeError(error) {
   const nodes = [el("p", { className: "scene-error__headline" }, el("strong", { textContent: headline }))];
   const message = error.message || ADVICE[kind] || "";
   if (message) nodes.push(el("p", { className: "scene-error__message", textContent: message }));
+  if (error.retry_after) nodes.push(el("p", { className: "muted", textContent: `The provider asks to wait ${Math.ceil(error.retry_after)} s before the next try.` }));
   if (error.message && ADVICE[kind] && error.message !== ADVICE[kind]) nodes.push(el("p", { className: "muted", textContent: ADVICE[kind] }));
   const actions = el("div", { className: "actions" });
   if (KEY_KINDS.has(kind) && error.config_id) {
