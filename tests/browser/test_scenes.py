@@ -277,11 +277,20 @@ def test_stop_reload_edit_delete_errors_and_retry(chromium: Any, loopback_server
     last_reply(page).get_by_role("button", name="Delete this reply").click()
     expect(page.locator(".msg").filter(has_text="Once upon a tide.")).to_have_count(0)
 
-    # A rate limit says so and offers Retry; Retry sends once more without a duplicate message.
+    # The provider drops the stream mid-reply: the partial text stays, marked interrupted, with the error.
     fakes.router.reply.text = FIRST_REPLY
+    fakes.router.plan.break_after = 4
+    say(page, "Are you listening?")
+    error = page.locator('[data-role="error"]')
+    expect(error).to_be_visible()
+    expect(last_reply(page)).to_have_attribute("data-status", "interrupted")
+    expect(last_reply(page)).to_contain_text("Hello there")
+    expect(last_reply(page).get_by_text("interrupted", exact=True)).to_be_visible()
+    fakes.router.plan.break_after = None
+
+    # A rate limit says so and offers Retry; Retry sends once more without a duplicate message.
     fakes.router.fail_next(429, path="/chat/completions")
     say(page, "Still there?")
-    error = page.locator('[data-role="error"]')
     expect(error).to_be_visible()
     expect(error).to_have_attribute("data-kind", "rate_limited")
     error.get_by_role("button", name="Retry").click()
