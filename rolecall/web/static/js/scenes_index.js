@@ -45,7 +45,12 @@ async function loadScenes() {
   const data = await api("/api/scenes");
   const scenes = Array.isArray(data) ? data : data.scenes;
   $("scene-list").replaceChildren(...scenes.map(sceneCard));
-  $("scenes-empty").hidden = scenes.length > 0;
+  const empty = $("scenes-empty");
+  empty.hidden = scenes.length > 0;
+  if (!scenes.length && !empty.childElementCount) {  // the server rendered a list that is gone now
+    empty.append(el("div", { className: "empty" }, el("h3", { textContent: "No scenes yet" }),
+      el("p", { textContent: "A scene is a stage for one of your characters. Create a character, then press Start scene." })));
+  }
 }
 
 // ---- characters ------------------------------------------------------------------------------
