@@ -168,7 +168,7 @@ def test_character_scene_stream_switch_to_e2e_with_phrase_and_regenerate(
     expect(dialog).to_be_hidden()
     mara = page.locator(".character").filter(has_text="Mara Vell")
     expect(mara.locator(".avatar")).to_have_text("MV")
-    mara.get_by_role("button", name="Start a scene with Mara Vell").click()
+    mara.get_by_role("button", name="Start scene with Mara Vell").click()
     page.wait_for_url("**/scenes/*")
     expect(page.locator("[data-scene]")).to_have_attribute("data-state", "ready")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Mara Vell")

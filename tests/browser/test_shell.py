@@ -59,7 +59,7 @@ def test_sign_up_log_in_and_walk_the_shell(server: Any, chromium: Any) -> None:
     page.get_by_label("Name").fill("The Keeper")
     page.get_by_label("Persona").fill("Keeps the lighthouse.")
     page.get_by_role("button", name="Save character").click()
-    page.get_by_role("button", name="Start a scene with The Keeper").click()
+    page.get_by_role("button", name="Start scene with The Keeper").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("The Keeper")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete scene").click()

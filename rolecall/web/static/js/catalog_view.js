@@ -65,8 +65,10 @@ export function createPicker(opts) {
     const names = [el("span", { className: "model-name", textContent: label }), el("code", { className: "model-id", textContent: model.id })];
     let main;
     if (opts.onPick) {
-      main = el("button", { type: "button", className: "model-names model-pick" }, ...names);
-      main.setAttribute("aria-label", `Use ${label} (${model.section_label})`);
+      // The accessible name starts with what is seen (WCAG 2.5.3) and says what a click does.
+      main = el("button", { type: "button", className: "model-names model-pick" },
+        el("span", { className: "visually-hidden", textContent: "Use " }), ...names,
+        el("span", { className: "visually-hidden", textContent: ` from ${model.section_label}` }));
       main.addEventListener("click", () => opts.onPick(model));
     } else {
       main = el("span", { className: "model-names" }, ...names);

@@ -58,7 +58,7 @@ async function loadScenes() {
 function characterItem(character) {
   const start = el("button", { type: "button", className: "btn btn-small", textContent: "Start scene" });
   start.dataset.action = "start";
-  start.setAttribute("aria-label", `Start a scene with ${character.name}`);
+  start.setAttribute("aria-label", `Start scene with ${character.name}`);
   const edit = el("button", { type: "button", className: "btn btn-small btn-ghost", textContent: "Edit" });
   edit.dataset.action = "edit";
   edit.setAttribute("aria-label", `Edit ${character.name}`);
