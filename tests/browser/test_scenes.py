@@ -332,9 +332,16 @@ def test_phone_layout_wing_is_a_drawer(chromium: Any, loopback_server: Server, f
     expect(wing.locator(f'[data-section="{pinned}"] [data-model="llama-3.1-8b-instant"]')).to_be_visible()
     pick(page, router, "llama-3.1-8b-instant")
     expect(wing).to_be_hidden()  # picking closes the drawer
-    say(page, "Short answer?")
+    box = page.get_by_label("Your message", exact=True)
+    box.press_sequentially("Short")
+    box.press("Shift+Enter")  # a new line, not a send
+    box.press_sequentially("answer?")
+    box.press("Enter")
     wait_done(page)
-    assert chats(fakes.router)[-1].json()["model"] == "llama-3.1-8b-instant"
+    sent = chats(fakes.router)[-1].json()
+    assert sent["model"] == "llama-3.1-8b-instant"
+    assert sent["messages"][-1]["content"] == "Short\nanswer?"
+    expect(page.locator('.msg[data-role="user"] .msg__body br')).to_have_count(1)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways ({width}px)"
     assert person.errors == []

@@ -8,7 +8,7 @@ import { api } from "./app.js";
 import { avatar } from "./people.js";
 import { fillBody, messageItem, editInPlace } from "./message_view.js";
 import { postStream, StreamRefused } from "./sse.js";
-import * as session from "./vault_session.js";
+import { createKeyGate, NeedsUnlock } from "./key_gate.js";
 import { initWing } from "./wing.js";
 import { describeError } from "./scene_errors.js";
 
@@ -17,10 +17,9 @@ const sceneId = root?.dataset.sceneId;
 const userId = root?.dataset.accountId;
 const base = `/api/scenes/${encodeURIComponent(sceneId)}`;
 const $ = (role) => root.querySelector(`[data-role="${role}"]`);
-const S = { scene: null, busy: false, editing: false, controller: null, pending: null, live: null, configs: null, reloads: 0 };
+const S = { scene: null, busy: false, editing: false, controller: null, live: null, configs: null, reloads: 0 };
 let wing = null;
-
-class NeedsUnlock extends Error {}
+let gate = null;
 
 // ---- rendering -------------------------------------------------------------------------------
 
@@ -104,45 +103,6 @@ function showError(error, retry) {
   box.scrollIntoView({ block: "nearest" });
 }
 
-// ---- the key for an End-to-End config ------------------------------------------------------------
-
-async function keyFor() {
-  const model = S.scene.model;
-  if (model?.privacy_mode !== "e2e") return undefined;
-  if (!session.unlocked()) await session.restore(userId).catch(() => false);
-  if (!session.unlocked()) throw new NeedsUnlock();
-  const config = (await configs()).get(model.section);
-  if (!config) throw new Error("This scene's provider config no longer exists. Pick another model in the AI wing.");
-  return session.openCredential(config);
-}
-
-function askForPhrase(action) {
-  S.pending = action;
-  const panel = $("unlock");
-  panel.hidden = false;
-  root.dataset.needsUnlock = "true";
-  $("unlock-error").hidden = true;
-  $("phrase").focus();
-}
-
-async function unlockAndGo() {
-  const error = $("unlock-error");
-  error.hidden = true;
-  try {
-    await session.unlockWithPhrase($("phrase").value, userId, { remember: $("remember").checked });
-  } catch (problem) {
-    error.textContent = problem.message;
-    error.hidden = false;
-    return;
-  }
-  $("phrase").value = "";
-  $("unlock").hidden = true;
-  delete root.dataset.needsUnlock;
-  const action = S.pending;
-  S.pending = null;
-  if (action) run(action);
-}
-
 // ---- generation ------------------------------------------------------------------------------
 
 /** Run one action: {kind: send|reply|regenerate|continue, ...}. */
@@ -151,9 +111,9 @@ async function run(action) {
   clearError();
   let key;
   try {
-    key = await keyFor();
+    key = await gate.keyFor(S.scene.model);
   } catch (error) {
-    if (error instanceof NeedsUnlock) return askForPhrase(action);
+    if (error instanceof NeedsUnlock) return gate.ask(action);
     return showError({ kind: "key", headline: "Your key couldn't be opened here", message: error.message }, null);
   }
   const body = key ? { key } : {};
@@ -229,7 +189,7 @@ async function onError(data, action) {
   const retry = retryOf(action, partial);
   if (data.kind === "key_needed" || data.kind === "auth") S.configs = null;
   await loadScene().catch(() => {});  // what the server kept: an interrupted partial, or nothing
-  if (data.kind === "key_needed") return askForPhrase(retry);
+  if (data.kind === "key_needed") return gate.ask(retry);
   if (data.kind === "auth") wing.reload();
   showError({ ...data, message: text }, retry);
 }
@@ -335,7 +295,7 @@ async function pickModel(model) {
   S.scene.model = scene.model;
   renderHeader();
   $("live").textContent = `Now using ${scene.model ? modelName(scene.model) : model.model_id}.`;
-  if (root.dataset.needsUnlock && scene.model?.privacy_mode !== "e2e") { $("unlock").hidden = true; delete root.dataset.needsUnlock; }
+  if (scene.model?.privacy_mode !== "e2e") gate.dismiss();
 }
 
 // ---- wiring ----------------------------------------------------------------------------------
@@ -358,12 +318,9 @@ function wire() {
   });
   root.querySelector('[data-action="stop"]').addEventListener("click", () => S.controller?.abort());
   $("text").addEventListener("keydown", (event) => { if (event.key === "Escape" && S.busy) S.controller?.abort(); });
-  root.querySelector('[data-action="unlock"]').addEventListener("click", unlockAndGo);
-  root.querySelector('[data-action="cancel-unlock"]').addEventListener("click", () => {
-    $("unlock").hidden = true;
-    delete root.dataset.needsUnlock;
-    if (S.pending?.kind === "send") $("text").value ||= S.pending.text;
-    S.pending = null;
+  gate = createKeyGate({
+    root, userId, configs, go: run,
+    cancelled: (action) => { if (action.kind === "send") $("text").value ||= action.text; },
   });
   root.querySelector('[data-action="delete-scene"]').addEventListener("click", async () => {
     if (!window.confirm("Delete this scene and all its messages? This cannot be undone.")) return;
