@@ -236,6 +236,16 @@ def test_character_scene_stream_switch_to_e2e_with_phrase_and_regenerate(
     page.goto(loopback_server.url + "/scenes")
     card = page.locator(".scene-card").filter(has_text="Mara Vell")
     expect(card.locator("time")).to_be_visible()
+    expect(card).to_contain_text("Always have.")  # the last line, as a preview
+
+    # Editing a character: the form opens with what was saved, and the list shows the change.
+    page.get_by_role("button", name="Edit Mara Vell").click()
+    dialog = page.get_by_role("dialog", name="Edit Mara Vell")
+    expect(dialog.get_by_label("Persona")).to_have_value("A weathered lighthouse keeper who speaks in short, dry sentences.")
+    dialog.get_by_label("Name").fill("Captain Mara")
+    expect(dialog.locator('[data-role="preview"]')).to_have_text("CM")
+    dialog.get_by_role("button", name="Save character").click()
+    expect(page.locator(".character").filter(has_text="Captain Mara").locator(".avatar")).to_have_text("CM")
     assert person.errors == []
 
 

@@ -41,11 +41,24 @@ function renderHeader() {
   head.dataset.modelId = model?.model_id ?? "";
 }
 
+// Built items are reused while nothing they show has changed, so a send in a long scene does not
+// re-parse every earlier reply's Markdown.
+const built = new WeakMap();
+
+function itemFor(message, last) {
+  const key = [message.id, message.text, message.status, message.active, message.alternatives?.length, last, S.busy].join("\u0000");
+  const hit = built.get(message);
+  if (hit?.key === key) return hit.node;
+  const node = messageItem(message, { character, modelName, last, busy: S.busy });
+  built.set(message, { key, node });
+  return node;
+}
+
 function renderMessages() {
   if (S.editing) return;  // an open edit box is not thrown away; the edit re-renders when it ends
   const messages = S.scene.messages;
   const last = messages.at(-1);
-  $("messages").replaceChildren(...messages.map((m) => messageItem(m, { character, modelName, last: m === last, busy: S.busy })));
+  $("messages").replaceChildren(...messages.map((m) => itemFor(m, m === last)));
   $("stage-status").hidden = messages.length > 0;
   $("stage-status").textContent = messages.length ? "" : "The stage is set. Say the first line.";
 }
@@ -135,7 +148,10 @@ function paint() {
   S.live.frame = 0;
   const item = liveItem();
   if (!item) return;
+  // Follow the reply as it grows, unless the person has scrolled up to read.
+  const following = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
   fillBody(item.querySelector(".msg__body"), S.live.message, S.live.base + S.live.text);
+  if (following) window.scrollTo(0, document.documentElement.scrollHeight);
   item.dataset.deltas = String(S.live.deltas);
   speak(false);
 }
