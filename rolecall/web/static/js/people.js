@@ -1,12 +1,9 @@
 // Small shared pieces for characters: avatar badges (colour + initials) and "3 minutes ago".
 
-/** Up to two initials from a name ("Mara the Keeper" -> "MK"), the server's rule for previews. */
+/** Up to two initials, the server's rule: the first letters of the first two words ("Captain Nemo" -> "CN"). */
 export function initialsOf(name) {
-  const words = (name || "").trim().split(/\s+/).filter(Boolean);
-  const significant = words.filter((w) => /^\p{Lu}/u.test(w));
-  const picked = (significant.length ? significant : words);
-  const letters = picked.length > 1 ? [picked[0], picked.at(-1)] : picked;
-  return letters.map((w) => [...w][0]).join("").toUpperCase();
+  const words = (name || "").split(/[\s_.-]+/).filter(Boolean);
+  return words.slice(0, 2).map((w) => [...w][0]).join("").toUpperCase();
 }
 
 /** An avatar badge for {name, initials, avatar_color}; the colour is set through the CSSOM (CSP). */

@@ -101,7 +101,8 @@ function openForm(character = null) {
   form.elements.name.focus();
 }
 
-const PALETTE = ["#7c1d33", "#1d5c7c", "#2f7c1d", "#7c5a1d", "#5a1d7c", "#1d7c6b", "#7c1d6b", "#3b4a8c"];
+// The server's palette for characters created without a colour (services/characters.py).
+const PALETTE = ["#b45309", "#be123c", "#7c3aed", "#0369a1", "#047857", "#a16207", "#c2410c", "#4338ca"];
 const randomColor = () => PALETTE[Math.floor(Math.random() * PALETTE.length)];
 
 async function save(event) {
