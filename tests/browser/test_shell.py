@@ -62,7 +62,7 @@ def test_sign_up_log_in_and_walk_the_shell(server: Any, chromium: Any) -> None:
     page.get_by_role("button", name="Start scene with The Keeper").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("The Keeper")
     page.on("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Delete scene").click()
+    page.get_by_role("button", name="Delete scene").click()  # enabled once the page's script runs
     expect(page).to_have_url(server.url + "/scenes")
     expect(page.get_by_text("No scenes yet")).to_be_visible()
 

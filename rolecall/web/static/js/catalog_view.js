@@ -1,7 +1,7 @@
 // The model picker, shared by the Cast page (models.js) and the AI wing of a scene (wing.js):
 // one collapsible section per provider config (Premiere Theater first), a search that filters
 // across every section, and stars that pin a model to the top. The catalog is fetched once and
-// filtered here, so typing never waits on the network. No DOM is touched until createPicker().
+// filtered here, so typing never waits on the network. Nothing is rendered until createPicker().
 
 import { api } from "./app.js";
 

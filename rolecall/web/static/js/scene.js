@@ -348,6 +348,8 @@ function wire() {
     if (button) onMessageAction(button);
   });
   wing = initWing({ root, configs, current: () => S.scene?.model ?? null, pick: pickModel });
+  // Server-rendered disabled, so nothing is clicked before it works.
+  for (const action of ["send", "delete-scene"]) root.querySelector(`[data-action="${action}"]`).disabled = false;
 }
 
 async function start() {

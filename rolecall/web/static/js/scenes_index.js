@@ -166,6 +166,7 @@ function wire() {
   form.addEventListener("input", preview);
   for (const b of dialog.querySelectorAll('[data-action="close"]')) b.addEventListener("click", () => dialog.close());
   dialog.querySelector('[data-action="delete-character"]').addEventListener("click", remove);
+  root.querySelector('[data-action="new-character"]').disabled = false;  // server-rendered disabled until now
   Promise.all([loadCharacters(), loadScenes()])
     .catch((error) => say("characters-error", `Couldn't load your characters and scenes: ${error.message}`))
     .finally(() => { root.dataset.ready = "true"; });

@@ -1,9 +1,9 @@
 // Server-sent events over fetch(): EventSource can only GET and cannot send the CSRF header or a
 // body, so generation requests POST with fetch and this small reader parses the stream
 // (the WHATWG "event stream" rules: lines end in LF, CR or CRLF; "event:", "data:" (joined by
-// newlines), comment lines starting with ":"; a blank line dispatches). No DOM.
+// newlines), comment lines starting with ":"; a blank line dispatches). Nothing runs on import.
 
-import { csrfToken } from "./app.js";
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 /** Split a stream of Uint8Array chunks into events {event, data} (data is the raw text). */
 export async function* readEvents(stream) {

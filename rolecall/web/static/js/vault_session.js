@@ -4,7 +4,6 @@
 // instance (module scripts load without a version query, so the URL, and the state, is the same).
 // The phrase and everything derived from it stay in this page (docs/security.md).
 
-import { api } from "./app.js";
 import * as bip39 from "./bip39.js";
 import * as vault from "./vault.js";
 import * as keystore from "./keystore.js";
@@ -38,8 +37,11 @@ export function hold(udk, gen, userId, remembered) {
 }
 
 /** The account's key record: {status, account_id, kdf_salt, udk_gen, wrapped_udk}. */
-export function keyRecord() {
-  return api("/api/encryption");
+export async function keyRecord() {
+  // A plain GET (no CSRF header needed), so this module imports nothing that touches the page.
+  const response = await fetch("/api/encryption", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`Couldn't read your encryption record (${response.status}).`);
+  return response.json();
 }
 
 /** Restore a key this browser remembers, if it still matches the account's generation. */
