@@ -41,7 +41,7 @@ function statusMark(message) {
 
 /**
  * The <li> for a Message. ctx: {character(id) -> character|null, modelName(model) -> text,
- * last: is it the scene's last message, busy: a generation is running}.
+ * last: is it the scene's last message}.
  */
 export function messageItem(message, ctx) {
   const mine = message.role === "user";
@@ -52,11 +52,12 @@ export function messageItem(message, ctx) {
     el("span", { className: "msg__author", textContent: who.name }),
     !mine && message.model ? el("span", { className: "msg__model muted", textContent: ctx.modelName(message.model) }) : null,
     statusMark(message));
+  // Hidden by the stylesheet while a reply streams (the page ignores them then too).
   const actions = el("div", { className: "msg__actions" }, alternativesNav(message));
-  if (!ctx.busy) {
-    if (!mine && ctx.last) {
-      actions.append(button("Regenerate", "regenerate", "Regenerate this reply"), button("Continue", "continue", "Continue this reply"));
-    }
+  if (!mine && ctx.last) {
+    actions.append(button("Regenerate", "regenerate", "Regenerate this reply"), button("Continue", "continue", "Continue this reply"));
+  }
+  if (message.id) {
     actions.append(button("Edit", "edit", mine ? "Edit your message" : "Edit this reply"),
       button("Delete", "delete", mine ? "Delete your message" : "Delete this reply", "msg__action--danger"));
   }

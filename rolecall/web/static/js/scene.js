@@ -46,10 +46,10 @@ function renderHeader() {
 const built = new WeakMap();
 
 function itemFor(message, last) {
-  const key = [message.id, message.text, message.status, message.active, message.alternatives?.length, last, S.busy].join("\u0000");
+  const key = [message.id, message.text, message.status, message.active, message.alternatives?.length, last].join("\u0000");
   const hit = built.get(message);
   if (hit?.key === key) return hit.node;
-  const node = messageItem(message, { character, modelName, last, busy: S.busy });
+  const node = messageItem(message, { character, modelName, last });
   built.set(message, { key, node });
   return node;
 }
