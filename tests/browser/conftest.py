@@ -49,7 +49,7 @@ class Server:
             stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )
 
-    def wait_ready(self, timeout: float = 20) -> float:
+    def wait_ready(self, timeout: float = 60) -> float:  # busy CI boxes: migrations alone can take 20 s
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
