@@ -315,6 +315,12 @@ def test_stop_reload_edit_delete_errors_and_retry(chromium: Any, loopback_server
     expect(error).to_contain_text("The key was rejected")
     expect(error.get_by_role("link", name="Open the config in Settings")).to_have_attribute("href", f"/settings?tab=api-keys#provider-{router}")
     expect(page.locator(f'#ai-wing [data-section="{router}"] .section-invalid')).to_be_visible()
+    # After fixing the key, the unanswered line can get its reply without being sent twice.
+    fakes.router.keys = {VALID_KEY}
+    page.locator('.msg[data-role="user"]').last.get_by_role("button", name="Get a reply to this message").click()
+    wait_done(page)
+    expect(page.locator('.msg[data-role="user"]').filter(has_text="Hello?")).to_have_count(1)
+    assert chats(fakes.router)[-1].json()["messages"][-1] == {"role": "user", "content": "Hello?"}
     page.goto(loopback_server.url + "/settings?tab=api-keys")
     expect(page.locator(f"#provider-{router}").get_by_text("Invalid", exact=True)).to_be_visible()
     assert person.errors == []

@@ -57,6 +57,8 @@ export function messageItem(message, ctx) {
   if (!mine && ctx.last) {
     actions.append(button("Regenerate", "regenerate", "Regenerate this reply"), button("Continue", "continue", "Continue this reply"));
   }
+  // A last line with no answer (a failed reply, or a deleted one): ask for the reply again.
+  if (mine && ctx.last && message.id) actions.append(button("Get a reply", "reply", "Get a reply to this message"));
   if (message.id) {
     actions.append(button("Edit", "edit", mine ? "Edit your message" : "Edit this reply"),
       button("Delete", "delete", mine ? "Delete your message" : "Delete this reply", "msg__action--danger"));

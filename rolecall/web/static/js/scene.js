@@ -282,6 +282,7 @@ async function onMessageAction(button) {
   const path = `${base}/messages/${encodeURIComponent(message.id)}`;
   try {
     if (action === "regenerate" || action === "continue") return run({ kind: action, messageId: message.id });
+    if (action === "reply") return run({ kind: "reply" });
     if (action === "prev-alt" || action === "next-alt") {
       const active = message.active + (action === "next-alt" ? 1 : -1);
       replaceMessage(await api(path, { method: "PATCH", body: { active } }));
