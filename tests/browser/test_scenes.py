@@ -348,6 +348,12 @@ def test_phone_layout_wing_is_a_drawer(chromium: Any, loopback_server: Server, f
     expect(wing.locator(f'[data-section="{pinned}"] [data-model="llama-3.1-8b-instant"]')).to_be_visible()
     pick(page, router, "llama-3.1-8b-instant")
     expect(wing).to_be_hidden()  # picking closes the drawer
+    expect(toggle).to_be_focused()
+    toggle.click()
+    expect(wing).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(wing).to_be_hidden()
+    expect(toggle).to_be_focused()
     box = page.get_by_label("Your message", exact=True)
     box.press_sequentially("Short")
     box.press("Shift+Enter")  # a new line, not a send

@@ -66,10 +66,15 @@ export function initWing(opts) {
     },
   });
 
+  // On a phone the drawer is modal: the page behind it is inert until it closes.
+  const behind = [opts.root.querySelector(".scene__main"), document.querySelector(".topbar"), document.querySelector(".footer")];
+  const setBehind = (inert) => { for (const node of behind) if (node) node.inert = inert; };
+
   function open() {
     lastFocus = document.activeElement;
     wing.dataset.open = "true";
     backdrop.hidden = !PHONE.matches;
+    setBehind(PHONE.matches);
     toggle.setAttribute("aria-expanded", "true");
     q("wing-search").focus();
   }
@@ -77,6 +82,7 @@ export function initWing(opts) {
   function close() {
     wing.dataset.open = "false";
     backdrop.hidden = true;
+    setBehind(false);
     toggle.setAttribute("aria-expanded", "false");
     (lastFocus && document.contains(lastFocus) ? lastFocus : toggle).focus();
   }
