@@ -54,9 +54,9 @@ export function messageItem(message, ctx) {
     statusMark(message));
   // Hidden by the stylesheet while a reply streams (the page ignores them then too).
   const actions = el("div", { className: "msg__actions" }, alternativesNav(message));
-  if (!mine && ctx.last) {
-    actions.append(button("Regenerate", "regenerate", "Regenerate this reply"), button("Continue", "continue", "Continue this reply"));
-  }
+  // Any reply can be regenerated (written from the history before it); only the last one continued.
+  if (!mine && message.id) actions.append(button("Regenerate", "regenerate", "Regenerate this reply"));
+  if (!mine && message.id && ctx.last) actions.append(button("Continue", "continue", "Continue this reply"));
   // A last line with no answer (a failed reply, or a deleted one): ask for the reply again.
   if (mine && ctx.last && message.id) actions.append(button("Get a reply", "reply", "Get a reply to this message"));
   if (message.id) {
