@@ -205,6 +205,7 @@ def test_character_scene_stream_switch_to_e2e_with_phrase_and_regenerate(
     expect(page.locator("[data-scene]")).to_have_attribute("data-needs-unlock", "true")
     assert chats(fakes.private) == []  # nothing left without the key
     page.get_by_label("Recovery phrase").fill(PHRASE)
+    page.get_by_label("Remember on this device").check()
     page.get_by_role("button", name="Unlock and send").click()
     wait_done(page)
     expect(last_reply(page)).to_contain_text("The sailors, often.")
@@ -232,11 +233,23 @@ def test_character_scene_stream_switch_to_e2e_with_phrase_and_regenerate(
     expect(last_reply(page)).to_contain_text("The sailors, often.")
     expect(last_reply(page)).to_contain_text("Always have.")
 
+    # Remembered on this device: after a reload the key opens without the phrase, and Settings agrees.
+    page.reload()
+    expect(page.locator("[data-scene]")).to_have_attribute("data-state", "ready")
+    fakes.private.reply.text = "Every night."
+    say(page, "Every night?")
+    wait_done(page)
+    expect(last_reply(page)).to_contain_text("Every night.")
+    expect(page.locator("[data-scene]")).not_to_have_attribute("data-needs-unlock", "true")
+    assert chats(fakes.private)[-1].headers["authorization"] == f"Bearer {E2E_KEY}"
+    page.goto(loopback_server.url + "/settings?tab=api-keys")
+    expect(page.get_by_text("Unlocked on this device.")).to_be_visible()
+
     # The scene list shows it with its last activity.
     page.goto(loopback_server.url + "/scenes")
     card = page.locator(".scene-card").filter(has_text="Mara Vell")
     expect(card.locator("time")).to_be_visible()
-    expect(card).to_contain_text("Always have.")  # the last line, as a preview
+    expect(card).to_contain_text("Every night.")  # the last line, as a preview
 
     # Editing a character: the form opens with what was saved, and the list shows the change.
     page.get_by_role("button", name="Edit Mara Vell").click()
