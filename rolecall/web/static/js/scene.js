@@ -35,7 +35,8 @@ function renderHeader() {
   $("cast").replaceChildren(...scene.characters.map((c) => avatar(c)));
   const model = scene.model;
   $("model-name").textContent = model ? modelName(model) : "None chosen";
-  $("model-config").textContent = model ? `via ${model.config_label || model.provider_name}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}` : "Pick a model in the AI wing";
+  const via = model?.config_label || model?.provider_name || "a deleted provider config";
+  $("model-config").textContent = model ? `via ${via}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}` : "Pick a model in the AI wing";
   const head = $("current-model");
   head.dataset.modelSection = model?.section ?? "";
   head.dataset.modelId = model?.model_id ?? "";

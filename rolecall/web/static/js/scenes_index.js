@@ -170,6 +170,8 @@ function wire() {
   Promise.all([loadCharacters(), loadScenes()])
     .catch((error) => say("characters-error", `Couldn't load your characters and scenes: ${error.message}`))
     .finally(() => { root.dataset.ready = "true"; });
+  // Back from a scene via the browser's cache: the list's last activity has moved on.
+  window.addEventListener("pageshow", (event) => { if (event.persisted) loadScenes().catch(() => {}); });
 }
 
 wire();
