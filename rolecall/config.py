@@ -201,16 +201,24 @@ class SettingsError(Exception):
 
 
 def describe_settings() -> str:
-    """Help text for `rolecall serve --help`: every setting, its variable and its meaning."""
-    lines = ["Settings (environment variable, or the same name in the TOML file given by --config / ROLECALL_CONFIG):", ""]
+    """Help text for `rolecall serve --help`: every setting, its variable and its meaning.
+
+    Click re-wraps help paragraphs into one block; a paragraph whose first line is ``\b`` is kept
+    as written, so each setting is its own such paragraph: the name, then its meaning indented."""
+    import textwrap
+
+    def entry(name: str, description: str | None) -> str:
+        body = textwrap.fill(description or "", width=96, initial_indent="      ", subsequent_indent="      ")
+        return f"\b\n  {name}\n{body}"
+
+    lines = ["\b\nSettings, as environment variables. In the TOML file (--config or ROLECALL_CONFIG), use the\n"
+             "lower-case name without the prefix; [network] and [limits] settings go in tables of those names."]
     for name, field in Settings.model_fields.items():
         if name in ("network", "limits"):
             section = NetworkSettings if name == "network" else LimitSettings
             for sub, subfield in section.model_fields.items():
-                lines.append(f"  ROLECALL_{name.upper()}__{sub.upper()}  ([{name}] {sub})")
-                lines.append(f"      {subfield.description}")
+                lines.append(entry(f"ROLECALL_{name.upper()}__{sub.upper()}  ([{name}] {sub})", subfield.description))
             continue
         extra = " (or " + name.upper() + ")" if name in ("database_url", "redis_url") else ""
-        lines.append(f"  ROLECALL_{name.upper()}{extra}")
-        lines.append(f"      {field.description}")
-    return "\n".join(lines)
+        lines.append(entry(f"ROLECALL_{name.upper()}{extra}", field.description))
+    return "\n\n".join(lines)

@@ -17,6 +17,19 @@ def test_serve_help_documents_settings() -> None:
         assert text in result.output
 
 
+def test_serve_help_lists_one_setting_per_line_with_its_meaning_below() -> None:
+    lines = CliRunner().invoke(main, ["serve", "--help"], terminal_width=100).output.splitlines()
+    names = [line for line in lines if line.strip().startswith("ROLECALL_")]
+    assert len(names) >= 10
+    for name in names:
+        assert name.count("ROLECALL_") == 1, name  # one setting per line
+        meaning = lines[lines.index(name) + 1]
+        indent = len(name) - len(name.lstrip())
+        assert meaning.strip() and len(meaning) - len(meaning.lstrip()) > indent, (name, meaning)  # indented below
+        assert "ROLECALL_" not in meaning
+    assert all(len(line) <= 110 for line in lines)
+
+
 def test_migrate_creates_the_embedded_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["migrate", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -43,6 +43,19 @@ RESERVED_HEADERS = AUTH_HEADER_NAMES | frozenset({
 # on the wire, so it is refused instead of silently ignored. `anthropic-version` too: the adapter
 # reads the 2023-06-01 format (betas go in `anthropic-beta`, which passes through).
 WIRE_FORMAT_HEADERS = frozenset({"content-type", "accept", "anthropic-version"})
+
+
+def reserved_header_advice(lower_name: str) -> str:
+    """What to do instead of setting a reserved header (the same words as provider_fields.js)."""
+    if lower_name == "host":
+        return "requests go to the Base URL's host; to reach another server, change the Base URL instead"
+    if lower_name == "openai-organization":
+        return "use the Organization ID field under Advanced instead"
+    if lower_name in AUTH_HEADER_NAMES:
+        return "put the key in the API Key field instead"
+    return "the HTTP client sets it for every request"
+
+
 # Body fields the adapters set themselves, across protocols (crypto-security.md §5 C.25).
 RESERVED_BODY = frozenset({"model", "messages", "stream", "stream_options", "prompt", "contents", "system", "input"})
 
@@ -129,7 +142,7 @@ def _check_header_entries(entries: list[tuple[int | None, str, Any]]) -> dict[st
         lower = name.lower()
         if lower in RESERVED_HEADERS:
             raise OptionsError("headers", f"{where}: {name} is set by RoleCall and can't be overridden "
-                               "(use the API key or Organization ID field instead).", line)
+                               f"({reserved_header_advice(lower)}).", line)
         if lower in WIRE_FORMAT_HEADERS:
             raise OptionsError("headers", f"{where}: {name} is set by RoleCall to match the format it sends and "
                                "reads, so a custom value would be replaced. Remove this header.", line)

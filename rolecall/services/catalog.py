@@ -5,6 +5,11 @@ a background job (Server-Accessible configs only: the server cannot open an E2E 
 blocking the page. A refresh that fails keeps the last good list and says why. Rows are merged
 with curated facts once per (config, list version) and kept in a small in-process cache, so a
 search over thousands of models only filters precomputed rows.
+
+Two shapes: one object per model (``catalog_stream``, ``section_page``: the API's default) and
+the compact one (``compact_json``, ``section_json``: a column list and one array per model,
+encoded once per list version; the Cast page's form, about a fifth of the bytes). Collapsed
+sections can be left out and fetched alone.
 """
 
 from __future__ import annotations
@@ -31,8 +36,12 @@ from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 log = logging.getLogger(__name__)
 PREMIERE = "premiere"
-_MERGED: OrderedDict[tuple[str, str], list[Entry]] = OrderedDict()
+_MERGED: OrderedDict[tuple[str, str], Merged] = OrderedDict()
 _MERGED_LIMIT = 256
+# Compact rows: one array per model, in this column order. `from_list`: the provider's own list
+# gave the row (else RoleCall's static list); `curated`: index into the section's `curated` table.
+COLUMNS = ("id", "name", "context_window", "context_label", "max_output", "capabilities", "speed", "free",
+           "input_price", "output_price", "from_list", "curated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,45 @@ class Entry:
     tail: str
 
 
+class Merged:
+    """One list version merged with curated facts; each wire shape is encoded on first use."""
+
+    __slots__ = ("_compact", "_entries", "items")
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self._entries: list[Entry] | None = None
+        self._compact: str | None = None
+
+    @property
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            self._entries = [Entry(item["id"], f"{item['id']} {item['name'] or ''}".lower(), _dump(item)[1:])
+                             for item in self.items]
+        return self._entries
+
+    @property
+    def compact(self) -> str:
+        """``"curated":[[id, source, as_of], ...],"rows":[[...COLUMNS], ...]`` (no braces), one dumps call."""
+        if self._compact is None:
+            curated: dict[str, int] = {}
+            table: list[list[Any]] = []
+            rows = []
+            for item in self.items:
+                details = item["details"]
+                index = None
+                if details["curated_id"] is not None:
+                    index = curated.get(details["curated_id"])
+                    if index is None:
+                        index = curated[details["curated_id"]] = len(table)
+                        table.append([details["curated_id"], details["curated_source"], details["curated_as_of"]])
+                rows.append([item["id"], item["name"], item["context_window"], item["context_label"], item["max_output"],
+                             item["capabilities"], item["speed"], item["free"], item["input_price"],
+                             item["output_price"], details["provider_list_at"] is not None, index])
+            self._compact = f'"curated":{_dump(table)},"rows":{_dump(rows)}'
+        return self._compact
+
+
 @dataclass(frozen=True)
 class Section:
     id: str
@@ -55,21 +103,28 @@ class Section:
     fetched_at: str | None
     stale: bool
     error: str
-    models: list[Entry]
+    pinned_model: str | None
+    total: int
+    merged: Merged | None  # None: left out (a collapsed section), only counted
+
+    @property
+    def models(self) -> list[Entry]:
+        return self.merged.entries if self.merged else []
+
+    def meta(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "merged"}
 
 
-def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], fetched_at: str | None) -> list[Entry]:
+def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], fetched_at: str | None) -> Merged:
     cached = _MERGED.get(key)
     if cached is not None:
         _MERGED.move_to_end(key)
         return cached
-    merged = []
+    items = []
     for row in rows:
         info = ModelInfo(**{**row, "capabilities": frozenset(row.get("capabilities") or ())})
-        item = facts.merge(info, provider_id, fetched_at)
-        text = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-        merged.append(Entry(item["id"], f"{item['id']} {item['name'] or ''}".lower(), text[1:]))
-    _MERGED[key] = merged
+        items.append(facts.merge(info, provider_id, fetched_at))
+    merged = _MERGED[key] = Merged(items)
     if len(_MERGED) > _MERGED_LIMIT:
         _MERGED.popitem(last=False)
     return merged
@@ -77,21 +132,30 @@ def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], 
 
 def _premiere_section(model_ids: list[str]) -> Section:
     rows = [{"id": m, "source": "static"} for m in model_ids]
-    models = _merged((PREMIERE, ",".join(model_ids)), PREMIERE, rows, None)
-    return Section(PREMIERE, "Premiere Theater", "Premiere Theater", None, None, None, False, "", models)
+    merged = _merged((PREMIERE, ",".join(model_ids)), PREMIERE, rows, None)
+    return Section(PREMIERE, "Premiere Theater", "Premiere Theater", None, None, None, False, "", None,
+                   len(merged.items), merged)
 
 
-async def _config_section(s: AsyncSession, row: ProviderConfig, max_age: timedelta) -> Section:
+async def _config_section(s: AsyncSession, row: ProviderConfig, max_age: timedelta, *, include: bool = True) -> Section:
     fetched = row.models_fetched_at.isoformat() if row.models_fetched_at else None
     stale = row.models_fetched_at is not None and utcnow() - row.models_fetched_at > max_age
     key = (row.id, fetched or "")
-    if key in _MERGED:
-        models = _merged(key, row.provider_id, [], fetched)
-    else:  # the list itself is only read from the database when this version is not merged yet
-        rows = await s.scalar(select(ProviderConfig.models).where(ProviderConfig.id == row.id))
-        models = _merged(key, row.provider_id, rows or [], fetched)
+    merged = _MERGED.get(key)
+    if merged is not None:
+        _MERGED.move_to_end(key)
+        total = len(merged.items)
+    elif include:  # the list itself is only read from the database when this version is not merged yet
+        rows = await s.scalar(select(ProviderConfig.models).where(ProviderConfig.id == row.id)) or []
+        total = len(rows)
+        merged = _merged(key, row.provider_id, rows, fetched)
+    else:  # left out (a collapsed section): counted, never read
+        total = row.models_count
+    # Read leniently: a config with damaged options is still listed (opening it is what refuses).
+    pinned = row.options.get("model") if isinstance(row.options, dict) else None
     return Section(row.id, row.label, get(row.provider_id).name, row.privacy_mode, row.status, fetched, stale,
-                   row.models_error or "", models)
+                   row.models_error or "", pinned if isinstance(pinned, str) and pinned else None, total,
+                   merged if include else None)
 
 
 def _matches(entry: Entry, words: list[str]) -> bool:
@@ -139,8 +203,7 @@ def _rows(section: Section, hits: list[Entry], stars: set[tuple[str, str]]) -> t
 
 
 def _meta(section: Section, matches: int) -> dict[str, Any]:
-    return {k: v for k, v in section.__dict__.items() if k != "models"} | {"total": len(section.models),
-                                                                          "matches": matches}
+    return section.meta() | {"matches": matches}
 
 
 def _hits(section: Section, words: list[str]) -> list[Entry]:
@@ -210,6 +273,64 @@ async def section_page(res: Resources, account_id: str, section_id: str, query: 
     page = (pinned + rest)[offset:offset + limit]
     meta = _meta(section, len(hits)) | {"query": query, "offset": offset, "limit": limit}
     return _dump(meta)[:-1] + ',"models":[' + ",".join(page) + "]}"
+
+
+def _compact_section(section: Section, starred: list[str]) -> str:
+    meta = _dump(section.meta() | {"starred": starred})[:-1]
+    if section.merged is None:
+        return meta + ',"curated":[],"rows":null}'
+    return f"{meta},{section.merged.compact}}}"
+
+
+async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = frozenset(),
+                       first: int | None = None) -> str:
+    """Every section in the compact shape: ``{"columns": [...], "sections": [{..meta, "starred": [ids],
+    "curated": [...], "rows": [[...], ...]}]}``. Sections named in ``skip`` (collapsed on the page)
+    come with ``"rows": null`` and are fetched with ``section_json`` when opened, unless they hold a
+    starred model (the Starred group needs its row). ``first``: only the first N sections carry rows
+    (the page's first screenful, so a cold server merges a few lists before the page can paint);
+    the page asks for the rest at once, skipping what it has."""
+    max_age = timedelta(hours=res.settings.model_list_max_age_hours)
+    async with res.db() as s:
+        rows = list(await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
+                                    .options(defer(ProviderConfig.models)).order_by(ProviderConfig.created_at)))
+        stars = await _stars(s, account_id)
+        sections = [_premiere_section(res.settings.premiere_models)]
+        carried = 0
+        for r in rows:
+            include = (r.id not in skip and (first is None or carried < first)) or bool(stars.get(r.id))
+            carried += include
+            sections.append(await _config_section(s, r, max_age, include=include))
+    await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
+    body = ",".join(_compact_section(sec, stars.get(sec.id, [])) for sec in sections)
+    return f'{{"columns":{_dump(COLUMNS)},"sections":[{body}]}}'
+
+
+async def section_json(res: Resources, account_id: str, section_id: str) -> str:
+    """One section in the compact shape (``{"columns", "section"}``); another account's is NotFound."""
+    max_age = timedelta(hours=res.settings.model_list_max_age_hours)
+    async with res.db() as s:
+        stars = await _stars(s, account_id)
+        row = None
+        if section_id == PREMIERE:
+            section = _premiere_section(res.settings.premiere_models)
+        else:
+            row = await s.scalar(select(ProviderConfig).where(
+                ProviderConfig.id == section_id, ProviderConfig.account_id == account_id)
+                .options(defer(ProviderConfig.models)))
+            if row is None:
+                raise NotFound("No such provider config.")
+            section = await _config_section(s, row, max_age)
+    if section.stale and row is not None and row.privacy_mode == "srv":
+        await _refresh_stale(res, [row])
+    return f'{{"columns":{_dump(COLUMNS)},"section":{_compact_section(section, stars.get(section.id, []))}}}'
+
+
+async def _stars(s: AsyncSession, account_id: str) -> dict[str, list[str]]:
+    starred: dict[str, list[str]] = {}
+    for star in await s.scalars(select(ModelStar).where(ModelStar.account_id == account_id)):
+        starred.setdefault(star.section, []).append(star.model_id)
+    return starred
 
 
 async def _refresh_stale(res: Resources, rows: list[ProviderConfig]) -> None:

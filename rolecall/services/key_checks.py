@@ -59,7 +59,12 @@ class KeyCheck:
 
     @property
     def detail(self) -> str:
-        return "" if self.status == "valid" else f"{self.headline}: {self.explanation}"
+        if self.status == "valid":
+            return ""
+        # Some explanations already open with their headline ("Destination not allowed: ..."): once.
+        if self.explanation.startswith(self.headline):
+            return self.explanation
+        return f"{self.headline}: {self.explanation}"
 
 
 def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str, Any]]:

@@ -14,10 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
+
+from tests.browser.axe import axe_core_path
 
 # CI machines are small and busy; a person would wait a few seconds too.
 expect.set_options(timeout=15_000)
+PASSWORD = "a stage of one's own"
+# Slow steps (key derivation, saving, a provider test) say when they finish through a `data-state`
+# attribute on the page; tests wait for that signal. This bound only reports a step that hangs.
+HUNG_STEP_MS = 180_000
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -130,3 +136,93 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core, pinned and checked, from the npm registry into a local cache (never a CDN)."""
+    return axe_core_path()
+
+
+# ---- what every browser test does: sign up, set up encryption ---------------------------------
+
+def sign_up(page: Page, server: Server, name: str, password: str = PASSWORD) -> None:
+    page.goto(server.url + "/signup")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(server.url + "/scenes")
+
+
+def settled(page: Page, selector: str) -> str:
+    """Wait until `selector`'s data-state is set and not "working"; return it."""
+    done = "(sel) => { const n = document.querySelector(sel); return !!n?.dataset.state && n.dataset.state !== 'working'; }"
+    page.wait_for_function(done, arg=selector, timeout=HUNG_STEP_MS)
+    return page.locator(selector).get_attribute("data-state") or ""
+
+
+def page_says(page: Page) -> list[str]:
+    """What the page's alerts and status lines say (for a failure message)."""
+    return page.get_by_role("alert").all_inner_texts() + page.get_by_role("status").all_inner_texts()
+
+
+def show_new_words(page: Page) -> list[str]:
+    """Settings → API Keys: Set up encryption; returns the 12 words shown."""
+    settled(page, "#encryption")
+    page.get_by_role("button", name="Set up encryption").click()
+    assert settled(page, "#encryption") == "show", page_says(page)
+    return page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
+
+
+def type_back(page: Page, words: list[str]) -> str:
+    """Tick "written down", Continue, type the words back, Confirm; returns the card's final state."""
+    page.get_by_label("I have written down all 12 words").check()
+    page.get_by_role("button", name="Continue").click()
+    for i, word in enumerate(words):
+        page.get_by_label(f"Word {i + 1}", exact=True).fill(word)
+    page.get_by_role("button", name="Confirm").click()
+    return settled(page, "#encryption")
+
+
+def set_up_encryption(page: Page) -> list[str]:
+    """The whole recovery-phrase set-up on Settings → API Keys; returns the words."""
+    words = show_new_words(page)
+    if type_back(page, words) != "unlocked":
+        raise AssertionError(f"encryption set-up did not finish; the page says {page_says(page)}")
+    expect(page.get_by_test_id("encryption-status")).to_have_text("Active")
+    return words
+
+
+def new_account_with_encryption(page: Page, server: Server, name: str) -> list[str]:
+    """Sign up as `name`, open Settings → API Keys and set up encryption; returns the words."""
+    sign_up(page, server, name)
+    page.goto(server.url + "/settings?tab=api-keys")
+    return set_up_encryption(page)
+
+
+def api_call(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Call the JSON API with the page's session, as the page's own scripts would."""
+    base = page.evaluate("location.origin")
+    token = page.request.get(base + "/api/csrf").json()["csrf_token"]
+    response = page.request.fetch(base + path, method=method, data=body, headers={"X-CSRF-Token": token})
+    assert response.ok, response.text()
+    return response.json() if response.status != 204 else {}
+
+
+def add_tested_config(page: Page, label: str, provider_id: str, base_url: str, **extra: Any) -> dict[str, Any]:
+    """A Server-Accessible config saved through the API after a passing Test (the fakes' valid key)."""
+    from tests.fakes.server import VALID_KEY
+
+    body = {"provider_id": provider_id, "base_url": base_url, "api_key": VALID_KEY, **extra}
+    test = api_call(page, "POST", "/api/provider-configs/test", body)
+    assert test["status"] == "valid", test
+    return api_call(page, "POST", "/api/provider-configs",
+                    {**body, "label": label, "privacy_mode": "srv", "test_id": test["test_id"]})
+
+
+def encryption_set_up_by_api(page: Page) -> None:
+    """An Active key record made by the Python reference (for tests about pages other than set-up)."""
+    from tests.factories import e2e_record
+
+    record, _ = e2e_record(api_call(page, "GET", "/api/me")["id"])
+    api_call(page, "POST", "/api/encryption/setup", record)

@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import Server
+from tests.browser.conftest import Server, new_account_with_encryption, settled
 from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.fakes.openai_compat import FakeOpenAI
 from tests.fakes.vertex import FakeVertex
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
 
 # Keys the fakes accept. The canary must never come back from the server in any form.
 CANARY = "sk-canary-E2E-0123456789abcdefWXYZ"
@@ -83,37 +82,14 @@ class Person(SimpleNamespace):
     errors: list[str]  # uncaught page errors
 
 
-def set_up_encryption(page: Page) -> list[str]:
-    page.get_by_role("button", name="Set up encryption").click()
-    # The words appear once the word list has loaded: wait for all 12 before reading them.
-    expect(page.get_by_role("list", name="Your recovery phrase").locator("li")).to_have_count(12)
-    words = page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
-    page.get_by_label("I have written down all 12 words").check()
-    page.get_by_role("button", name="Continue").click()
-    for i, word in enumerate(words):
-        page.get_by_label(f"Word {i + 1}", exact=True).fill(word)
-    page.get_by_role("button", name="Confirm").click()
-    try:
-        expect(page.get_by_test_id("encryption-status")).to_have_text("Active")
-    except AssertionError:
-        said = page.get_by_role("alert").all_inner_texts() + page.get_by_role("status").all_inner_texts()
-        raise AssertionError(f"encryption set-up did not finish; the page says {said}") from None
-    return words
-
-
 def new_person(chromium: Any, server: Server, **context_args: Any) -> Person:
     context = chromium.new_context(**context_args)
     page = context.new_page()
     person = Person(page=page, sent=[], errors=[])
     page.on("request", lambda r: person.sent.append((r.method, r.url, r.post_data or "")))
     page.on("pageerror", lambda exc: person.errors.append(str(exc)))
-    page.goto(server.url + "/signup")
-    page.get_by_label("Name").fill("byok-" + uuid.uuid4().hex[:10])
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(server.url + "/scenes")
-    page.goto(server.url + "/settings?tab=api-keys")
-    person.words = set_up_encryption(page)
+    person.words = new_account_with_encryption(page, server, "byok-" + uuid.uuid4().hex[:10])
+    settled(page, "[data-byok-providers]")
     expect(page.get_by_role("button", name="+ Add Provider")).to_be_enabled()
     return person
 
@@ -190,7 +166,7 @@ def test_e2e_add_test_save_then_a_server_accessible_twin(person: Person, fakes: 
 
     fill_form(dialog, mode="End-to-End Encryption", provider="OpenAI", label="OpenAI personal", key=CANARY,
               base_url=fakes.openai.base_url, headers=f"x-proxy-secret: {PROXY_SECRET}")
-    expect(dialog.get_by_text("Base URL: https://api.openai.com/v1")).to_be_visible()
+    expect(dialog.get_by_text(f"Base URL: {fakes.openai.base_url}", exact=True)).to_be_visible()  # live
     expect(dialog.get_by_label("Organization ID")).to_be_visible()  # OpenAI's own advanced field
     expect(dialog.get_by_role("link", name="platform.openai.com/api-keys")).to_be_visible()
     expect(dialog.get_by_text(re.compile("doesn't look like"))).to_be_hidden()
@@ -249,6 +225,7 @@ def test_e2e_add_test_save_then_a_server_accessible_twin(person: Person, fakes: 
     expect(dialog.get_by_role("alert")).to_have_text("You already have a config labelled “OpenAI personal”. Labels must be unique.")
     expect(dialog.get_by_label("Label", exact=True)).to_have_attribute("aria-invalid", "true")
     dialog.get_by_role("button", name="Cancel").click()
+    page.get_by_role("dialog", name="Discard what you typed?").get_by_role("button", name="Discard").click()
     expect(dialog).to_be_hidden()
 
     assert CANARY not in page.content() and PROXY_SECRET not in page.content()
@@ -442,6 +419,8 @@ def test_locked_vault_refuses_e2e_save_and_phone_layout(chromium: Any, byok_serv
     expect(dialog.get_by_role("alert")).to_contain_text("This browser doesn't hold your encryption key yet. Unlock it above")
     assert len(saves(someone)) == count  # nothing was sent
     dialog.get_by_role("button", name="Cancel").click()
+    page.get_by_role("dialog", name="Discard what you typed?").get_by_role("button", name="Discard").click()
+    expect(dialog).to_be_hidden()
 
     page.get_by_role("textbox", name="Recovery phrase").fill(" ".join(someone.words))
     page.get_by_role("button", name="Unlock").click()

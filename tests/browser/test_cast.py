@@ -5,44 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.factories import e2e_record
+from tests.browser.conftest import add_tested_config, encryption_set_up_by_api, sign_up
 from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
-from tests.fakes.server import VALID_KEY
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
-
-
-def _api(page: Page, method: str, path: str, body: dict | None = None) -> dict:
-    """Call the JSON API with the page's session, as the page's own scripts would."""
-    base = page.evaluate("location.origin")
-    token = page.request.get(base + "/api/csrf").json()["csrf_token"]
-    response = page.request.fetch(base + path, method=method, data=body, headers={"X-CSRF-Token": token})
-    assert response.ok, response.text()
-    return response.json() if response.status != 204 else {}
-
-
-def _add_tested_config(page: Page, label: str, provider_id: str, base_url: str) -> None:
-    body = {"provider_id": provider_id, "base_url": base_url, "api_key": VALID_KEY}
-    test = _api(page, "POST", "/api/provider-configs/test", body)
-    assert test["status"] == "valid", test
-    _api(page, "POST", "/api/provider-configs", {**body, "label": label, "privacy_mode": "srv", "test_id": test["test_id"]})
 
 
 def test_search_star_collapse_and_reload(loopback_server: Any, chromium: Any, fake_openai, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
     context = chromium.new_context()
     page = context.new_page()
-    page.goto(loopback_server.url + "/signup")
-    page.get_by_label("Name").fill("caster")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    account_id = _api(page, "GET", "/api/me")["id"]
-    record, _ = e2e_record(account_id)
-    _api(page, "POST", "/api/encryption/setup", record)
-    _add_tested_config(page, "Router fallback", "openrouter", fake_openai.base_url)
-    _add_tested_config(page, "Anthropic personal", "anthropic", fake_anthropic.base_url)
+    sign_up(page, loopback_server, "caster")
+    encryption_set_up_by_api(page)
+    add_tested_config(page, "Router fallback", "openrouter", fake_openai.base_url)
+    add_tested_config(page, "Anthropic personal", "anthropic", fake_anthropic.base_url)
 
     page.goto(loopback_server.url + "/models")
     router = page.locator('[data-section]').filter(has_text="Router fallback")

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PASSWORD, sign_up
+
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
 
 
 def test_sign_up_log_in_and_walk_the_shell(server: Any, chromium: Any) -> None:
@@ -42,7 +43,7 @@ def test_sign_up_log_in_and_walk_the_shell(server: Any, chromium: Any) -> None:
     expect(page).to_have_url(server.url + "/scenes")
 
     page.get_by_role("link", name="Settings").click()
-    page.get_by_role("tab", name="API Keys").click()
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="API Keys").click()
     expect(page).to_have_url(server.url + "/settings?tab=api-keys")
     expect(page.get_by_role("heading", name="End-to-End Encryption")).to_be_visible()
     expect(page.get_by_role("heading", name="Token Balance")).to_be_visible()
@@ -74,11 +75,7 @@ def test_sign_up_log_in_and_walk_the_shell(server: Any, chromium: Any) -> None:
 def test_phone_layout_has_a_working_menu(server: Any, chromium: Any) -> None:
     context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    page.goto(server.url + "/signup")
-    page.get_by_label("Name").fill("grace")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(server.url + "/scenes")
+    sign_up(page, server, "grace")
     settings_link = page.get_by_role("link", name="Settings")
     expect(settings_link).to_be_hidden()
     page.get_by_role("button", name="Menu").click()

@@ -82,6 +82,20 @@ def test_reserved_header_names_ignore_case_and_spaces() -> None:
         parse_headers("  AUTHORIZATION  : Bearer x")
 
 
+@pytest.mark.parametrize(("line", "advice"), [
+    ("Host: other.example", "change the Base URL instead"),
+    ("x-api-key: abc", "put the key in the API Key field instead"),
+    ("OpenAI-Organization: org-1", "Organization ID field"),
+    ("Content-Length: 5", "the HTTP client sets it"),
+])
+def test_reserved_headers_say_what_to_do_instead(line: str, advice: str) -> None:
+    with pytest.raises(OptionsError) as caught:
+        parse_headers(line)
+    assert advice in str(caught.value)
+    if not line.startswith(("x-api-key", "OpenAI")):
+        assert "API key or Organization ID" not in str(caught.value)
+
+
 def test_non_object_json_is_refused() -> None:
     with pytest.raises(OptionsError):
         parse_headers('{"a": }')

@@ -114,3 +114,69 @@ async def test_failed_refresh_keeps_the_old_list_and_says_why(app, two_configs, 
     after = (await client.get("/api/catalog")).json()["sections"][1]
     assert [m["id"] for m in after["models"]] == before
     assert "down or unreachable" in after["error"]
+
+
+async def test_compact_view_carries_the_same_models_in_arrays(app, two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, router, anthropic = two_configs
+    await post(client, "/api/catalog/stars", {"section": anthropic, "model_id": "claude-3-haiku-20240307"})
+    full = (await client.get("/api/catalog")).json()
+    compact = (await client.get("/api/catalog", params={"view": "compact"})).json()
+    columns = compact["columns"]
+    assert [s["id"] for s in compact["sections"]] == [s["id"] for s in full["sections"]]
+    for whole, small in zip(full["sections"], compact["sections"], strict=True):
+        assert small["total"] == whole["total"] == len(small["rows"])
+        by_id = {m["id"]: m for m in whole["models"]}
+        for row in small["rows"]:
+            model = dict(zip(columns, row, strict=True))
+            expected = by_id[model["id"]]
+            for name in ("name", "context_window", "context_label", "capabilities", "speed", "free"):
+                assert model[name] == expected[name], (model["id"], name)
+            curated = small["curated"][model["curated"]] if model["curated"] is not None else [None, None, None]
+            assert curated == [expected["details"]["curated_id"], expected["details"]["curated_source"],
+                               expected["details"]["curated_as_of"]]
+    assert compact["sections"][2]["starred"] == ["claude-3-haiku-20240307"]
+    assert len((await client.get("/api/catalog", params={"view": "compact"})).content) * 2 < len(
+        (await client.get("/api/catalog")).content)  # a fifth at 10,000 models (bench/bench_catalog.py)
+
+
+async def test_collapsed_sections_are_left_out_and_fetched_alone(app, two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, router, anthropic = two_configs
+    data = (await client.get("/api/catalog", params={"view": "compact", "skip": f"{router},{anthropic}"})).json()
+    premiere, left_out, _ = data["sections"]
+    assert premiere["rows"] is not None and left_out["rows"] is None and left_out["total"] > 0
+    one = (await client.get(f"/api/catalog/sections/{router}", params={"view": "compact"})).json()
+    assert one["section"]["id"] == router and len(one["section"]["rows"]) == left_out["total"]
+    # A starred model's section comes whole even when collapsed: the Starred group needs its row.
+    await post(client, "/api/catalog/stars", {"section": anthropic, "model_id": "claude-3-haiku-20240307"})
+    data = (await client.get("/api/catalog", params={"view": "compact", "skip": anthropic})).json()
+    assert data["sections"][2]["rows"] is not None
+    async with make_client(app) as bob:
+        await sign_up(bob, "bob")
+        assert (await bob.get(f"/api/catalog/sections/{router}", params={"view": "compact"})).status_code == 404
+
+
+async def test_catalog_is_gzipped_and_says_the_pinned_model(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    account_id = (await alice.get("/api/me")).json()["id"]
+    record, _ = e2e_record(account_id)
+    await post(alice, "/api/encryption/setup", record)
+    body = {"provider_id": "openrouter", "base_url": fake_openai.base_url, "api_key": VALID_KEY,
+            "model": "deepseek/deepseek-r1:free"}
+    test_id = (await post(alice, "/api/provider-configs/test", body)).json()["test_id"]
+    saved = await post(alice, "/api/provider-configs", {**body, "label": "Pinned", "privacy_mode": "srv", "test_id": test_id})
+    assert saved.status_code == 201, saved.json()
+    response = await alice.get("/api/catalog", params={"view": "compact"}, headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) * 2 < len(response.content)
+    assert response.json()["sections"][1]["pinned_model"] == "deepseek/deepseek-r1:free"
+    # Pages are never compressed: they carry the CSRF token next to reflected input (BREACH).
+    page = await alice.get("/settings?tab=api-keys", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and "content-encoding" not in page.headers
+    assert (await alice.get("/api/catalog")).json()["sections"][1]["pinned_model"] == "deepseek/deepseek-r1:free"
+
+
+async def test_first_screenful_then_the_rest(two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, router, anthropic = two_configs
+    first = (await client.get("/api/catalog", params={"view": "compact", "first": 1})).json()
+    assert [s["rows"] is not None for s in first["sections"]] == [True, True, False]  # Premiere always comes
+    rest = (await client.get("/api/catalog", params={"view": "compact", "skip": f"premiere,{router}"})).json()
+    assert rest["sections"][2]["rows"] is not None and rest["sections"][1]["rows"] is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
@@ -21,11 +21,25 @@ class StarIn(BaseModel):
 
 
 Query_ = Query("", max_length=200, description="Words that must all appear in the name or id")
+View = Annotated[Literal["full", "compact"], Query(description=(
+    "full: one object per model. compact: `columns` once and one array per model (rows in list order, "
+    "`starred` ids per section, `q`/`offset`/`limit` ignored), what the Cast page reads"))]
 
 
 @api.get("", summary="Every model you can use, by provider section; starred models first",
          response_class=StreamingResponse)
-async def get_catalog(res: ResourcesDep, account: CurrentAccount, q: str = Query_) -> Response:
+async def get_catalog(
+    res: ResourcesDep, account: CurrentAccount, q: str = Query_, view: View = "full",
+    skip: Annotated[str, Query(max_length=4000, description=(
+        "compact only: comma-separated section ids to leave out (rows: null), e.g. collapsed ones; "
+        "fetch them from /api/catalog/sections/{section}?view=compact"))] = "",
+    first: Annotated[int | None, Query(ge=0, le=1000, description=(
+        "compact only: rows for the first N provider sections only (the rest rows: null), "
+        "a page's first screenful"))] = None,
+) -> Response:
+    if view == "compact":
+        skipped = frozenset(part for part in skip.split(",") if part)
+        return Response(await catalog.compact_json(res, account.id, skipped, first), media_type="application/json")
     # Pre-encoded rows, streamed a section at a time: never one document of every list in memory.
     return StreamingResponse(await catalog.catalog_stream(res, account.id, q), media_type="application/json")
 
@@ -35,10 +49,12 @@ async def get_sections(res: ResourcesDep, account: CurrentAccount, q: str = Quer
     return Response(await catalog.section_index(res, account.id, q), media_type="application/json")
 
 
-@api.get("/sections/{section}", summary="One section's models, a page at a time (starred first)")
+@api.get("/sections/{section}", summary="One section's models, a page at a time (starred first), or all of them compact")
 async def get_section(res: ResourcesDep, account: CurrentAccount, section: Annotated[str, Path(max_length=40)],
                       q: str = Query_, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-                      limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> Response:
+                      limit: Annotated[int, Query(ge=1, le=5000)] = 1000, view: View = "full") -> Response:
+    if view == "compact":
+        return Response(await catalog.section_json(res, account.id, section), media_type="application/json")
     return Response(await catalog.section_page(res, account.id, section, q, offset, limit), media_type="application/json")
 
 

@@ -43,6 +43,12 @@ class FieldOut(BaseModel):
     max_length: int
 
 
+class EndpointOut(BaseModel):
+    id: str
+    label: str
+    url: str = Field(description="Base URL; {placeholders} are filled from the config's values")
+
+
 class ProviderOut(BaseModel):
     id: str
     name: str
@@ -53,6 +59,7 @@ class ProviderOut(BaseModel):
     key_url: str | None
     key_label: str
     default_base_url: str
+    endpoints: list[EndpointOut]
     fields: list[FieldOut]
 
 
@@ -174,6 +181,7 @@ async def providers() -> list[ProviderOut]:
         id=p.id, name=p.name, category=p.category, category_label=CATEGORY_LABELS[p.category],
         key_policy=p.key_policy, key_prefixes=list(p.key_prefixes), key_url=p.key_url, key_label=p.key_label,
         default_base_url=p.default_endpoint.url,
+        endpoints=[EndpointOut(id=e.id, label=e.label, url=e.url) for e in p.endpoints],
         fields=[FieldOut(name=f.name, label=f.label, kind=f.kind, level=f.level, help=f.help, placeholder=f.placeholder,
                          default=f.default, choices=[list(c) for c in f.choices], secret=f.secret,
                          max_length=f.max_length) for f in form_fields(p)],

@@ -57,6 +57,22 @@ function wireConfirms() {
   }
 }
 
+// Left/Right (and Home/End) move between the links of a nav marked data-arrow-keys (Settings tabs).
+function wireArrowKeys() {
+  for (const nav of document.querySelectorAll("nav[data-arrow-keys]")) {
+    nav.addEventListener("keydown", (event) => {
+      const links = [...nav.querySelectorAll("a")];
+      const at = links.indexOf(document.activeElement);
+      if (at < 0) return;
+      const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: links.length - 1 }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      links[(to + links.length) % links.length].focus();
+    });
+  }
+}
+
 wireMenu();
+wireArrowKeys();
 wireConfirms();
 wireLogout();

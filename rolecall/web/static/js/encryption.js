@@ -12,19 +12,41 @@ import * as vault from "./vault.js";
 import * as session from "./vault_session.js";
 
 const card = document.getElementById("encryption");
-const state = { userId: card?.dataset.accountId, words: null, mode: "setup" };
+const state = { userId: card?.dataset.accountId, words: null, mode: "setup", step: null, notice: null };
 const wordlist = session.wordlist;
 
 const $ = (selector) => card.querySelector(selector);
 
+// `data-state` on the card says which step shows, or "working" while a slow step runs: pages and
+// tests wait on it instead of guessing how long key derivation takes on a busy machine.
 function showStep(name) {
+  state.step = name;
   for (const step of card.querySelectorAll("[data-step]")) step.hidden = step.dataset.step !== name;
+  if (card.dataset.state !== "working") card.dataset.state = name;
+}
+
+const busy = () => card.dataset.state === "working";
+
+/** Run a slow step: other actions wait (busy()), a status line says what is happening. */
+async function working(message, task) {
+  card.dataset.state = "working";
+  card.setAttribute("aria-busy", "true");
+  const progress = (text) => say("progress", text);
+  progress(message);
+  try {
+    return await task(progress);
+  } finally {
+    progress(null);
+    card.removeAttribute("aria-busy");
+    card.dataset.state = state.step ?? "idle";
+  }
 }
 
 function say(role, message) {
   const el = $(`[data-role="${role}"]`);
   el.textContent = message ?? "";
   el.hidden = !message;
+  if (role === "notice") state.notice = null;
 }
 
 function setActive(active) {
@@ -53,7 +75,11 @@ export function unlockedVault() {
 
 // ---- set-up and phrase change: show the words, then type them back ----------------------------
 
-async function showNewWords(mode) {
+function showNewWords(mode) {
+  return working("Making your 12 words…", () => makeNewWords(mode));
+}
+
+async function makeNewWords(mode) {
   state.mode = mode;
   state.words = await bip39.generatePhrase(await wordlist());
   const list = $('[data-role="words"]');
@@ -81,6 +107,19 @@ function showTypeBack() {
   inputs.querySelector("input").focus();
 }
 
+// Pasting (or typing) several words into one box spreads them over that box and the ones after it.
+function spreadWords(input) {
+  const words = input.value.trim().split(/\s+/).filter(Boolean);
+  if (words.length < 2) return false;
+  const boxes = [...$('[data-role="inputs"]').querySelectorAll("input")];
+  const start = boxes.indexOf(input);
+  words.slice(0, boxes.length - start).forEach((word, i) => { boxes[start + i].value = word.toLowerCase(); });
+  const last = boxes[Math.min(start + words.length, boxes.length) - 1];
+  const next = boxes[start + words.length];
+  (next && !next.value ? next : last).focus();
+  return true;
+}
+
 async function suggest(input) {
   const matches = bip39.completeWord(input.value, await wordlist(), { limit: 8 });
   $("#bip39-suggestions").replaceChildren(...matches.map((w) => Object.assign(document.createElement("option"), { value: w })));
@@ -99,8 +138,13 @@ function wrongWordsMessage(positions) {
   return `Words ${list} don't match what was shown. Check them and try again.`;
 }
 
-async function confirmTypedWords(event) {
+function confirmTypedWords(event) {
   event.preventDefault();
+  if (busy()) return null;
+  return working("Checking your words…", checkTypedWords);
+}
+
+async function checkTypedWords(progress) {
   const inputs = [...$('[data-role="inputs"]').querySelectorAll("input")];
   await Promise.all(inputs.map(complete));
   const wrong = [];
@@ -116,15 +160,17 @@ async function confirmTypedWords(event) {
   }
   const phrase = state.words.join(" ");
   try {
-    if (state.mode === "setup") await finishSetup(phrase);
-    else await finishPhraseChange(phrase);
+    if (state.mode === "setup") await finishSetup(phrase, progress);
+    else await finishPhraseChange(phrase, progress);
   } catch (error) {
     say("confirm-error", error.message);
   }
 }
 
-async function finishSetup(phrase) {
+async function finishSetup(phrase, progress) {
+  progress("Deriving your encryption key from the phrase…");
   const made = await vault.setupVault(phrase, state.userId);
+  progress("Saving the encrypted key record…");
   await api("/api/encryption/setup", {
     method: "POST", body: { kdf_salt: made.kdfSalt, udk_gen: made.udkGen, wrapped_udk: made.wrappedUdk },
   });
@@ -132,15 +178,19 @@ async function finishSetup(phrase) {
   setActive(true);
   setUnlocked(made.udk, made.udkGen, false);
   say("notice", "Encryption is active. You can now add provider keys below.");
+  state.notice = "setup";  // hidden again once a provider exists
 }
 
-async function finishPhraseChange(phrase) {
+async function finishPhraseChange(phrase, progress) {
+  progress("Reading your stored keys…");
   const stored = await api("/api/encryption/credentials");
   const configs = stored.map((c) => ({
     configId: c.config_id, providerId: c.provider_id, destOrigin: c.dest_origin, envelope: c.credential,
   }));
   const held = session.unlocked();
+  progress(`Re-encrypting ${configs.length} stored key${configs.length === 1 ? "" : "s"} with the new phrase…`);
   const made = await vault.rotateVault(held.udk, held.gen, phrase, state.userId, configs);
+  progress("Saving…");
   await api("/api/encryption/change-phrase", {
     method: "POST",
     body: { previous_gen: held.gen, kdf_salt: made.kdfSalt, udk_gen: made.udkGen, wrapped_udk: made.wrappedUdk, credentials: made.envelopes },
@@ -153,8 +203,13 @@ async function finishPhraseChange(phrase) {
 
 // ---- unlock on this device --------------------------------------------------------------------
 
-async function unlock(event) {
+function unlock(event) {
   event.preventDefault();
+  if (busy()) return null;
+  return working("Deriving your key from the phrase…", unlockWith).catch((err) => say("unlock-error", err.message));
+}
+
+async function unlockWith() {
   say("unlock-error", null);
   try {
     await session.unlockWithPhrase($('[data-role="phrase"]').value, state.userId, { remember: $('[data-role="remember"]').checked });
@@ -177,16 +232,20 @@ async function forgetDevice() {
 
 async function restoreRemembered() {
   if (card.dataset.status !== "active") return;
-  if (await session.restore(state.userId)) showUnlocked();
+  await working("Looking for a key this browser remembers…", async () => {
+    if (await session.restore(state.userId)) showUnlocked();
+  });
 }
 
 function wire() {
   if (!card) return;
   if (!vault.isAvailable()) {
+    card.dataset.state = "unavailable";
     say("notice", "This browser cannot run the encryption (it needs a secure https:// page and WebCrypto).");
     return;
   }
   card.addEventListener("click", (event) => {
+    if (busy()) return;
     const action = event.target.closest("[data-action]")?.dataset.action;
     const handlers = {
       "start-setup": () => showNewWords("setup"),
@@ -199,10 +258,13 @@ function wire() {
     handlers[action]?.();
   });
   $('[data-role="written"]').addEventListener("change", (e) => { $('[data-action="to-confirm"]').disabled = !e.target.checked; });
-  $('[data-role="inputs"]').addEventListener("input", (e) => suggest(e.target));
+  $('[data-role="inputs"]').addEventListener("input", (e) => { if (!spreadWords(e.target)) suggest(e.target); });
   $('[data-role="inputs"]').addEventListener("focusout", (e) => complete(e.target));
   $('[data-step="confirm"]').addEventListener("submit", confirmTypedWords);
-  $('[data-step="locked"]').addEventListener("submit", (e) => unlock(e).catch((err) => say("unlock-error", err.message)));
+  $('[data-step="locked"]').addEventListener("submit", unlock);
+  // The setup notice has done its job once a provider exists (provider_list.js says how many).
+  document.addEventListener("providers:loaded", (e) => { if (e.detail.count && state.notice === "setup") say("notice", null); });
+  showStep([...card.querySelectorAll("[data-step]")].find((step) => !step.hidden)?.dataset.step ?? "intro");
   restoreRemembered();
 }
 

@@ -23,8 +23,31 @@ function el(tag, props = {}, ...children) {
 }
 
 /** The registry's base URL with {placeholders} filled from the form's values (or left as they are). */
-export function filledBaseUrl(provider, values = {}) {
-  return (provider.default_base_url || "").replace(/\{(\w+)\}/g, (whole, name) => values[name] || whole);
+export function filledBaseUrl(provider, values = {}, url = provider.default_base_url) {
+  return (url || "").replace(/\{(\w+)\}/g, (whole, name) => values[name] || whole);
+}
+
+/**
+ * Where requests would go with the form as it is now: the Custom Base URL if one is typed, else
+ * the chosen endpoint's URL (Endpoint Type) with {placeholders} filled; an unfilled placeholder
+ * shows the field's label in angle brackets ("https://<Resource Name>.openai.azure.com/openai").
+ */
+export function liveBaseUrl(form, provider) {
+  const value = (name) => form.querySelector(`.field-row [name="${name}"]`)?.value.trim() ?? "";
+  const typed = value("base_url");
+  if (typed) return typed;
+  const endpoints = provider.endpoints || [];
+  const chosen = endpoints.find((e) => e.id === value("endpoint_type")) ?? endpoints[0];
+  const url = chosen?.url ?? provider.default_base_url;
+  return (url || "").replace(/\{(\w+)\}/g, (whole, name) => {
+    const label = provider.fields.find((f) => f.name === name)?.label ?? name;
+    return value(name) || `<${label}>`;
+  });
+}
+
+/** The line under the Provider choice: where requests will go. */
+export function baseHint(base) {
+  return base ? `Base URL: ${base}` : "This provider has no default address: enter your server's Base URL below.";
 }
 
 // ---- rendering ---------------------------------------------------------------------------------
@@ -140,6 +163,47 @@ export function readFields(form, provider) {
   return out;
 }
 
+/**
+ * For E2E the server never sees the key on save, so the browser checks what the server would:
+ * a required key is there, and (except a JSON textarea) it has no spaces or odd characters.
+ */
+export function keyShapeProblem(provider, key) {
+  if (!key) return provider.key_policy === "required" ? `${provider.name} needs an ${provider.key_label}.` : null;
+  const keyField = provider.fields.find((f) => f.name === "api_key");
+  if (keyField?.kind !== "textarea" && !/^[\x21-\x7e]+$/.test(key)) {
+    return `The ${provider.key_label} contains spaces, line breaks or characters a key can't have. Double-check the copy-paste.`;
+  }
+  return null;
+}
+
+// ---- the label's length ---------------------------------------------------------------------
+
+export const LABEL_MAX = 80;
+
+/** The message for a label over LABEL_MAX characters, else null. */
+export function labelTooLong(length) {
+  return length > LABEL_MAX ? `Labels can be at most ${LABEL_MAX} characters; this one has ${length}. Shorten it to save.` : null;
+}
+
+/** The Label field's "n/80" counter and, past 80, the message that blocks Save. */
+export function updateLabelCount(form) {
+  const length = form.elements.label.value.length;
+  const count = form.querySelector('[data-role="label-count"]');
+  count.textContent = `${length}/${LABEL_MAX}`;
+  count.classList.toggle("over", length > LABEL_MAX);
+  const error = form.querySelector("#provider-label-error");
+  const tooLong = length > LABEL_MAX;
+  if (tooLong) {
+    error.textContent = labelTooLong(length);
+    form.elements.label.setAttribute("aria-invalid", "true");
+  } else if (error.dataset.kind === "length") {
+    error.textContent = "";
+    form.elements.label.removeAttribute("aria-invalid");
+  }
+  error.dataset.kind = tooLong ? "length" : "";
+  error.hidden = !error.textContent;
+}
+
 // ---- the gentle key-prefix hint (guide §3d) --------------------------------------------------
 
 // Prefixes that are not themselves extended by another of the same list: sk-proj- is an sk- key.
@@ -198,6 +262,15 @@ export function parseHeaders(text) {
   return checkHeaderEntries(entries, fail);
 }
 
+// The same words as the server's providers/options.py reserved_header_advice.
+const AUTH_HEADERS = new Set(["authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie"]);
+function reservedAdvice(lower) {
+  if (lower === "host") return "requests go to the Base URL's host; to reach another server, change the Base URL instead";
+  if (lower === "openai-organization") return "use the Organization ID field under Advanced instead";
+  if (AUTH_HEADERS.has(lower)) return "put the key in the API Key field instead";
+  return "the HTTP client sets it for every request";
+}
+
 function checkHeaderEntries(entries, fail) {
   const result = {};
   const seen = new Set();
@@ -205,7 +278,7 @@ function checkHeaderEntries(entries, fail) {
     const where = line ? `Custom Headers, line ${line} (${name})` : `Custom Headers, '${name}'`;
     if (!HEADER_NAME.test(name)) throw fail(`${where}: not a valid header name.`);
     if (RESERVED_HEADERS.has(name.toLowerCase())) {
-      throw fail(`${where}: ${name} is set by RoleCall and can't be overridden (use the API key or Organization ID field instead).`);
+      throw fail(`${where}: ${name} is set by RoleCall and can't be overridden (${reservedAdvice(name.toLowerCase())}).`);
     }
     if (seen.has(name.toLowerCase())) throw fail(`${where}: this header appears twice.`);
     if (typeof value !== "string" && typeof value !== "number") throw fail(`${where}: the value must be text.`);

@@ -3,44 +3,22 @@
 // End-to-end keys are sealed here with the unlocked vault and never sent on save (only for a
 // Test, for that one call); Server-Accessible keys go to the server, which encrypts them at rest.
 
-import { fillFields, filledBaseUrl, keyPrefixWarning, parseHeaders, readFields, renderFields } from "./provider_fields.js";
+import {
+  baseHint, fillFields, filledBaseUrl, keyPrefixWarning, keyShapeProblem, labelTooLong, liveBaseUrl, parseHeaders,
+  readFields, renderFields, updateLabelCount,
+} from "./provider_fields.js";
+import { MODE_NAMES, askBeforeClosing, showResult } from "./provider_status.js";
 
-export const MODE_NAMES = { e2e: "End-to-End Encryption", srv: "Server-Accessible" };
-const PILL = {
-  valid: ["Valid", "pill--green"], invalid: ["Invalid", "pill--red"],
-  unchecked: ["Couldn't check", "pill--grey"], untested: ["Untested", "pill--grey"],
-};
 const LOCKED = "This browser doesn't hold your encryption key yet. Unlock it above (End-to-End Encryption card) " +
   "with your recovery phrase, then save again. Nothing was sent.";
 
 let deps;  // {dialog, api, unlockedVault, vault, providers, onSaved}, set once by initProviderForm
 let form;
-const state = { editing: null, provider: null, testId: null, initial: null, busy: false };
+// `dirty`: the person typed or chose something since the modal opened (closing then asks first).
+const state = { editing: null, provider: null, testId: null, initial: null, busy: false, dirty: false };
 
 const $ = (role) => form.querySelector(`[data-role="${role}"]`);
 const byId = (id) => deps.providers.find((p) => p.id === id);
-
-/** A status pill: the same look on cards and in the modal. */
-export function pill(status) {
-  const [text, tone] = PILL[status] ?? PILL.untested;
-  return Object.assign(document.createElement("span"), { className: `pill ${tone}`, textContent: text });
-}
-
-/** Render a test answer ({status, headline, explanation, ...}) into `box`. */
-export function showResult(box, result) {
-  const parts = [pill(result.status)];
-  if (result.headline && result.headline !== PILL[result.status]?.[0]) {
-    parts.push(Object.assign(document.createElement("strong"), { textContent: result.headline }));
-  }
-  let text = result.explanation || "";
-  if (result.status === "valid" && result.models_count) text += ` ${result.models_count} models found.`;
-  if (result.status === "unchecked") text += " Your saved status is unchanged.";
-  if (result.retry_after) text += ` The provider asks to wait ${Math.ceil(result.retry_after)} s.`;
-  parts.push(Object.assign(document.createElement("p"), { textContent: text.trim() }));
-  box.className = `test-result test-result--${result.status}`;
-  box.replaceChildren(...parts);
-  box.hidden = false;
-}
 
 // ---- opening and resetting ---------------------------------------------------------------------
 
@@ -57,8 +35,9 @@ function providerOptions() {
 
 function reset() {
   form.reset();
-  Object.assign(state, { editing: null, provider: null, testId: null, initial: null });
+  Object.assign(state, { editing: null, provider: null, testId: null, initial: null, dirty: false });
   clearErrors();
+  updateLabelCount(form);
   $("test-result").hidden = true;
   $("main-fields").replaceChildren();
   $("advanced-fields").replaceChildren();
@@ -77,6 +56,7 @@ export function openAdd() {
   $("details").disabled = true;  // guide §3a: pick the privacy mode before anything else
   $("mode-first").hidden = false;
   deps.dialog.showModal();
+  form.dataset.state = "idle";
   form.querySelector('input[name="privacy_mode"]').focus();
 }
 
@@ -100,7 +80,9 @@ export function openEdit(config) {
     $("header-names").hidden = false;
   }
   state.initial = snapshot();
+  updateLabelCount(form);
   deps.dialog.showModal();
+  form.dataset.state = "idle";
   form.elements.label.focus();
 }
 
@@ -136,12 +118,17 @@ function chooseProvider(id) {
   }
   const count = renderFields(state.provider, { main: $("main-fields"), advanced: $("advanced-fields") }, { edit: !!state.editing });
   $("advanced").hidden = count === 0;
-  const base = state.provider.default_base_url;
-  hint.textContent = base ? `Base URL: ${base}` : "This provider has no default address: enter your server's Base URL below.";
   hint.hidden = false;
+  updateBaseHint();
   const label = form.elements.label;
   if (!state.editing) label.placeholder = `e.g. ${state.provider.name} personal`;
 }
+
+// The address requests will go to, as typed so far (liveBaseUrl).
+function updateBaseHint() {
+  if (state.provider) $("base-hint").textContent = baseHint(liveBaseUrl(form, state.provider));
+}
+
 
 // ---- errors and results ------------------------------------------------------------------------
 
@@ -235,19 +222,13 @@ function snapshot() {
 function checkReady() {
   if (!currentMode()) throw fail("Pick a privacy mode first: End-to-End Encryption or Server-Accessible.");
   if (!state.provider) throw fail("Choose a provider.", "provider_id");
+  const tooLong = labelTooLong(form.elements.label.value.trim().length);
+  if (tooLong) throw fail(tooLong, "label");
 }
 
-// For E2E the server never sees the key on save, so the browser checks what the server would.
 function checkKeyShape(data) {
-  const spec = state.provider;
-  const keyField = spec.fields.find((f) => f.name === "api_key");
-  if (!data.api_key) {
-    if (spec.key_policy === "required") throw fail(`${spec.name} needs an ${spec.key_label}.`, "api_key");
-    return;
-  }
-  if (keyField?.kind !== "textarea" && !/^[\x21-\x7e]+$/.test(data.api_key)) {
-    throw fail(`The ${spec.key_label} contains spaces, line breaks or characters a key can't have. Double-check the copy-paste.`, "api_key");
-  }
+  const problem = keyShapeProblem(state.provider, data.api_key);
+  if (problem) throw fail(problem, "api_key");
 }
 
 // ---- Test ------------------------------------------------------------------------------------
@@ -352,6 +333,7 @@ async function save(event) {
   checkReady();
   const editing = state.editing;
   const saved = editing ? await saveEdit() : await saveNew();
+  state.dirty = false;  // saved: nothing to lose
   deps.dialog.close();
   deps.onSaved(saved, editing ? `Saved changes to “${saved.label}”.` : `Saved “${saved.label}”.`);
 }
@@ -363,6 +345,7 @@ function busy(button, text, task) {
   return async (event) => {
     if (state.busy) return event?.preventDefault?.();
     state.busy = true;
+    form.dataset.state = "working";
     const label = button.textContent;
     button.textContent = text;
     for (const b of form.querySelectorAll("button")) b.disabled = true;
@@ -374,6 +357,7 @@ function busy(button, text, task) {
       state.busy = false;
       button.textContent = label;
       for (const b of form.querySelectorAll("button")) b.disabled = false;
+      form.dataset.state = "idle";
     }
   };
 }
@@ -385,15 +369,23 @@ export function initProviderForm(options) {
   const saveButton = form.querySelector('button[type="submit"]');
   form.addEventListener("submit", busy(saveButton, "Saving…", save));
   form.querySelector('[data-action="test"]').addEventListener("click", busy(form.querySelector('[data-action="test"]'), "Testing…", runTest));
-  for (const b of deps.dialog.querySelectorAll('[data-action="close-modal"]')) b.addEventListener("click", () => deps.dialog.close());
-  deps.dialog.addEventListener("close", reset);
+  askBeforeClosing(deps.dialog, deps.discardDialog, { busy: () => state.busy, dirty: () => state.dirty });
+  deps.dialog.addEventListener("close", () => {
+    form.dataset.state = "closed";
+    reset();
+  });
   form.addEventListener("change", (event) => {
+    state.dirty = true;
     if (event.target.name === "privacy_mode") chooseMode();
     if (event.target.name === "provider_id") chooseProvider(event.target.value);
     if (event.target.name === "base_url") checkBaseUrl();
+    updateBaseHint();
   });
   form.addEventListener("input", (event) => {
+    state.dirty = true;
     if (event.target.name === "api_key") updateKeyWarning();
-    if (event.target.name !== "label") invalidateTest();
+    if (event.target.name === "label") updateLabelCount(form);
+    else invalidateTest();
+    updateBaseHint();
   });
 }

@@ -2,7 +2,8 @@
 // masked key hint, last tested) with Test Key / Edit / Delete, and the entry point that wires the
 // Add/Edit Provider modal (provider_form.js).
 
-import { MODE_NAMES, initProviderForm, openAdd, openEdit, pill, showResult } from "./provider_form.js";
+import { initProviderForm, openAdd, openEdit } from "./provider_form.js";
+import { MODE_NAMES, pill, showResult } from "./provider_status.js";
 import { headerLines } from "./provider_fields.js";
 import * as vault from "./vault.js";
 // Module scripts are loaded without a version query, so these are the page's own instances
@@ -98,11 +99,14 @@ function renderCard(config) {
   hint.dataset.role = "key-hint";
   const facts = el("dl", { className: "facts provider-facts" },
     ...fact("Provider", config.provider_name), ...fact("Privacy", MODE_NAMES[config.privacy_mode]),
+    ...fact("Endpoint", el("code", { className: "endpoint", textContent: config.base_url })),
     el("dt", { textContent: "Key" }), hint, ...fact("Last tested", lastTested(config.last_tested_at)),
     ...(config.model ? fact("Model", config.model) : []));
-  const detail = config.status === "invalid" && config.status_detail
+  const message = messages.get(config.id);
+  // A fresh Test Key answer on the card already says why the config is invalid: say it once.
+  const detail = config.status === "invalid" && config.status_detail && !message
     ? el("p", { className: "muted provider-detail", textContent: config.status_detail }) : null;
-  const result = cardResult(messages.get(config.id));
+  const result = cardResult(message);
   const card = el("article", { className: "card provider-card", id: `provider-${config.id}` },
     el("div", { className: "card__head" }, el("h3", { id: titleId, textContent: config.label }), pill(config.status)),
     facts, detail, result, cardActions(config));
@@ -123,6 +127,18 @@ async function loadConfigs() {
   for (const row of rows) configs.set(row.id, row);
   for (const id of messages.keys()) if (!configs.has(id)) messages.delete(id);
   renderAll();
+  document.dispatchEvent(new CustomEvent("providers:loaded", { detail: { count: configs.size } }));
+}
+
+// `data-state` on the list: "working" while a request runs, "ready" when the cards show its answer
+// (pages and tests wait on it rather than on a fixed time).
+async function working(task) {
+  root.dataset.state = "working";
+  try {
+    return await task();
+  } finally {
+    root.dataset.state = "ready";
+  }
 }
 
 // ---- Test Key, Edit, Delete --------------------------------------------------------------------
@@ -174,6 +190,10 @@ async function deleteConfirmed() {
   const config = configs.get(dialog.dataset.configId);
   dialog.close();
   if (!config) return;
+  await working(() => deleteConfig(config));
+}
+
+async function deleteConfig(config) {
   try {
     await api(`/api/provider-configs/${encodeURIComponent(config.id)}`, { method: "DELETE" });
     say("providers-notice", `Deleted “${config.label}”.`);
@@ -188,7 +208,7 @@ function onListClick(event) {
   const config = button && configs.get(button.dataset.configId);
   if (!config) return;
   say("providers-notice", null);
-  if (button.dataset.action === "test-key") testKey(config, button);
+  if (button.dataset.action === "test-key") working(() => testKey(config, button));
   if (button.dataset.action === "edit") openEdit(config);
   if (button.dataset.action === "delete") confirmDelete(config);
 }
@@ -202,15 +222,17 @@ function onVaultChange() {
 
 async function start() {
   if (!root) return;
+  root.dataset.state = "working";
   const addButton = root.querySelector('[data-action="add-provider"]');
   addButton.disabled = true;  // until the provider list has arrived
   try {
     const providers = await api("/api/providers");
     initProviderForm({
       dialog: root.querySelector('[data-role="provider-modal"]'), api, unlockedVault, vault, providers,
+      discardDialog: root.querySelector('[data-role="discard-modal"]'),
       onSaved: async (config, message) => {
         messages.delete(config.id);
-        await loadConfigs();
+        await working(loadConfigs);
         say("providers-notice", message);
       },
     });
@@ -225,6 +247,8 @@ async function start() {
     await loadConfigs();
   } catch (error) {
     say("providers-error", `Couldn't load your providers: ${error.message}`);
+  } finally {
+    root.dataset.state = "ready";
   }
 }
 
