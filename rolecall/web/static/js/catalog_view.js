@@ -182,12 +182,15 @@ export function createPicker(opts) {
   async function load() {
     try {
       // The compact shape: a fifth of the bytes of one object per model (gzip does the rest).
+      opts.sections.dataset.state = "working";  // tests and pages wait on "ready"
       const data = await api("/api/catalog?view=compact");
       const sections = data.sections.map((s) => ({ ...s, models: modelsOf(data.columns, s) }));
       state.sections = opts.prepare ? await opts.prepare(sections) : sections;
       render();
     } catch (error) {
       opts.status.textContent = `Couldn't load your models: ${error.message}`;
+    } finally {
+      opts.sections.dataset.state = "ready";
     }
   }
 
