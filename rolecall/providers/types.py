@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from rolecall.redact import masked_hint
+
 if TYPE_CHECKING:
     from rolecall.providers.auth import AuthScheme
     from rolecall.providers.errors import ProviderError
@@ -242,11 +244,6 @@ class Provider:
 
 
 # --- a resolved connection --------------------------------------------------------------------
-
-def masked_hint(key: str) -> str:
-    """The most of a key anything may show: its last 4 characters, and only for long keys."""
-    return "…" + key[-4:] if len(key) >= 16 else "••••"
-
 
 def reveal(secret: Any) -> str:
     """The plaintext of a `str` or of an object with `.reveal()` (our `crypto.Secret`)."""
