@@ -3,6 +3,7 @@
 // filtering happens here so typing never waits on the network.
 
 import { api } from "./app.js";
+import { el } from "./dom.js";
 
 const PAGE = 30;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
 const COLLAPSED_KEY = "rolecall-collapsed-sections";
@@ -15,12 +16,6 @@ const search = document.getElementById("model-search");
 
 function loadCollapsed() {
   try { return JSON.parse(localStorage.getItem(COLLAPSED_KEY) || "[]"); } catch { return []; }
-}
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
 }
 
 function matches(model) {

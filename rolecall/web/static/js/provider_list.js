@@ -8,18 +8,13 @@ import * as vault from "./vault.js";
 // Module scripts are loaded without a version query, so these are the page's own instances
 // (encryption.js holds the unlocked vault key in module state).
 import { api } from "./app.js";
+import { el } from "./dom.js";
 import { unlockedVault } from "./encryption.js";
 
 const root = document.querySelector("[data-byok-providers]");
 const list = root?.querySelector('[data-role="provider-list"]');
 const configs = new Map();  // id → config, as last read from the API
 const messages = new Map();  // id → the last Test Key answer shown on that card
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 function say(role, text) {
   const node = root.querySelector(`[data-role="${role}"]`);
