@@ -1,4 +1,5 @@
-"""Versioned envelope text formats of suite ``rc1`` and their strict parser (crypto-security.md §3.3).
+"""Versioned envelope text formats of suite ``rc1`` and their strict parser
+(docs/security.md, "Envelope formats").
 
 ::
 
@@ -109,7 +110,7 @@ class UdkEnvelope:
 
 @dataclass(frozen=True, slots=True)
 class SrvEnvelope:
-    """``rc1.srv.<kid>.<wrapped_dek>.<nonce>.<ct>``: a bundle sealed by the server (§3.9)."""
+    """``rc1.srv.<kid>.<wrapped_dek>.<nonce>.<ct>``: a bundle sealed by the server."""
 
     kid: str
     wrapped_dek: bytes
@@ -171,7 +172,7 @@ def parse_envelope(text: str) -> Envelope:
 
 
 def parse_e2e(text: str) -> E2EEnvelope:
-    """Parse an E2E credential envelope; what the server stores for an E2E config (§3.3)."""
+    """Parse an E2E credential envelope; what the server stores for an E2E config."""
     return _expect(parse_envelope(text), E2EEnvelope, "e2e")
 
 

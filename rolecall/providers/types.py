@@ -101,7 +101,7 @@ def _caps(*rules: tuple[str, str] | tuple[str, str, str]) -> tuple[CapRule, ...]
     return tuple(CapRule(*rule) for rule in rules)
 
 
-# Capability spellings seen across OpenAI-compatible lists (providers-notes.md §4). Applying all
+# Capability spellings seen across OpenAI-compatible lists. Applying all
 # of them everywhere is safe: a path a provider does not use is simply absent.
 DEFAULT_CAPS = _caps(
     ("vision", "capabilities.vision"), ("vision", "supports_image_in"), ("vision", "supports_image_input"),

@@ -1,4 +1,5 @@
-"""vault.js / bip39.js / keystore.js in real Chromium, against the shared vectors (crypto-security.md §3.8).
+"""vault.js / bip39.js / keystore.js in real Chromium, against the shared vectors
+(docs/security.md, "Shared test vectors").
 
 The page (tests/crypto/conftest.py) is served from 127.0.0.1, a secure context, and exposes the
 modules as ``window.vault``, ``window.bip39`` and ``window.keystore``, the served word list as

@@ -1,4 +1,4 @@
-"""Permanent vectors and package rules (crypto-security.md §1.1, §3.8, §5 A9)."""
+"""Permanent vectors and package rules (docs/security.md, "Shared test vectors")."""
 
 from __future__ import annotations
 

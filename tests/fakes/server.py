@@ -1,7 +1,7 @@
 """FakeServer: a real HTTP server on 127.0.0.1 (a port of its own) in a background thread.
 
 A Starlette app under uvicorn, in the shape of httpx's `TestServer` and aisuite's `FakeSlack`
-(aesthetics.md practice 11). Protocol fakes subclass it and add routes; tests steer it through a
+(docs/architecture.md, "Tests and benchmarks"). Protocol fakes subclass it and add routes; tests steer it through a
 small control API and read back what arrived:
 
 * `.url`: `http://127.0.0.1:<port>` (protocol fakes add `.base_url` where a path prefix applies)

@@ -127,7 +127,7 @@ export function readFields(form, provider) {
     const input = form.querySelector(`.field-row [name="${field.name}"]`);
     if (!input) continue;
     const raw = input.value;
-    if (field.name === "api_key") out.api_key = raw.trim();  // guide §4: no leading or trailing spaces
+    if (field.name === "api_key") out.api_key = raw.trim();  // no leading or trailing spaces (user guide, "4. Test the Key")
     else if (TOP_LEVEL.has(field.name)) out[field.name] = raw.trim() === "" ? null : raw;
     else if (raw.trim() !== "") out.values[field.name] = raw.trim();
   }
@@ -136,7 +136,7 @@ export function readFields(form, provider) {
   return out;
 }
 
-// ---- the gentle key-prefix hint (guide §3d) --------------------------------------------------
+// ---- the gentle key-prefix hint (user guide, "Step 3d — Paste the API Key") ------------------
 
 // Prefixes that are not themselves extended by another of the same list: sk-proj- is an sk- key.
 function shortestPrefixes(prefixes) {
