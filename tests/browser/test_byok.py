@@ -16,12 +16,12 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import Server
+from tests.browser.flows import set_up_encryption, sign_up
 from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.fakes.openai_compat import FakeOpenAI
 from tests.fakes.vertex import FakeVertex
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
 
 # Keys the fakes accept. The canary must never come back from the server in any form.
 CANARY = "sk-canary-E2E-0123456789abcdefWXYZ"
@@ -84,33 +84,13 @@ class Person(SimpleNamespace):
     errors: list[str]  # uncaught page errors
 
 
-def set_up_encryption(page: Page) -> list[str]:
-    page.get_by_role("button", name="Set up encryption").click()
-    words = page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
-    page.get_by_label("I have written down all 12 words").check()
-    page.get_by_role("button", name="Continue").click()
-    for i, word in enumerate(words):
-        page.get_by_label(f"Word {i + 1}", exact=True).fill(word)
-    page.get_by_role("button", name="Confirm").click()
-    try:
-        expect(page.get_by_test_id("encryption-status")).to_have_text("Active")
-    except AssertionError:
-        said = page.get_by_role("alert").all_inner_texts() + page.get_by_role("status").all_inner_texts()
-        raise AssertionError(f"encryption set-up did not finish; the page says {said}") from None
-    return words
-
-
 def new_person(chromium: Any, server: Server, **context_args: Any) -> Person:
     context = chromium.new_context(**context_args)
     page = context.new_page()
     person = Person(page=page, sent=[], errors=[])
     page.on("request", lambda r: person.sent.append((r.method, r.url, r.post_data or "")))
     page.on("pageerror", lambda exc: person.errors.append(str(exc)))
-    page.goto(server.url + "/signup")
-    page.get_by_label("Name").fill("byok-" + uuid.uuid4().hex[:10])
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(server.url + "/scenes")
+    sign_up(page, server.url, "byok-" + uuid.uuid4().hex[:10])
     page.goto(server.url + "/settings?tab=api-keys")
     person.words = set_up_encryption(page)
     expect(page.get_by_role("button", name="+ Add Provider")).to_be_enabled()

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.flows import sign_up
 from tests.factories import e2e_record
 from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
 
 
 def _api(page: Page, method: str, path: str, body: dict | None = None) -> dict:
@@ -34,10 +34,7 @@ def _add_tested_config(page: Page, label: str, provider_id: str, base_url: str) 
 def test_search_star_collapse_and_reload(loopback_server: Any, chromium: Any, fake_openai, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
     context = chromium.new_context()
     page = context.new_page()
-    page.goto(loopback_server.url + "/signup")
-    page.get_by_label("Name").fill("caster")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
+    sign_up(page, loopback_server.url, "caster")
     account_id = _api(page, "GET", "/api/me")["id"]
     record, _ = e2e_record(account_id)
     _api(page, "POST", "/api/encryption/setup", record)

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.flows import PASSWORD, set_up_encryption, sign_up
+
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
 VALID_BUT_NOT_OURS = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
 
@@ -104,19 +105,9 @@ def test_set_up_then_unlock_on_a_fresh_browser(server: Any, chromium: Any) -> No
 def test_checksum_error_and_remembered_device(server: Any, chromium: Any) -> None:
     context = chromium.new_context()
     page = context.new_page()
-    page.goto(server.url + "/signup")
-    page.get_by_label("Name").fill("rememberer")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
+    sign_up(page, server.url, "rememberer")
     page.goto(server.url + "/settings?tab=api-keys")
-    page.get_by_role("button", name="Set up encryption").click()
-    words = page.get_by_role("list", name="Your recovery phrase").locator("li").all_inner_texts()
-    page.get_by_label("I have written down all 12 words").check()
-    page.get_by_role("button", name="Continue").click()
-    for i, word in enumerate(words):
-        page.get_by_label(f"Word {i + 1}", exact=True).fill(word)
-    page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_test_id("encryption-status")).to_have_text("Active")
+    words = set_up_encryption(page)
 
     page.get_by_role("button", name="Forget this device").click()
     bad = words[:]

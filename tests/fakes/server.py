@@ -121,6 +121,7 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.port = 0
+        self.reset_protocol()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -182,7 +183,8 @@ class FakeServer:
         self.reset_protocol()
 
     def reset_protocol(self) -> None:
-        """Subclasses restore their own state (model lists, switches)."""
+        """Subclasses set and restore their own state (model lists, switches); called by `__init__`
+        and `reset()`."""
 
     def fail_next(
         self, status: int, body: Any = None, headers: dict[str, str] | None = None,
