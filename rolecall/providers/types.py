@@ -1,4 +1,4 @@
-"""The nouns of `rolecall.providers`: frozen records, no behaviour beyond formatting.
+"""The nouns of `rolecall.providers`: frozen records with no I/O.
 
 A `Provider` is pure data (see `registry.py`); a `Connection` is one provider resolved for one
 config (base URL, key, fields, custom headers and body params); `ChatRequest` / `ChatEvent` /
