@@ -1,10 +1,11 @@
 """BYOK provider configs: create, list, test, edit and delete a person's provider connections.
 
 Privacy modes (docs/user-guide.md, "Step 3a — Pick Your Privacy Mode"): ``e2e`` rows hold an
-envelope sealed in the browser (the key never reaches this module except for the one foreground call that tests it); ``srv`` rows are sealed
-here under the key ring. Either way the credential is bound to the row's owner, id, provider and
-destination origin, so moving a config to another origin needs the key again. Custom header
-values are secrets too: they travel inside the sealed bundle; only their names are stored.
+envelope sealed in the browser (the key never reaches this module except for the one foreground
+call that tests it); ``srv`` rows are sealed here under the key ring. Either way the credential
+is bound to the row's owner, id, provider and destination origin, so moving a config to another
+origin needs the key again. Custom header values are secrets too: they travel inside the sealed
+bundle; only their names are stored.
 """
 
 from __future__ import annotations
