@@ -24,7 +24,7 @@ OURS: dict[str, set[str]] = {
     # forms are drawn from; `config` for the Settings type.
     "web": {"services", "providers", "config"},
     "jobs": {"services", "storage.queue"},
-    # The domain: the only layer that opens the database or decrypts a key.
+    # The domain: owns every transaction on domain data and every decryption of a stored key.
     "services": {"providers", "crypto", "net", "storage", "config"},
     "providers": {"net"},
     "crypto": set(),
