@@ -8,6 +8,7 @@ import { api } from "./app.js";
 import * as bip39 from "./bip39.js";
 import * as vault from "./vault.js";
 import * as keystore from "./keystore.js";
+import { showText } from "./dom.js";
 
 export const KEYSTORE_DB = "rolecall-vault";
 const WORDLIST_URL = "/assets/bip39-english.txt";
@@ -27,11 +28,7 @@ function showStep(name) {
   for (const step of card.querySelectorAll("[data-step]")) step.hidden = step.dataset.step !== name;
 }
 
-function say(role, message) {
-  const el = $(`[data-role="${role}"]`);
-  el.textContent = message ?? "";
-  el.hidden = !message;
-}
+const say = (role, message) => showText(card, role, message);
 
 function setActive(active) {
   card.dataset.status = active ? "active" : "not_set_up";

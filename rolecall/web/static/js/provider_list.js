@@ -8,7 +8,7 @@ import * as vault from "./vault.js";
 // Module scripts are loaded without a version query, so these are the page's own instances
 // (encryption.js holds the unlocked vault key in module state).
 import { api } from "./app.js";
-import { el } from "./dom.js";
+import { el, showText } from "./dom.js";
 import { unlockedVault } from "./encryption.js";
 
 const root = document.querySelector("[data-byok-providers]");
@@ -16,11 +16,7 @@ const list = root?.querySelector('[data-role="provider-list"]');
 const configs = new Map();  // id → config, as last read from the API
 const messages = new Map();  // id → the last Test Key answer shown on that card
 
-function say(role, text) {
-  const node = root.querySelector(`[data-role="${role}"]`);
-  node.textContent = text ?? "";
-  node.hidden = !text;
-}
+const say = (role, text) => showText(root, role, text);
 
 // ---- key hints -------------------------------------------------------------------------------
 
