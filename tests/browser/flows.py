@@ -1,4 +1,4 @@
-"""Steps several browser tests take the way a person would: sign up, set up encryption."""
+"""Steps several browser tests take the way a person would: sign up, log in, set up encryption."""
 
 from __future__ import annotations
 
@@ -9,11 +9,21 @@ PASSWORD = "a stage of one's own"
 
 def sign_up(page: Page, base_url: str, name: str) -> None:
     """Create an account through the sign-up form; the app lands on the scenes page."""
-    page.goto(base_url + "/signup")
+    _account_form(page, base_url + "/signup", "Sign up", name)
+    expect(page).to_have_url(base_url + "/scenes")
+
+
+def log_in(page: Page, base_url: str, name: str) -> None:
+    """Log in through the form; the app lands on the scenes page."""
+    _account_form(page, base_url + "/login", "Log in", name)
+    expect(page).to_have_url(base_url + "/scenes")
+
+
+def _account_form(page: Page, url: str, button: str, name: str) -> None:
+    page.goto(url)
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(base_url + "/scenes")
+    page.get_by_role("button", name=button).click()
 
 
 def set_up_encryption(page: Page) -> list[str]:

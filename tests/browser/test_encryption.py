@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.flows import PASSWORD, set_up_encryption, sign_up
+from tests.browser.flows import PASSWORD, log_in, set_up_encryption, sign_up
 
 pytestmark = pytest.mark.browser
 VALID_BUT_NOT_OURS = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
@@ -16,14 +16,6 @@ VALID_BUT_NOT_OURS = "abandon abandon abandon abandon abandon abandon abandon ab
 
 def _capture(page: Page, sink: list[str]) -> None:
     page.on("request", lambda r: sink.append(f"{r.method} {r.url}\n{r.post_data or ''}"))
-
-
-def _log_in(page: Page, url: str, name: str) -> None:
-    page.goto(url + "/login")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(url + "/scenes")
 
 
 def test_set_up_then_unlock_on_a_fresh_browser(server: Any, chromium: Any) -> None:
@@ -73,7 +65,7 @@ def test_set_up_then_unlock_on_a_fresh_browser(server: Any, chromium: Any) -> No
     second = chromium.new_context()  # a fresh browser profile: nothing remembered
     page = second.new_page()
     _capture(page, sent)
-    _log_in(page, server.url, "phrase-keeper")
+    log_in(page, server.url, "phrase-keeper")
     page.goto(server.url + "/settings?tab=api-keys")
     expect(page.get_by_test_id("encryption-status")).to_have_text("Active")
     phrase_box = page.get_by_role("textbox", name="Recovery phrase")
