@@ -6,8 +6,8 @@ Configuration is one line (env ``ROLECALL_ENCRYPTION_KEYS``) or a key file with 
     2026-11:<base64 of 32 random bytes>,2026-01:<base64 of 32 random bytes>
 
 Entries are separated by commas or newlines; the FIRST entry is the primary (new writes use it);
-the others stay decrypt-capable until they are removed from the configuration (after
-``rolecall keys rotate`` has re-wrapped every row under the primary). Blank lines and lines
+the others stay decrypt-capable until ``rolecall keys retire`` removes them (once no stored key
+uses them). Blank lines and lines
 starting with ``#`` are ignored, so a key file can carry a comment. Standard or URL-safe base64,
 padding optional.
 
