@@ -1,4 +1,4 @@
-"""Front door 3, the command line: serve, worker, migrate (and providers, keys as they land)."""
+"""Front door 3, the command line: serve, worker, migrate, and the `keys` and `providers` groups."""
 
 from __future__ import annotations
 

@@ -26,15 +26,11 @@ from rolecall.net.secrets import current_secrets, hide_secrets
 
 __all__ = ["REDACTED", "hide_secrets", "install_scrubber", "scrub", "setup_logging"]
 
+from rolecall.redact import CREDENTIAL_HEADER_NAMES
+
 REDACTED = "[REDACTED]"
 
-# Header names whose values are credentials. Provider auth schemes add theirs (x-api-key,
-# api-key, x-goog-api-key); cookies carry our own session token.
-AUTH_HEADER_NAMES = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie"}
-)
-
-_HEADER_NAMES = "|".join(re.escape(name) for name in sorted(AUTH_HEADER_NAMES, key=len, reverse=True))
+_HEADER_NAMES = "|".join(re.escape(name) for name in sorted(CREDENTIAL_HEADER_NAMES, key=len, reverse=True))
 _HEADER_VALUE = re.compile(
     r"""(?ix)
     (?P<name>\b(?:""" + _HEADER_NAMES + r"""))          # a credential-carrying header name

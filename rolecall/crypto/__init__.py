@@ -1,9 +1,10 @@
-"""Pure cryptography for the key vault: no I/O, no logging, no settings, nothing else of rolecall.
+"""Pure cryptography for the key vault: no I/O, no logging, no settings, nothing of rolecall but the
+leaf ``rolecall.redact``.
 
-Design and sources: ``/work/shared/reference/crypto-security.md`` §3 (recorded in
-``docs/decisions.md``). Suite ``rc1`` = AES-256-GCM (96-bit random nonce, 128-bit tag), HKDF-SHA256,
-BIP39 seed; envelopes are versioned text parsed strictly; every ciphertext is bound by AAD to its
-account, config, provider and destination origin.
+Design: docs/security.md, "End-to-end key hierarchy" to "Server-Accessible mode and the key ring"
+(choices with their reasons in docs/decisions.md). Suite ``rc1`` = AES-256-GCM (96-bit random
+nonce, 128-bit tag), HKDF-SHA256, BIP39 seed; envelopes are versioned text parsed strictly; every
+ciphertext is bound by AAD to its account, config, provider and destination origin.
 
 - ``aead``     AES-256-GCM seal/unseal, HKDF, the exact AAD strings, :class:`Binding`
 - ``envelope`` ``rc1.e2e`` / ``rc1.udk`` / ``rc1.srv`` formats and the strict parser

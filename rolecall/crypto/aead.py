@@ -1,13 +1,13 @@
 """AES-256-GCM with associated data, and the exact AAD strings of suite ``rc1``.
 
-Design (crypto-security.md §3.3–§3.5):
+Design (docs/security.md, "Envelope formats" and "Associated data (binding)"):
 
 - One AEAD everywhere: AES-256-GCM, 96-bit random nonce, 128-bit tag, output ``ct || tag`` (the
   layout WebCrypto and ``cryptography``'s ``AESGCM`` both use, so no reformatting between them).
 - Every ciphertext is bound by associated data to what it belongs to. The AAD strings are::
 
-      rolecall/v1|e2e|udk|rc1.udk.<gen>|u=<user>                                    wrapped UDK (§3.1)
-      rolecall/v1|<mode>|credential|<header>|u=<user>|c=<config>|p=<provider>|o=<origin>   (§3.4)
+      rolecall/v1|e2e|udk|rc1.udk.<gen>|u=<user>                                    wrapped UDK
+      rolecall/v1|<mode>|credential|<header>|u=<user>|c=<config>|p=<provider>|o=<origin>   credential
       rolecall/v1|srv|credential|rc1.srv.<kid>|u=…|c=…|p=…|o=…|dek                  server DEK wrap
 
   with ``<header>`` = ``rc1.e2e.<gen>`` (E2E content) or ``rc1.srv`` (server content: no kid, so a
@@ -16,7 +16,7 @@ Design (crypto-security.md §3.3–§3.5):
   JavaScript alike. ``dest_origin`` is computed once by the server and used verbatim here.
 - Nonces come from ``os.urandom``. Functions that draw randomness take a keyword-only
   ``randbytes`` so the vector generator can make reproducible envelopes; production code never
-  passes it (§3.5: never derive nonces from ids or counters).
+  passes it (never derive nonces from ids or counters).
 
 The web front end (``web/static/js/vault.js``) builds the same strings; shared vectors in
 ``tests/vectors/`` keep the two in step.
@@ -52,7 +52,7 @@ _PROVIDER_ID = re.compile(r"[a-z0-9_-]{1,32}")
 _ORIGIN = re.compile(
     r"https?://(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::(?P<port>[1-9][0-9]{0,4}))?"
 )
-# Envelope generation numbers and key ids (§3.3). Generations are canonical decimals so that
+# Envelope generation numbers and key ids. Generations are canonical decimals so that
 # "01" and "1" cannot both name the same UDK.
 GEN = re.compile(r"[1-9][0-9]{0,8}")
 KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -115,7 +115,7 @@ def udk_aad(gen: int, user_id: str) -> bytes:
 
 
 def credential_aad(mode: str, header: str, binding: Binding) -> bytes:
-    """AAD of a credential bundle (§3.4). ``header`` is ``rc1.e2e.<gen>`` or ``rc1.srv``."""
+    """AAD of a credential bundle. ``header`` is ``rc1.e2e.<gen>`` or ``rc1.srv``."""
     if mode == "e2e":
         ok = header.startswith("rc1.e2e.") and GEN.fullmatch(header[8:]) is not None
     elif mode == "srv":

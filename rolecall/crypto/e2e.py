@@ -1,19 +1,20 @@
-"""End-to-end mode, reference implementation of what the browser does (crypto-security.md §3.1–§3.2).
+"""End-to-end mode, reference implementation of what the browser does (docs/security.md,
+"End-to-end key hierarchy").
 
 The running server never calls these with real secrets: in E2E mode the phrase, seed, KEK and UDK
 exist only in the browser (``web/static/js/vault.js``). This module is the executable
-specification that ``vault.js`` is tested against (shared vectors in ``tests/vectors/``, §3.8),
+specification that ``vault.js`` is tested against (shared vectors in ``tests/vectors/``),
 and what a recovery tool could use. ::
 
     12 words ──PBKDF2-HMAC-SHA512("mnemonic", 2048 it., 64 B)──▶ BIP39 seed
     seed ──HKDF-SHA256(salt = kdf_salt[32 B, per account], info "rolecall/v1/e2e/kek")──▶ KEK
     KEK ──AES-256-GCM, aad "rolecall/v1|e2e|udk|rc1.udk.<gen>|u=<user>"──▶ wrapped UDK (rc1.udk…)
-    UDK ──AES-256-GCM, aad §3.4──▶ credential bundle (rc1.e2e…)
+    UDK ──AES-256-GCM, credential aad──▶ credential bundle (rc1.e2e…)
 
-Why this shape: 128 bits of CSPRNG entropy need no slow KDF (§1.1); the standard BIP39 seed means
+Why this shape: 128 bits of CSPRNG entropy need no slow KDF; the standard BIP39 seed means
 any BIP39 tool reproduces it; the UDK layer lets phrase rotation and "remember this device" touch
 one key; the wrapped UDK is the only verifier (a phrase is right iff it unwraps), so the server
-holds no hash of anything phrase-derived (§3.2).
+holds no hash of anything phrase-derived.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Versioned envelope text formats of suite ``rc1`` and their strict parser (crypto-security.md §3.3).
+"""Versioned envelope text formats of suite ``rc1`` and their strict parser
+(docs/security.md, "Envelope formats").
 
 ::
 
@@ -64,6 +65,11 @@ def b64url_decode(text: str) -> bytes:
     return data
 
 
+def _text(header: str, *parts: bytes) -> str:
+    """An envelope's text: the header, then each binary part in canonical base64url, dot-separated."""
+    return ".".join([header, *map(b64url_encode, parts)])
+
+
 @dataclass(frozen=True, slots=True)
 class E2EEnvelope:
     """``rc1.e2e.<gen>.<nonce>.<ct>``: a credential bundle sealed in the browser under UDK ``gen``."""
@@ -82,7 +88,7 @@ class E2EEnvelope:
         return f"{WRITE_VERSION}.e2e.{self.gen}"
 
     def __str__(self) -> str:
-        return f"{self.header}.{b64url_encode(self.nonce)}.{b64url_encode(self.ciphertext)}"
+        return _text(self.header, self.nonce, self.ciphertext)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +110,12 @@ class UdkEnvelope:
         return f"{WRITE_VERSION}.udk.{self.gen}"
 
     def __str__(self) -> str:
-        return f"{self.header}.{b64url_encode(self.nonce)}.{b64url_encode(self.ciphertext)}"
+        return _text(self.header, self.nonce, self.ciphertext)
 
 
 @dataclass(frozen=True, slots=True)
 class SrvEnvelope:
-    """``rc1.srv.<kid>.<wrapped_dek>.<nonce>.<ct>``: a bundle sealed by the server (§3.9)."""
+    """``rc1.srv.<kid>.<wrapped_dek>.<nonce>.<ct>``: a bundle sealed by the server."""
 
     kid: str
     wrapped_dek: bytes
@@ -130,8 +136,7 @@ class SrvEnvelope:
         return f"{WRITE_VERSION}.srv.{self.kid}"
 
     def __str__(self) -> str:
-        parts = (self.wrapped_dek, self.nonce, self.ciphertext)
-        return ".".join([self.header, *map(b64url_encode, parts)])
+        return _text(self.header, self.wrapped_dek, self.nonce, self.ciphertext)
 
 
 Envelope = E2EEnvelope | UdkEnvelope | SrvEnvelope
@@ -171,7 +176,7 @@ def parse_envelope(text: str) -> Envelope:
 
 
 def parse_e2e(text: str) -> E2EEnvelope:
-    """Parse an E2E credential envelope; what the server stores for an E2E config (§3.3)."""
+    """Parse an E2E credential envelope; what the server stores for an E2E config."""
     return _expect(parse_envelope(text), E2EEnvelope, "e2e")
 
 

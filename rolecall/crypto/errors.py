@@ -1,8 +1,8 @@
 """The crypto package's exceptions.
 
 Messages are fixed sentences plus non-secret identifiers (a part count, a key id). They never
-contain key material, plaintext, or the envelope text itself (crypto-security.md §3.11 and §5 A8:
-"rejected on upload, message without echoing the blob").
+contain key material, plaintext, or the envelope text itself: a malformed upload is refused
+without echoing the blob (docs/security.md, "Plaintext keys in the server").
 
     CryptoError
     ├── EnvelopeError     structure is wrong: refused before any decryption is tried

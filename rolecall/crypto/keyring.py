@@ -1,11 +1,13 @@
-"""The server's key ring for Server-Accessible mode (crypto-security.md §3.9).
+"""The server's key ring for Server-Accessible mode (docs/security.md,
+"Server-Accessible mode and the key ring").
 
 Configuration is one line (env ``ROLECALL_ENCRYPTION_KEYS``) or a key file with the same data::
 
     2026-11:<base64 of 32 random bytes>,2026-01:<base64 of 32 random bytes>
 
 Entries are separated by commas or newlines; the FIRST entry is the primary (new writes use it);
-the others stay decrypt-capable until ``rolecall keys retire`` removes them. Blank lines and lines
+the others stay decrypt-capable until ``rolecall keys retire`` removes them (once no stored key
+uses them). Blank lines and lines
 starting with ``#`` are ignored, so a key file can carry a comment. Standard or URL-safe base64,
 padding optional.
 
@@ -16,7 +18,7 @@ ids, duplicate ids, ids outside ``[A-Za-z0-9_-]{1,32}``, an empty ring. Never a 
 Purpose separation: the ring keeps only ``KEK = HKDF-SHA256(configured key, salt = "", info =
 "rolecall/v1/srv/credential-kek")``, so the configured secret itself is never an AES key and other
 uses of operator secrets take other labels. Tink/Vault ideas (key ids, a primary, re-wrap), not
-their code (§3.10).
+their code.
 """
 
 from __future__ import annotations

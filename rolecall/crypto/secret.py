@@ -1,4 +1,4 @@
-"""A plaintext provider key inside the server process (crypto-security.md §3.11).
+"""A plaintext provider key inside the server process (docs/security.md, "Plaintext keys in the server").
 
 ``Secret`` wraps the string the moment it arrives (an E2E key handed over for one request, or a
 server-mode bundle just opened) so that the usual accidents print ``[secret]`` instead of the key:
@@ -6,9 +6,8 @@ server-mode bundle just opened) so that the usual accidents print ``[secret]`` i
 It refuses to be pickled, copied into a queue payload, or JSON-encoded, so it cannot ride into
 Redis, a job, or a response body. ``.reveal()`` is called only where the auth header is built.
 
-``masked_hint`` is the only form of a key that an API response may show (DESIGN.md security
-rules; §3.6): the last 4 characters, and only for keys of 16 characters or more. A suffix, not a
-prefix, because prefixes are shared (every Gemini key starts ``AIza``: LiteLLM #5433).
+``Secret.hint`` is :func:`rolecall.redact.masked_hint` of the value, the only form of a key an API
+response may show (docs/security.md, "What is shown, logged and scrubbed").
 """
 
 from __future__ import annotations
@@ -16,14 +15,9 @@ from __future__ import annotations
 import hmac
 from typing import Any, NoReturn
 
-HINT_MIN_LENGTH = 16
-HIDDEN_HINT = "••••"
+from rolecall.redact import masked_hint
 
-
-def masked_hint(key: str) -> str:
-    """``"…" + last 4`` for keys of ≥ 16 characters, else ``"••••"`` (a short key's tail is too
-    much of it)."""
-    return "…" + key[-4:] if len(key) >= HINT_MIN_LENGTH else HIDDEN_HINT
+__all__ = ["Secret", "masked_hint"]
 
 
 class Secret:

@@ -1,13 +1,14 @@
-"""Server-Accessible mode: envelope encryption under the key ring (crypto-security.md §3.9).
+"""Server-Accessible mode: envelope encryption under the key ring
+(docs/security.md, "Server-Accessible mode and the key ring").
 
-Per record: a fresh 32-byte DEK encrypts the bundle (AAD header ``rc1.srv``, §3.4); the DEK is
+Per record: a fresh 32-byte DEK encrypts the bundle (AAD header ``rc1.srv``); the DEK is
 wrapped by the primary KEK (AAD header ``rc1.srv.<kid>`` + ``|dek``, bound to the same record).
 Stored text: ``rc1.srv.<kid>.<nonce2||wrapped DEK>.<nonce>.<ct||tag>``.
 
 Why the DEK layer with a local KEK: rotation re-wraps 60 bytes per row without touching (or
 re-deriving nonces for) the content, and a KMS or Vault transit backend can later replace the
-local KEK behind the same two calls (§3.10). :func:`rewrap` is that rotation step;
-:func:`reencrypt` draws a fresh DEK too, for a suspected master-key compromise (§3.9 step 5).
+local KEK behind the same two calls. :func:`rewrap` is that rotation step;
+:func:`reencrypt` draws a fresh DEK too, for a suspected master-key compromise.
 
 The content AAD carries no kid, so re-wrapping keeps the content ciphertext byte-for-byte; the DEK
 wrap AAD does carry the kid and the record binding, so a wrapped DEK cannot be relabelled to

@@ -1,6 +1,6 @@
 """The one outbound HTTP client: SSRF guard, pinned IPs, timeouts, size caps.
 
-See reference/crypto-security.md §4. Imports nothing from the rest of rolecall.
+See docs/security.md, "Outbound requests and SSRF". Imports nothing from the rest of rolecall.
 """
 
 from rolecall.net.client import make_client

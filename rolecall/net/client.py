@@ -1,17 +1,16 @@
 """The one outbound HTTP client: `make_client(policy)`.
 
-Design (reference/crypto-security.md §4.5): an `httpx.AsyncClient` whose only
+Design (docs/security.md, "Outbound requests and SSRF"): an `httpx.AsyncClient` whose only
 transport is `GuardedTransport`, a thin public-API adapter from httpx to an
 `httpcore.AsyncConnectionPool` built with our `GuardBackend` (httpx's own
 `AsyncHTTPTransport` does not accept a network backend, and patching its
 private `_pool` would break silently on upgrade). Around it:
 
 - `follow_redirects=False`: a redirect could point anywhere, and httpx keeps
-  `x-api-key`-style headers across origins (§4.2 "Redirects"). A caller that
+  `x-api-key`-style headers across origins. A caller that
   opts in per request still goes through the guard on every hop.
 - `trust_env=False`: no proxies from the environment (the connect would go to
-  the proxy, and the target would never be checked, §4.2 "Environment
-  proxies") and no credentials from ~/.netrc. httpx already skips environment
+  the proxy, and the target would never be checked) and no credentials from ~/.netrc. httpx already skips environment
   proxies when given a transport; this keeps it so if that ever changes.
 - explicit timeouts and connection limits;
 - a response size cap counted while streaming, on the wire bytes and on the

@@ -1,15 +1,15 @@
 """SSRF guard: which addresses RoleCall may connect to, enforced at connect time.
 
-Design (reference/crypto-security.md §4, "SSRF and key exfiltration"):
+Design (docs/security.md, "Outbound requests and SSRF"):
 
-- `NetworkPolicy` decides per *resolved address*, never per URL string (§4.2):
+- `NetworkPolicy` decides per *resolved address*, never per URL string:
   odd IPv4 notations, IPv6 forms and DNS answers all end up as an `ipaddress`
   object that is checked against an explicit deny table, with embedded IPv4
   unwrapped (mapped, NAT64, 6to4, Teredo, IPv4-compatible), plus `is_global`
   as a catch-all. `is_global` alone is not trusted: it misses NAT64, 6to4,
   IPv4-compatible and site-local addresses and has changed between patch
-  releases (§4.3).
-- `GuardBackend` is an httpcore network backend (§4.5). For every new
+  releases.
+- `GuardBackend` is an httpcore network backend. For every new
   connection it resolves the host once, refuses the connection if *any*
   answer is refused, then connects to one of the checked IP addresses. The
   host name is never handed to the socket layer, so a DNS answer that changes
@@ -17,7 +17,7 @@ Design (reference/crypto-security.md §4, "SSRF and key exfiltration"):
   `connect_tcp` on the returned stream, so certificate verification and SNI
   still use the original host name.
 - Refusal happens before any socket is opened: blocked destinations are never
-  probed, so error text cannot be used as a port scanner (§4.2 "SSRF oracle").
+  probed, so error text cannot be used as a port scanner.
 
 This module imports nothing from the rest of `rolecall`; it receives plain values.
 """
@@ -40,14 +40,14 @@ from rolecall.net.errors import BlockedAddress, PlainHttpError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str | IPAddress]]]
 
-# Resolution has no deadline of its own (getaddrinfo); bound it (§4.2 "Slow DNS").
+# Resolution has no deadline of its own (getaddrinfo); bound it (a slow resolver must not hold a request).
 DEFAULT_RESOLVE_TIMEOUT = 10.0
 
 _v4 = ipaddress.IPv4Network
 _v6 = ipaddress.IPv6Network
 
 # Non-public ranges and how to name them to a person. Order matters where
-# ranges nest: the first match names the address (§4.3 deny list).
+# ranges nest: the first match names the address.
 _DENY_V4: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
     (_v4("0.0.0.0/8"), "unspecified"),  # 0.0.0.0 reaches local services on Linux
     (_v4("10.0.0.0/8"), "private"),
@@ -86,7 +86,7 @@ _DENY_V6: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
 _NAT64 = _v6("64:ff9b::/96")
 
 # Cloud metadata endpoints: refused even inside an allowed private range, unless
-# the operator lists that exact address (§4.5 "always_blocked").
+# the operator lists that exact address.
 METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")

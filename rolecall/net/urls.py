@@ -1,6 +1,6 @@
 """Base-URL validation at config-save time, and the origin the key vault binds to.
 
-Design (reference/crypto-security.md §4.2 "URL parser confusion", §4.5): one
+Design (docs/security.md, "Outbound requests and SSRF"): one
 parser (httpx.URL, the one that will make the request) parses the URL once;
 everything that lets two parsers disagree is refused rather than repaired
 (userinfo, fragments, backslashes, whitespace and control characters, query

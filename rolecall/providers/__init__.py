@@ -1,4 +1,5 @@
-"""Providers as data, protocols as code (DESIGN.md "Providers are data, protocols are code").
+"""Providers as data, protocols as code (docs/architecture.md,
+"Providers are data, protocols are code").
 
 ```python
 from rolecall.providers import connect, protocol_for, ChatRequest, ChatMessage

@@ -4,14 +4,15 @@ Keys in query strings end up in access logs and in exception text (httpx puts th
 `HTTPStatusError`; LiteLLM #24902 leaked Gemini keys that way), so even Gemini, which accepts
 `?key=`, gets `x-goog-api-key` here.
 
-`AUTH_HEADER_NAMES` is every header name any scheme can set, plus the generic credential
-headers. `options.check_headers` refuses them as custom headers, and log scrubbing and
-`Connection.__repr__` treat their values as secrets.
+`AUTH_HEADER_NAMES` is every credential-carrying header name (`rolecall.redact`, shared with the
+log scrubber): `options.check_headers` refuses them as custom headers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from rolecall.redact import CREDENTIAL_HEADER_NAMES
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,4 @@ class ServiceAccount:
 
 AuthScheme = Bearer | HeaderKey | NoAuth | ServiceAccount
 
-# Every credential-carrying header name, lower-case. Kept literal (not derived from the registry)
-# so that importing this module never needs the registry; test_registry checks it covers every
-# scheme the registry uses.
-AUTH_HEADER_NAMES = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"}
-)
+AUTH_HEADER_NAMES = CREDENTIAL_HEADER_NAMES

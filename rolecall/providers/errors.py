@@ -24,7 +24,8 @@ markers refine them (aisuite's `friendly_model_error()` idea, e.g. `insufficient
 
 `message` is the provider's own text, with every known secret replaced: an upstream that echoes
 the key ("Incorrect API key provided: sk-...") must not carry it into our logs or responses.
-`explain(error)` gives the text the product guide shows for that kind (guide, section 4).
+`explain(error)` gives the text the product guide shows for that kind (docs/user-guide.md,
+"Common test errors and what they mean").
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ STATUS_KINDS: Mapping[int, str] = {
     403: "forbidden",
     404: "not_found",
     408: "timeout",
-    412: "billing",  # Fireworks: account blocked (providers-notes §2, anecdotal)
+    412: "billing",  # Fireworks: account blocked (reported by users, not documented)
     413: "context_too_long",
     429: "rate_limited",
     500: "unavailable",
@@ -89,7 +90,7 @@ BODY_MARKERS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("responsibleaipolicyviolation", "refused", frozenset({"bad_request", "forbidden"})),
 )
 
-# How "Test key" treats each kind: does the config work or not? (DESIGN "Testing a key": only a
+# How "Test key" treats each kind: does the config work or not? (docs/architecture.md, "Testing a key": only a
 # problem with the config itself turns the pill Invalid; transient trouble leaves it as it was.)
 INVALID_KINDS = frozenset({"auth", "forbidden", "billing", "not_found", "blocked"})
 

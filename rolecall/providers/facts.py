@@ -34,7 +34,8 @@ CAPABILITY_NAMES = frozenset(CAPABILITIES)
 
 # --- speed tiers ------------------------------------------------------------------------------
 #
-# The speed badge is a hint "based on the model family" (guide §7), not a measurement: how a host
+# The speed badge is a hint "based on the model family" (docs/user-guide.md,
+# "7. Model Picker — What You See After Connecting"), not a measurement: how a host
 # serves a model (Groq vs. a busy proxy) is not considered. The rules run, in order, over the
 # lower-cased id and display name with every run of non-alphanumerics (except ".") turned into one
 # space and a space added at both ends, so " mini " matches "gpt-4o-mini" but not "gemini".

@@ -1,5 +1,7 @@
-"""What the product guide tells a person about each error kind (guide, section 4 table and
-section 8 for billing). These texts are requirements: change them only with the guide.
+"""What the product guide tells a person about each error kind.
+
+From docs/user-guide.md, "Common test errors and what they mean", and "8. Maintenance Tips" for
+billing. These texts are requirements: change them only with the guide.
 
 Kinds the guide's table does not cover have texts written in its voice, from its FAQ where it
 has an answer ("The context you're sending is larger than the model's limit").
@@ -11,7 +13,8 @@ from collections.abc import Mapping
 
 _UNAVAILABLE = "The provider is down or unreachable. Not a key problem — wait and try again."
 
-# The product guide's explanations (section 4 "Common test errors", section 8 for billing).
+# The product guide's explanations ("Common test errors and what they mean"; billing from
+# "8. Maintenance Tips").
 GUIDE_TEXTS: Mapping[str, str] = {
     "auth": "The key you pasted is wrong or has been revoked. Double-check the copy-paste — "
     "no leading or trailing spaces.",

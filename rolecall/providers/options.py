@@ -5,7 +5,8 @@ only what passed; a saved config is opened with `trusted_connection()` without c
 Every error is an `OptionsError` whose message names the field and the line, and never echoes a
 header *value* (it may be a proxy secret).
 
-* Custom headers / custom body params: `key: value` lines, or one JSON object (guide, Step 3e).
+* Custom headers / custom body params: `key: value` lines, or one JSON object
+  (docs/user-guide.md, "Step 3e — Optional Fields").
   Header names must be HTTP tokens; values must be printable ASCII without CR/LF (h11 would
   refuse them later with an error that contains the value). Credential, hop-by-hop and framing
   headers are reserved, as are the body fields RoleCall owns (model, messages, stream, ...).
@@ -56,7 +57,7 @@ def reserved_header_advice(lower_name: str) -> str:
     return "the HTTP client sets it for every request"
 
 
-# Body fields the adapters set themselves, across protocols (crypto-security.md §5 C.25).
+# Body fields the adapters set themselves, across protocols: a custom param may not replace them.
 RESERVED_BODY = frozenset({"model", "messages", "stream", "stream_options", "prompt", "contents", "system", "input"})
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -298,7 +299,8 @@ def merge_headers(custom: Mapping[str, str], *ours: Mapping[str, str]) -> dict[s
 
 # --- the form ----------------------------------------------------------------------------------
 
-# The guide's Step 3e advanced fields every provider offers (help texts are the guide's).
+# The advanced fields every provider offers (docs/user-guide.md, "Step 3e — Optional Fields";
+# the help texts are the guide's).
 _BASE_URL = Field(
     "base_url", "Custom Base URL", kind="url", level="advanced", max_length=2048,
     help="You're routing through a proxy in front of the provider. Paste the proxy's base URL here.",

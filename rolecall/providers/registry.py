@@ -1,11 +1,12 @@
 """THE DATA: every provider RoleCall can connect to, one `Provider(...)` record each.
 
 Adding an OpenAI-compatible provider is one record here and nothing else: the form, the key
-check, the model list and the chat path all come from the record (aesthetics.md practice 1).
+check, the model list and the chat path all come from the record (docs/architecture.md,
+"Providers are data, protocols are code").
 Provider id string literals belong in this file only (and in `protocols/`, tests and fakes);
 `tests/providers/test_registry.py` enforces that.
 
-Facts come from `reference/providers.yaml` / `providers-notes.md`. Where the research marked a
+Facts come from the providers' public API documentation. Where the research marked a
 fact UNCONFIRMED, the record says so in `notes` and uses the most likely value.
 
 Reading a record:

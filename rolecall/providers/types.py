@@ -1,4 +1,4 @@
-"""The nouns of `rolecall.providers`: frozen records, no behaviour beyond formatting.
+"""The nouns of `rolecall.providers`: frozen records with no I/O.
 
 A `Provider` is pure data (see `registry.py`); a `Connection` is one provider resolved for one
 config (base URL, key, fields, custom headers and body params); `ChatRequest` / `ChatEvent` /
@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
+
+from rolecall.redact import masked_hint
 
 if TYPE_CHECKING:
     from rolecall.providers.auth import AuthScheme
@@ -99,7 +101,7 @@ def _caps(*rules: tuple[str, str] | tuple[str, str, str]) -> tuple[CapRule, ...]
     return tuple(CapRule(*rule) for rule in rules)
 
 
-# Capability spellings seen across OpenAI-compatible lists (providers-notes.md §4). Applying all
+# Capability spellings seen across OpenAI-compatible lists. Applying all
 # of them everywhere is safe: a path a provider does not use is simply absent.
 DEFAULT_CAPS = _caps(
     ("vision", "capabilities.vision"), ("vision", "supports_image_in"), ("vision", "supports_image_input"),
@@ -242,11 +244,6 @@ class Provider:
 
 
 # --- a resolved connection --------------------------------------------------------------------
-
-def masked_hint(key: str) -> str:
-    """The most of a key anything may show: its last 4 characters, and only for long keys."""
-    return "…" + key[-4:] if len(key) >= 16 else "••••"
-
 
 def reveal(secret: Any) -> str:
     """The plaintext of a `str` or of an object with `.reveal()` (our `crypto.Secret`)."""

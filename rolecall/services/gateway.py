@@ -201,7 +201,7 @@ async def _relay(res: Resources, reply: Reply, config: connections.OpenConfig, r
                     finish = event.finish_reason
     except ProviderError as exc:
         error = from_provider(exc, config.config_id)
-        if exc.kind == "auth":  # a live auth error turns the config's pill Invalid (guide §8)
+        if exc.kind == "auth":  # a live auth error turns the pill Invalid (user guide, "8. Maintenance Tips")
             await provider_configs.mark_invalid(res.db, config.config_id, error.message)
         kept = await reply.finish(res.db, _interrupted(parts, error)) if parts else None
         yield _error(error, kept)

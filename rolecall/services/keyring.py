@@ -1,6 +1,7 @@
 """The server key ring: where it comes from, the start-up check, and rotation.
 
-Server-Accessible credentials are wrapped by the ring's primary key (crypto-security.md §3.9).
+Server-Accessible credentials are wrapped by the ring's primary key (docs/security.md,
+"Server-Accessible mode and the key ring").
 The ring comes from ``encryption_keys`` (env) or ``encryption_keys_file``; on the embedded default
 (SQLite) a key file is generated in the data dir on first start, mode 0600, and the log says so.
 A PostgreSQL deployment must configure keys explicitly: replicas have to share them.

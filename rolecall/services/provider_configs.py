@@ -1,10 +1,11 @@
 """BYOK provider configs: create, list, test, edit and delete a person's provider connections.
 
-Privacy modes (guide §3a): ``e2e`` rows hold an envelope sealed in the browser (the key never
-reaches this module except for the one foreground call that tests it); ``srv`` rows are sealed
-here under the key ring. Either way the credential is bound to the row's owner, id, provider and
-destination origin, so moving a config to another origin needs the key again. Custom header
-values are secrets too: they travel inside the sealed bundle; only their names are stored.
+Privacy modes (docs/user-guide.md, "Step 3a — Pick Your Privacy Mode"): ``e2e`` rows hold an
+envelope sealed in the browser (the key never reaches this module except for the one foreground
+call that tests it); ``srv`` rows are sealed here under the key ring. Either way the credential
+is bound to the row's owner, id, provider and destination origin, so moving a config to another
+origin needs the key again. Custom header values are secrets too: they travel inside the sealed
+bundle; only their names are stored.
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ def _apply_check(row: ProviderConfig, outcome: KeyCheck) -> None:
 
 
 async def mark_invalid(db: Sessions, config_id: str, detail: str) -> None:
-    """A live generation got an auth error: the pill turns Invalid (guide §8)."""
+    """A live generation got an auth error: the pill turns Invalid (docs/user-guide.md,
+    "8. Maintenance Tips")."""
     async with db.begin() as s:
         row = await s.get(ProviderConfig, config_id)
         if row is not None:

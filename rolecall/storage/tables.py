@@ -76,7 +76,8 @@ class LoginSession(Base):
 class VaultKey(Base):
     """An account's end-to-end key record: only the salt and the wrapped user data key.
 
-    The server never sees the phrase, the seed or anything derived from them (crypto-security.md §3.1).
+    The server never sees the phrase, the seed or anything derived from them (docs/security.md,
+    "End-to-end key hierarchy").
     """
 
     __tablename__ = "vault_key"

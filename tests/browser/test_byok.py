@@ -1,4 +1,5 @@
-"""BYOK providers in a real browser (guide §3-§5, §8): add, test, save, edit, delete configs in both
+"""BYOK providers in a real browser (docs/user-guide.md, "3. Click + Add Provider" to "5. Save",
+and "8. Maintenance Tips"): add, test, save, edit, delete configs in both
 privacy modes, against a real `rolecall serve` and the fake provider servers on 127.0.0.1."""
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def test_e2e_add_test_save_then_a_server_accessible_twin(person: Person, fakes: 
     dialog = open_add(page)
     expect(dialog.get_by_role("heading", name="Add Provider")).to_be_visible()
     expect(dialog.get_by_text("Pick a privacy mode first.")).to_be_visible()
-    expect(dialog.get_by_label("Provider", exact=True)).to_be_disabled()  # guide §3a: the mode comes first
+    expect(dialog.get_by_label("Provider", exact=True)).to_be_disabled()  # the privacy mode comes first (Step 3a)
     expect(dialog.get_by_text("background jobs can't use it")).to_be_visible()
 
     fill_form(dialog, mode="End-to-End Encryption", provider="OpenAI", label="OpenAI personal", key=CANARY,
@@ -267,7 +268,7 @@ def test_bad_key_is_invalid_rate_limit_leaves_the_status_and_a_new_key_is_untest
     expect(result_box(card(page, "Work OpenAI"))).to_contain_text("Couldn't check")
     expect(status_pill(page, "Work OpenAI")).to_have_text("Invalid")
 
-    # Rotate the key (guide §8): Edit, paste the new one, save → Untested; Test Key → Valid.
+    # Rotate the key (user guide, "Rotating keys"): Edit, paste the new one, save → Untested; Test Key → Valid.
     card(page, "Work OpenAI").get_by_role("button", name="Edit").click()
     dialog = page.get_by_role("dialog", name="Edit Work OpenAI")
     expect(dialog.get_by_text("To change the privacy mode, delete this config and create it again.")).to_be_visible()

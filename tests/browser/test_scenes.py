@@ -1,4 +1,4 @@
-"""Scenes in a real browser (guide §6, §10): characters, a scene, replies streamed from the fake
+"""Scenes in a real browser (user guide, "6. Pick a Model in a Scene" and "10. Common Questions"): characters, a scene, replies streamed from the fake
 providers through a Server-Accessible and an End-to-End config, switching model in the AI wing
 mid-scene, Stop, Regenerate, Continue, a locked vault, and errors. Waits on the page's own
 signals (data-state, data-status), never on fixed sleeps."""

@@ -1,4 +1,4 @@
-"""AES-256-GCM primitives and the exact AAD strings (crypto-security.md §3.4, §3.5)."""
+"""AES-256-GCM primitives and the exact AAD strings (docs/security.md, "Associated data (binding)")."""
 
 from __future__ import annotations
 

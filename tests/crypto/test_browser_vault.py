@@ -1,4 +1,5 @@
-"""vault.js / bip39.js / keystore.js in real Chromium, against the shared vectors (crypto-security.md §3.8).
+"""vault.js / bip39.js / keystore.js in real Chromium, against the shared vectors
+(docs/security.md, "Shared test vectors").
 
 The page (tests/crypto/conftest.py) is served from 127.0.0.1, a secure context, and exposes the
 modules as ``window.vault``, ``window.bip39`` and ``window.keystore``, the served word list as
@@ -14,6 +15,7 @@ import pytest
 from mnemonic import Mnemonic
 
 from rolecall.crypto import Binding, DecryptError, b64url_decode, e2e
+from rolecall.redact import masked_hint
 
 pytestmark = pytest.mark.browser
 ToBinding = Callable[[dict[str, str]], Binding]
@@ -250,3 +252,9 @@ def test_keystore_remembers_a_non_extractable_udk(page: Any) -> None:
     )
     assert got == {"gen": 1, "extractable": False, "opened": {"api_key": "sk-rolecall-vector-0001-abcdefghijklmnop"},
                    "refused": "TypeError", "other": None, "afterForget": None, "afterLogout": None}
+
+
+def test_masked_hint_is_the_servers(page: Any) -> None:
+    # An E2E config's hint is computed in the browser; it must read like a Server-Accessible one's.
+    keys = ["", "short", "x" * 15, "sk-" + "a" * 12 + "WXYZ", "sk-ant-" + "b" * 40 + "1234"]
+    assert js(page, "return arg.map((k) => vault.maskedHint(k));", keys) == [masked_hint(k) for k in keys]

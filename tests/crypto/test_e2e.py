@@ -1,4 +1,5 @@
-"""End-to-End reference side: vectors, bindings, wrong phrase, rotation (crypto-security.md §3.1-§3.6, §5 A)."""
+"""End-to-End reference side: vectors, bindings, wrong phrase, rotation
+(docs/security.md, "End-to-end key hierarchy")."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_derivation_chain_reproduces_the_vectors(e2e_vectors: dict[str, Any]) ->
     assert e2e.seed_from_phrase(v["phrase"]).hex() == v["seed_hex"]
     assert Mnemonic.to_seed(v["phrase"]).hex() == v["seed_hex"]  # the standard BIP39 seed
     assert e2e.kek_from_phrase(v["phrase"], b64url_decode(v["kdf_salt"])).hex() == v["kek_hex"]
-    # The §1.3 research table computed this KEK independently (salt 0x00..0x1f).
+    # This KEK was computed independently of our code, from the same seed and salt 0x00..0x1f.
     assert v["kek_hex"] == "4e4b91e47dd3a3bfca7edbc8e2503530ab8392ab86723db819047324f7704b37"
     assert unlocked(v).hex() == v["udk_hex"]
 
@@ -113,7 +114,7 @@ def test_generation_pin(binding: Binding) -> None:
 
 
 def test_rotation_rekeys_everything(binding: Binding) -> None:
-    # §3.6: new phrase, new salt, new KEK, new UDK (gen + 1), every bundle re-sealed.
+    # Phrase change: new phrase, new salt, new KEK, new UDK (gen + 1), every bundle re-sealed.
     m = Mnemonic("english")
     old_phrase, new_phrase = m.generate(128), m.generate(128)
     old_salt, new_salt = e2e.new_kdf_salt(), e2e.new_kdf_salt()

@@ -1,4 +1,4 @@
-"""Strict envelope parsing (crypto-security.md §3.3, §5 A8)."""
+"""Strict envelope parsing (docs/security.md, "Envelope formats")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server key ring configuration (crypto-security.md §3.9, §5 B19-B20)."""
+"""Server key ring configuration (docs/security.md, "Server-Accessible mode and the key ring")."""
 
 from __future__ import annotations
 

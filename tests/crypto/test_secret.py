@@ -1,4 +1,4 @@
-"""The Secret wrapper and masked hints (crypto-security.md §3.6, §3.11; §5 B22)."""
+"""The Secret wrapper and masked hints (docs/security.md, "Plaintext keys in the server")."""
 
 from __future__ import annotations
 

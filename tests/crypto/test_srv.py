@@ -1,4 +1,5 @@
-"""Server-Accessible envelopes: round trip, swaps, rotation, retirement (crypto-security.md §3.9, §5 B)."""
+"""Server-Accessible envelopes: round trip, swaps, rotation, retirement (docs/security.md,
+"Server-Accessible mode and the key ring")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Permanent vectors and package rules (crypto-security.md §1.1, §3.8, §5 A9)."""
+"""Permanent vectors and package rules (docs/security.md, "Shared test vectors")."""
 
 from __future__ import annotations
 
@@ -89,9 +89,10 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(CRYPTO.glob("*.py")), ids=lambda p: p.name)
 def test_crypto_is_pure(path: Path) -> None:
-    # aesthetics.md (c): crypto/ imports nothing of ours and does no I/O, logging or settings.
+    # docs/architecture.md, "Layers and import rules": crypto/ imports nothing of ours but the leaf
+    # rolecall.redact, and does no I/O, logging or settings.
     allowed = {"__future__", "base64", "binascii", "collections.abc", "dataclasses", "hashlib", "hmac", "json",
-               "os", "re", "typing", "unicodedata"}
+               "os", "re", "typing", "unicodedata", "rolecall.redact"}
     imports = _imports(path)
     assert {i for i in imports if not i.startswith("cryptography.")} <= allowed, imports
     source = path.read_text()

@@ -94,10 +94,6 @@ def message_frames(reply: Reply, model: str, stream_error: dict[str, Any] | None
 
 
 class FakeAnthropic(FakeServer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reset_protocol()
-
     def reset_protocol(self) -> None:
         self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
         self.stream_error: dict[str, Any] | None = None

@@ -34,10 +34,6 @@ def _usage(reply: Reply) -> dict[str, Any]:
 
 
 class FakeCohere(FakeServer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reset_protocol()
-
     def reset_protocol(self) -> None:
         self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
         self.stream_error: str | None = None

@@ -86,10 +86,6 @@ def generate_frames(reply: Reply, model: str) -> list[bytes]:
 
 
 class FakeGemini(FakeServer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reset_protocol()
-
     def reset_protocol(self) -> None:
         self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
         self.blocked = False

@@ -49,9 +49,8 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
 
 class FakeOpenAI(FakeServer):
     def __init__(self, prefix: str = "/v1") -> None:
+        self.default_prefix = prefix  # before the base class calls reset_protocol()
         super().__init__()
-        self.default_prefix = prefix
-        self.reset_protocol()
 
     def reset_protocol(self) -> None:
         self.prefix = self.default_prefix

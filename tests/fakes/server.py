@@ -1,7 +1,7 @@
 """FakeServer: a real HTTP server on 127.0.0.1 (a port of its own) in a background thread.
 
 A Starlette app under uvicorn, in the shape of httpx's `TestServer` and aisuite's `FakeSlack`
-(aesthetics.md practice 11). Protocol fakes subclass it and add routes; tests steer it through a
+(docs/architecture.md, "Tests and benchmarks"). Protocol fakes subclass it and add routes; tests steer it through a
 small control API and read back what arrived:
 
 * `.url`: `http://127.0.0.1:<port>` (protocol fakes add `.base_url` where a path prefix applies)
@@ -121,6 +121,7 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.port = 0
+        self.reset_protocol()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -182,7 +183,8 @@ class FakeServer:
         self.reset_protocol()
 
     def reset_protocol(self) -> None:
-        """Subclasses restore their own state (model lists, switches)."""
+        """Subclasses set and restore their own state (model lists, switches); called by `__init__`
+        and `reset()`."""
 
     def fail_next(
         self, status: int, body: Any = None, headers: dict[str, str] | None = None,

@@ -44,7 +44,6 @@ class FakeVertex(FakeServer):
                                               serialization.NoEncryption()).decode()
         self._public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-        self.reset_protocol()
 
     def reset_protocol(self) -> None:
         self.tokens: set[str] = set()

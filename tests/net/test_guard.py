@@ -2,7 +2,7 @@
 
 Every refused request must raise BlockedAddress before any connect: the
 recording connector under the guard sees no call, and decoy servers on
-127.0.0.1 / ::1 accept zero connections (crypto-security.md §5.D, tests 31/32/37).
+127.0.0.1 / ::1 accept zero connections (docs/security.md, "Outbound requests and SSRF").
 """
 
 from __future__ import annotations

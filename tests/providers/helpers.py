@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 
-from rolecall.providers import ChatEvent, ChatMessage, ChatRequest
+from rolecall.providers import ChatEvent, ChatMessage, ChatRequest, ProviderError
 from tests.fakes.server import VALID_KEY, Recorded
 
 KEY = VALID_KEY
@@ -22,6 +22,18 @@ def free_port() -> int:
 
 async def collect(events: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
     return [e async for e in events]
+
+
+async def collect_until_error(events: AsyncIterator[ChatEvent]) -> tuple[list[ChatEvent], ProviderError]:
+    """The events a stream yielded before it failed, and the failure (a stream that ends cleanly
+    fails the test)."""
+    seen: list[ChatEvent] = []
+    try:
+        async for event in events:
+            seen.append(event)
+    except ProviderError as exc:
+        return seen, exc
+    raise AssertionError(f"the stream ended without an error after {len(seen)} events")
 
 
 def text_of(events: list[ChatEvent], kind: str = "text") -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from rolecall.providers import ProviderError, connect, protocol_for
 from tests.fakes.anthropic import FakeAnthropic
-from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, free_port, text_of
+from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, collect_until_error, free_port, text_of
 
 adapter = protocol_for("anthropic")
 SONNET = dataclasses.replace(HELLO, model="claude-sonnet-4-5-20250929")
@@ -118,21 +118,15 @@ async def test_stream_text_thinking_usage_finish(fake_anthropic: FakeAnthropic, 
 
 async def test_mid_stream_error_event(fake_anthropic: FakeAnthropic, http_client: httpx.AsyncClient) -> None:
     fake_anthropic.stream_error = {"type": "overloaded_error", "message": "Overloaded"}
-    seen = []
-    with pytest.raises(ProviderError) as caught:
-        async for event in adapter.stream_chat(conn_for(fake_anthropic), SONNET, http_client):
-            seen.append(event)
-    assert (caught.value.kind, caught.value.message) == ("unavailable", "Overloaded")
+    seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_anthropic), SONNET, http_client))
+    assert (error.kind, error.message) == ("unavailable", "Overloaded")
     assert text_of(seen) == "Hello"
 
 
 async def test_reset_mid_stream(fake_anthropic: FakeAnthropic, http_client: httpx.AsyncClient) -> None:
     fake_anthropic.plan.break_after = 6
-    seen = []
-    with pytest.raises(ProviderError) as caught:
-        async for event in adapter.stream_chat(conn_for(fake_anthropic), SONNET, http_client):
-            seen.append(event)
-    assert caught.value.kind == "unavailable" and text_of(seen) == "Hello there, traveller."
+    seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_anthropic), SONNET, http_client))
+    assert error.kind == "unavailable" and text_of(seen) == "Hello there, traveller."
 
 
 async def test_malformed_event(fake_anthropic: FakeAnthropic, http_client: httpx.AsyncClient) -> None:

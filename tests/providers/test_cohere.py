@@ -9,7 +9,7 @@ import pytest
 
 from rolecall.providers import ProviderError, connect, protocol_for
 from tests.fakes.cohere import FakeCohere
-from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, free_port, text_of
+from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, collect_until_error, free_port, text_of
 
 adapter = protocol_for("cohere")
 COMMAND = dataclasses.replace(HELLO, model="command-a-03-2025")
@@ -82,11 +82,8 @@ async def test_stream_error_at_message_end(fake_cohere: FakeCohere, http_client:
 
 async def test_reset_mid_stream(fake_cohere: FakeCohere, http_client: httpx.AsyncClient) -> None:
     fake_cohere.plan.break_after = 4
-    seen = []
-    with pytest.raises(ProviderError) as caught:
-        async for event in adapter.stream_chat(conn_for(fake_cohere), COMMAND, http_client):
-            seen.append(event)
-    assert caught.value.kind == "unavailable" and text_of(seen) == "Hello there,"
+    seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_cohere), COMMAND, http_client))
+    assert error.kind == "unavailable" and text_of(seen) == "Hello there,"
 
 
 async def test_malformed(fake_cohere: FakeCohere, http_client: httpx.AsyncClient) -> None:

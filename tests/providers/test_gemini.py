@@ -9,7 +9,7 @@ import pytest
 
 from rolecall.providers import ProviderError, connect, explain, protocol_for
 from tests.fakes.gemini import FakeGemini
-from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, free_port, text_of
+from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, collect_until_error, free_port, text_of
 
 adapter = protocol_for("gemini")
 FLASH = dataclasses.replace(HELLO, model="gemini-2.5-flash")
@@ -107,11 +107,8 @@ async def test_stream(fake_gemini: FakeGemini, http_client: httpx.AsyncClient) -
 
 async def test_reset_mid_stream(fake_gemini: FakeGemini, http_client: httpx.AsyncClient) -> None:
     fake_gemini.plan.break_after = 2
-    seen = []
-    with pytest.raises(ProviderError) as caught:
-        async for event in adapter.stream_chat(conn_for(fake_gemini), FLASH, http_client):
-            seen.append(event)
-    assert caught.value.kind == "unavailable" and text_of(seen) == "Hello there,"
+    seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_gemini), FLASH, http_client))
+    assert error.kind == "unavailable" and text_of(seen) == "Hello there,"
 
 
 async def test_stream_cleanly_cut_without_finish_reason(fake_gemini: FakeGemini, http_client: httpx.AsyncClient) -> None:

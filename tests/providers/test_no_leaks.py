@@ -54,18 +54,3 @@ def test_public_surface_is_sorted_and_importable() -> None:
     assert providers.__all__ == sorted(providers.__all__)
     for name in providers.__all__:
         assert getattr(providers, name) is not None
-
-
-def test_providers_imports_nothing_of_rolecall_but_net() -> None:
-    import ast
-    from pathlib import Path
-
-    root = Path(providers.__file__).parent
-    for path in root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rolecall"):
-                assert node.module.startswith(("rolecall.providers", "rolecall.net")), (path, node.module)
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    assert not alias.name.startswith("rolecall") or alias.name.startswith(("rolecall.providers", "rolecall.net"))
-

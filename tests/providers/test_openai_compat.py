@@ -14,7 +14,7 @@ from rolecall.providers.types import ModelFields, ModelsEndpoint, Provider
 from tests.fakes.fixtures import LOOPBACK_ONLY
 from tests.fakes.openai_compat import FakeOpenAI
 from tests.fakes.server import sse_frame
-from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, free_port, text_of
+from tests.providers.helpers import BAD_KEY, HELLO, KEY, assert_key_only_in, collect, collect_until_error, free_port, text_of
 
 adapter = protocol_for("openai_compat")
 
@@ -269,22 +269,16 @@ async def test_stream_mistral_thinking_blocks(fake_openai: FakeOpenAI, http_clie
 
 async def test_mid_stream_error_object(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
     fake_openai.stream_error = {"code": 502, "message": f"Provider returned error ({KEY})"}
-    seen = []
-    with pytest.raises(ProviderError) as caught:
-        async for event in adapter.stream_chat(conn_for(fake_openai, "openrouter", model="x/y"), HELLO, http_client):
-            seen.append(event)
-    assert (caught.value.kind, caught.value.status) == ("unavailable", 502)
-    assert KEY not in caught.value.message
+    seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_openai, "openrouter", model="x/y"), HELLO, http_client))
+    assert (error.kind, error.status) == ("unavailable", 502)
+    assert KEY not in error.message
     assert text_of(seen) == "Hello"
 
 
 async def test_reset_mid_stream(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
     fake_openai.plan.break_after = 4
-    seen = []
-    with pytest.raises(ProviderError) as caught:
-        async for event in adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client):
-            seen.append(event)
-    assert caught.value.kind == "unavailable"
+    seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client))
+    assert error.kind == "unavailable"
     assert text_of(seen) == "Hello there, traveller."
 
 

@@ -17,7 +17,7 @@ from rolecall.providers.types import AuthEndpoint, ModelsEndpoint, ProbeChat, St
 
 PROVIDERS = all_providers()
 
-# The guide, Step 3b: display name -> category.
+# docs/user-guide.md, "Step 3b — Choose a Provider": display name -> category.
 GUIDE_STEP_3B = {
     "OpenAI": "major", "Anthropic": "major", "OpenRouter": "major", "Google AI (Gemini)": "major",
     "Mistral AI": "openai_compatible", "Groq": "openai_compatible", "Perplexity": "openai_compatible",
@@ -30,7 +30,8 @@ GUIDE_STEP_3B = {
     "Pollinations": "free",
     "Custom (OpenAI-compatible)": "custom",
 }
-# The guide, Step 3d: where to get a key, and the key prefixes table.
+# docs/user-guide.md, "Step 3d — Paste the API Key": where to get a key, and the key prefixes
+# table.
 GUIDE_KEY_URLS = {
     "OpenAI": "platform.openai.com/api-keys", "Anthropic": "console.anthropic.com",
     "Google AI (Gemini)": "aistudio.google.com", "OpenRouter": "openrouter.ai/keys", "Groq": "console.groq.com/keys",
@@ -146,8 +147,8 @@ ALLOWED = (ROOT / "providers" / "registry.py", ROOT / "providers" / "protocols")
 
 def _names() -> set[str]:
     """Every provider id and protocol name: code outside the registry and the adapters must not
-    branch on either (practice 3). Ids are chosen to be distinctive (no "custom", no category
-    word), so an exact-match rule has no false positives."""
+    branch on either (docs/architecture.md, "Layers and import rules"). Ids are chosen to be
+    distinctive (no "custom", no category word), so an exact-match rule has no false positives."""
     return {p.id for p in PROVIDERS} | set(PROTOCOLS)
 
 

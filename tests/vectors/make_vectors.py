@@ -5,8 +5,8 @@ SHAKE-256 stream passed through the crypto functions' ``randbytes`` parameter, s
 produces the same bytes; production code never passes ``randbytes``. ``tests/crypto`` checks that
 the committed files equal what this script builds (byte-for-byte) and Playwright checks that
 ``vault.js`` reads them. Never edit the JSON by hand, and never regenerate it to make a failing
-test pass: a changed byte means the wire format changed (crypto-security.md §3.8, Bitwarden's
-permanent-vector practice).
+test pass: a changed byte means the wire format changed (docs/security.md,
+"Shared test vectors"; Bitwarden's permanent-vector practice).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def non_canonical(part: str) -> str:
 
 def build_e2e() -> dict[str, Any]:
     rand = Stream("e2e")
-    kdf_salt = bytes(range(32))  # same salt as the §1.3 illustration, so its KEK value cross-checks
+    kdf_salt = bytes(range(32))  # a fixed salt, so the KEK value can be cross-checked by hand
     seed = e2e.seed_from_phrase(PHRASE)
     kek = e2e.kek_from_phrase(PHRASE, kdf_salt)
     udk = e2e.new_udk(randbytes=rand)

@@ -1,7 +1,7 @@
 """Anthropic Messages: `POST /messages` with named SSE events; `GET /models` with cursor paging.
 
 Headers: `x-api-key` and `anthropic-version: 2023-06-01`. `system` is a top-level field and
-`max_tokens` is required. Stream events (providers-notes.md §3): `message_start` (input usage),
+`max_tokens` is required. Stream events: `message_start` (input usage),
 `content_block_delta` with `text_delta` / `thinking_delta`, `message_delta` (stop_reason,
 output usage), `message_stop`, `ping` (ignored) and `error` (mid-stream failure).
 
@@ -12,8 +12,7 @@ same body (minus `model`, plus `anthropic_version`) to rawPredict / streamRawPre
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,13 +20,22 @@ import httpx
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
 from rolecall.providers.options import merge_body
-from rolecall.providers.protocols.base import BaseAdapter, drain, int_or_none, normalize_finish
+from rolecall.providers.protocols.base import (
+    BaseAdapter,
+    EventParser,
+    SamplerNames,
+    drain,
+    int_or_none,
+    normalize_finish,
+    samplers,
+)
 from rolecall.providers.sse import SSEEvent
 from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo, Usage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; the preset usually sets it
 PAGE_LIMIT = "1000"
+SAMPLERS = SamplerNames(stop="stop_sequences")
 
 
 def anthropic_body(conn: Connection, request: ChatRequest, model: str | None, stream: bool) -> dict[str, Any]:
@@ -35,18 +43,13 @@ def anthropic_body(conn: Connection, request: ChatRequest, model: str | None, st
     system = "\n\n".join(m.content for m in request.messages if m.role == "system")
     body: dict[str, Any] = {
         "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+        **samplers(request, SAMPLERS),
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
     }
     if model is not None:
         body["model"] = model
     if system:
         body["system"] = system
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    if request.stop:
-        body["stop_sequences"] = list(request.stop)
     if stream:
         body["stream"] = True
     return merge_body(body, conn.body, request.params)
@@ -69,7 +72,9 @@ def anthropic_result(data: Any, model: str) -> ChatResult:
     return ChatResult(text, thinking, _usage(data.get("usage")), normalize_finish(data.get("stop_reason")), data.get("model") or model)
 
 
-async def anthropic_events(events: AsyncIterator[SSEEvent], secrets: tuple[str, ...]) -> AsyncIterator[ChatEvent]:
+async def anthropic_events(
+    events: AsyncIterator[SSEEvent], secrets: tuple[str, ...]
+) -> AsyncGenerator[ChatEvent, None]:
     """Anthropic's named SSE events -> ChatEvents (text, reasoning, usage, finish)."""
     usage: Usage | None = None
     finish: str | None = None
@@ -149,12 +154,8 @@ class Anthropic(BaseAdapter):
         data = await self.send(conn, http, "POST", conn.base_url + "/messages", json_body=anthropic_body(conn, request, model, False))
         return anthropic_result(data, model)
 
-    async def stream_chat(
-        self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient
-    ) -> AsyncIterator[ChatEvent]:
-        model = self.model_for(conn, request)
-        stream = self.open_stream(conn, http, conn.base_url + "/messages", anthropic_body(conn, request, model, True))
-        async with aclosing(stream) as events, aclosing(anthropic_events(events, conn.secrets())) as chat:
-            with self.mapped(conn):
-                async for event in chat:
-                    yield event
+    async def chat_stream(
+        self, conn: Connection, request: ChatRequest, model: str, http: httpx.AsyncClient
+    ) -> tuple[AsyncGenerator[SSEEvent, None], EventParser]:
+        body = anthropic_body(conn, request, model, True)
+        return self.open_stream(conn, http, conn.base_url + "/messages", body), anthropic_events

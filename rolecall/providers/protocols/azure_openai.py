@@ -3,7 +3,8 @@
 `POST {base}/deployments/{deployment}/chat/completions?api-version={v}`, where the base is
 `https://{resource}.openai.azure.com/openai` (registry template, filled from the fields). Only
 the URL differs from OpenAI, so this is `OpenAICompat` with two URL hooks overridden
-(aesthetics.md practice 2); the `api-key` header comes from the registry's auth scheme.
+(docs/architecture.md, "Providers are data, protocols are code"); the `api-key` header comes
+from the registry's auth scheme.
 
 Azure addresses models by deployment, so the model list is the one deployment. Testing the key
 is two calls (as SillyTavern does): `GET {base}/models?api-version=` proves endpoint, key and

@@ -1,6 +1,6 @@
 """The adapter interface and the plumbing every protocol shares.
 
-An adapter is four calls (aesthetics.md practice 2):
+An adapter is four calls (docs/architecture.md, "Providers are data, protocols are code"):
 
 ```python
 class Adapter(Protocol):
@@ -18,13 +18,19 @@ own. Every request goes through `send()` / `open_stream()`, which wrap transport
 non-2xx answers into `ProviderError` with the connection's secrets redacted. `test_key()` is
 generic: it follows the provider record's `key_check` (models list, auth endpoint or one-token
 probe) and asks nothing about which provider it is.
+
+Shared by the protocols: `samplers()` maps the request's sampler settings onto a protocol's field
+names (`SamplerNames`), and the default `stream_chat()` relays a protocol's parsed SSE events
+(a subclass supplies the stream and its parser through `chat_stream()`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
@@ -89,6 +95,31 @@ async def drain(events: AsyncIterator[SSEEvent]) -> None:
                 pass
         except ProviderError:
             pass
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerNames:
+    """A protocol's body field for each sampler of `ChatRequest`; None where it has none."""
+
+    max_tokens: str | None = "max_tokens"
+    temperature: str | None = "temperature"
+    top_p: str | None = "top_p"
+    stop: str | None = "stop"
+
+
+def samplers(request: ChatRequest, names: SamplerNames) -> dict[str, Any]:
+    """The samplers the request sets, under the protocol's names (unset ones are left out)."""
+    values = (
+        (names.max_tokens, request.max_tokens),
+        (names.temperature, request.temperature),
+        (names.top_p, request.top_p),
+        (names.stop, list(request.stop) or None),
+    )
+    return {name: value for name, value in values if name is not None and value is not None}
+
+
+# Turns a protocol's SSE events into ChatEvents; the secrets are redacted from stream errors.
+EventParser = Callable[[AsyncIterator[SSEEvent], tuple[str, ...]], AsyncGenerator[ChatEvent, None]]
 
 
 def int_or_none(value: Any) -> int | None:
@@ -196,7 +227,7 @@ class BaseAdapter:
     async def open_stream(
         self, conn: Connection, http: httpx.AsyncClient, url: str, body: Any, *,
         params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
-    ) -> AsyncIterator[SSEEvent]:
+    ) -> AsyncGenerator[SSEEvent, None]:
         """POST and yield the SSE events of the answer as they arrive."""
         headers = headers if headers is not None else await self.headers(conn, http, STREAM_HEADERS)
         with self.mapped(conn):
@@ -240,7 +271,22 @@ class BaseAdapter:
                 finish = event.finish_reason
         return ChatResult("".join(text), "".join(reasoning), usage, finish, self.model_for(conn, request))
 
-    def stream_chat(self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient) -> AsyncIterator[ChatEvent]:
+    async def stream_chat(
+        self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient
+    ) -> AsyncIterator[ChatEvent]:
+        """Relay the parsed events of the protocol's stream. Stopping early closes the parser and
+        the response; a transport or parse failure becomes a ProviderError."""
+        model = self.model_for(conn, request)
+        stream, parse = await self.chat_stream(conn, request, model, http)
+        async with aclosing(stream) as events, aclosing(parse(events, conn.secrets())) as chat:
+            with self.mapped(conn):
+                async for event in chat:
+                    yield event
+
+    async def chat_stream(
+        self, conn: Connection, request: ChatRequest, model: str, http: httpx.AsyncClient
+    ) -> tuple[AsyncGenerator[SSEEvent, None], EventParser]:
+        """The opened SSE stream of a chat and the parser of its events (see `stream_chat`)."""
         raise NotImplementedError
 
     async def list_models(self, conn: Connection, http: httpx.AsyncClient) -> list[ModelInfo]:
@@ -249,7 +295,7 @@ class BaseAdapter:
     # --- key test -----------------------------------------------------------------------------
 
     async def test_key(self, conn: Connection, http: httpx.AsyncClient) -> KeyCheck:
-        """Run the provider's key check, then fill the model list (see DESIGN "Testing a key")."""
+        """Run the provider's key check, then fill the model list (docs/architecture.md, "Testing a key")."""
         check = conn.provider.key_check
         try:
             if isinstance(check, AuthEndpoint):

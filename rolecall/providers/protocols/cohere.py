@@ -22,11 +22,12 @@ import httpx
 from rolecall.providers.errors import ProviderError, clip, redact
 from rolecall.providers.inband import kind_from_text
 from rolecall.providers.options import merge_body
-from rolecall.providers.protocols.base import BaseAdapter, drain, int_or_none, normalize_finish
+from rolecall.providers.protocols.base import BaseAdapter, SamplerNames, drain, int_or_none, normalize_finish, samplers
 from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo, ModelsEndpoint, Usage
 
 FEATURES = {"vision": "vision", "tools": "tools", "strict_tools": "tools", "json_mode": "json", "json_schema": "json",
             "reasoning": "reasoning"}
+SAMPLERS = SamplerNames(top_p="p", stop="stop_sequences")
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -63,16 +64,8 @@ class Cohere(BaseAdapter):
     def body(self, conn: Connection, request: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "stream": stream,
+            "stream": stream, **samplers(request, SAMPLERS),
         }
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["p"] = request.top_p
-        if request.stop:
-            body["stop_sequences"] = list(request.stop)
         return merge_body(body, conn.body, request.params)
 
     async def list_models(self, conn: Connection, http: httpx.AsyncClient) -> list[ModelInfo]:

@@ -15,8 +15,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -25,11 +24,19 @@ import httpx
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
 from rolecall.providers.options import RESERVED_BODY
-from rolecall.providers.protocols.base import BaseAdapter, int_or_none, normalize_finish
+from rolecall.providers.protocols.base import (
+    BaseAdapter,
+    EventParser,
+    SamplerNames,
+    int_or_none,
+    normalize_finish,
+    samplers,
+)
 from rolecall.providers.sse import SSEEvent
 from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo, Usage
 
 PAGE_SIZE = "1000"
+SAMPLERS = SamplerNames(max_tokens="maxOutputTokens", top_p="topP", stop="stopSequences")
 # Custom params with these names go to the top level of the body; any other name is a sampler
 # and goes into generationConfig (so `top_k: 40` works as people expect).
 TOP_LEVEL = frozenset({"systemInstruction", "safetySettings", "tools", "toolConfig", "generationConfig", "cachedContent", "labels"})
@@ -48,15 +55,7 @@ def gemini_body(conn: Connection, request: ChatRequest) -> dict[str, Any]:
     ]}
     if system:
         body["systemInstruction"] = {"parts": [{"text": system}]}
-    config: dict[str, Any] = {}
-    if request.max_tokens is not None:
-        config["maxOutputTokens"] = request.max_tokens
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop:
-        config["stopSequences"] = list(request.stop)
+    config = samplers(request, SAMPLERS)
     for source in (conn.body, request.params):
         for key, value in source.items():
             if key.lower() in RESERVED_BODY:
@@ -101,7 +100,9 @@ def gemini_result(data: Any, model: str) -> ChatResult:
                       data.get("modelVersion") or model)
 
 
-async def gemini_events(events: AsyncIterator[SSEEvent], secrets: tuple[str, ...]) -> AsyncIterator[ChatEvent]:
+async def gemini_events(
+    events: AsyncIterator[SSEEvent], secrets: tuple[str, ...]
+) -> AsyncGenerator[ChatEvent, None]:
     usage: Usage | None = None
     finish: str | None = None
     async for event in events:
@@ -156,13 +157,8 @@ class Gemini(BaseAdapter):
         url = conn.base_url + model_path(model) + ":generateContent"
         return gemini_result(await self.send(conn, http, "POST", url, json_body=gemini_body(conn, request)), model)
 
-    async def stream_chat(
-        self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient
-    ) -> AsyncIterator[ChatEvent]:
-        model = self.model_for(conn, request)
+    async def chat_stream(
+        self, conn: Connection, request: ChatRequest, model: str, http: httpx.AsyncClient
+    ) -> tuple[AsyncGenerator[SSEEvent, None], EventParser]:
         url = conn.base_url + model_path(model) + ":streamGenerateContent"
-        stream = self.open_stream(conn, http, url, gemini_body(conn, request), params={"alt": "sse"})
-        async with aclosing(stream) as events, aclosing(gemini_events(events, conn.secrets())) as chat:
-            with self.mapped(conn):
-                async for event in chat:
-                    yield event
+        return self.open_stream(conn, http, url, gemini_body(conn, request), params={"alt": "sse"}), gemini_events

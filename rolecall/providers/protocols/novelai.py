@@ -26,12 +26,14 @@ import httpx
 
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.options import RESERVED_BODY
-from rolecall.providers.protocols.base import BaseAdapter, drain
+from rolecall.providers.protocols.base import BaseAdapter, SamplerNames, drain, samplers
 from rolecall.providers.protocols.openai_compat import OpenAICompat
 from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo
 
 DEFAULT_MAX_LENGTH = 150  # NovelAI's response cap on lower tiers; Opus allows more
 MAX_LENGTH = 250
+# max_length is capped by tier (below); stop sequences are not sent.
+SAMPLERS = SamplerNames(max_tokens=None, stop=None)
 
 
 class NovelAI(BaseAdapter):
@@ -49,11 +51,8 @@ class NovelAI(BaseAdapter):
         parameters: dict[str, Any] = {
             "use_string": True, "min_length": 1,
             "max_length": min(request.max_tokens or DEFAULT_MAX_LENGTH, MAX_LENGTH),
+            **samplers(request, SAMPLERS),
         }
-        if request.temperature is not None:
-            parameters["temperature"] = request.temperature
-        if request.top_p is not None:
-            parameters["top_p"] = request.top_p
         for source in (conn.body, request.params):
             parameters.update({k: v for k, v in source.items() if k.lower() not in RESERVED_BODY})
         prompt = "\n".join(m.content for m in request.messages)

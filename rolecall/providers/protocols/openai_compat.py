@@ -1,6 +1,6 @@
 """OpenAI chat-completions: most of the registry, the Custom endpoint, and Azure's parent.
 
-Wire format (providers-notes.md §3): `POST {base}/chat/completions`; streaming is SSE `data:`
+Wire format: `POST {base}/chat/completions`; streaming is SSE `data:`
 chunks ending with `data: [DONE]`. Variants handled here, all by reading, none by provider id:
 reasoning in `delta.reasoning_content` (DeepSeek, xAI, Moonshot, Z.AI) or `delta.reasoning`
 (OpenRouter, some local servers); Mistral's `delta.content` as an array with `thinking` blocks;
@@ -26,7 +26,15 @@ from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
 from rolecall.providers.modelmap import models_from_list
 from rolecall.providers.options import merge_body
-from rolecall.providers.protocols.base import BaseAdapter, drain, int_or_none, key_check_result, normalize_finish
+from rolecall.providers.protocols.base import (
+    BaseAdapter,
+    SamplerNames,
+    drain,
+    int_or_none,
+    key_check_result,
+    normalize_finish,
+    samplers,
+)
 from rolecall.providers.types import (
     ChatEvent,
     ChatRequest,
@@ -84,15 +92,8 @@ class OpenAICompat(BaseAdapter):
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": stream,
+            **samplers(request, SamplerNames(max_tokens=conn.provider.max_tokens_param)),
         }
-        if request.max_tokens is not None:
-            body[conn.provider.max_tokens_param] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.stop:
-            body["stop"] = list(request.stop)
         if stream and conn.provider.stream_usage:
             body["stream_options"] = {"include_usage": True}
         return merge_body(body, conn.body, request.params)

@@ -6,7 +6,7 @@ OAuth access token: it signs an RS256 JWT with the account's private key (google
 endpoint through the same guarded client as every other call. Tokens are cached in memory per
 service account until a minute before they expire.
 
-Security (crypto-security.md §4.1, §4.2): the JSON's own `token_uri`, `auth_uri` and
+Security (docs/security.md, "Outbound requests and SSRF"): the JSON's own `token_uri`, `auth_uri` and
 `universe_domain` are ignored. A JSON pasted by a person could point `token_uri` at an internal
 address, and google-auth would POST the signed assertion there (google-auth-library-python
 PR #25). The token endpoint is always `GOOGLE_TOKEN_URL`; tests inject their fake's URL through
@@ -27,8 +27,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -39,9 +38,10 @@ from rolecall.providers import jsontext
 from rolecall.providers.errors import ProviderError, from_response
 from rolecall.providers.options import OptionsError
 from rolecall.providers.protocols.anthropic import anthropic_body, anthropic_events, anthropic_result
-from rolecall.providers.protocols.base import JSON_HEADERS, STREAM_HEADERS, BaseAdapter, key_check_result
+from rolecall.providers.protocols.base import JSON_HEADERS, STREAM_HEADERS, BaseAdapter, EventParser, key_check_result
 from rolecall.providers.protocols.gemini import gemini_body, gemini_events, gemini_result
-from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, KeyCheck, ModelInfo, Provider
+from rolecall.providers.sse import SSEEvent
+from rolecall.providers.types import ChatRequest, ChatResult, Connection, KeyCheck, ModelInfo, Provider
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -190,20 +190,12 @@ class Vertex(BaseAdapter):
                                json_body=gemini_body(conn, request), headers=headers)
         return gemini_result(data, model)
 
-    async def stream_chat(
-        self, conn: Connection, request: ChatRequest, http: httpx.AsyncClient
-    ) -> AsyncIterator[ChatEvent]:
-        model = self.model_for(conn, request)
+    async def chat_stream(
+        self, conn: Connection, request: ChatRequest, model: str, http: httpx.AsyncClient
+    ) -> tuple[AsyncGenerator[SSEEvent, None], EventParser]:
         headers = await self.headers(conn, http, STREAM_HEADERS)
         if self._is_claude(model):
-            stream = self.open_stream(conn, http, self._url(conn, model, "streamRawPredict"),
-                                      self._claude_body(conn, request, True), headers=headers)
-            parse = anthropic_events
-        else:
-            stream = self.open_stream(conn, http, self._url(conn, model, "streamGenerateContent"),
-                                      gemini_body(conn, request), params={"alt": "sse"}, headers=headers)
-            parse = gemini_events
-        async with aclosing(stream) as events, aclosing(parse(events, conn.secrets())) as chat:
-            with self.mapped(conn):
-                async for event in chat:
-                    yield event
+            return self.open_stream(conn, http, self._url(conn, model, "streamRawPredict"),
+                                    self._claude_body(conn, request, True), headers=headers), anthropic_events
+        return self.open_stream(conn, http, self._url(conn, model, "streamGenerateContent"),
+                                gemini_body(conn, request), params={"alt": "sse"}, headers=headers), gemini_events

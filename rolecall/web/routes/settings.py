@@ -1,4 +1,4 @@
-"""The Settings page and its tabs. The API Keys tab grows with the key-vault and BYOK issues."""
+"""The Settings page and its tabs (Account, API Keys with encryption and BYOK providers), and the Cast page."""
 
 from __future__ import annotations
 

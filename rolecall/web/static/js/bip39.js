@@ -1,7 +1,8 @@
-// bip39.js: BIP39 mnemonic logic for the recovery phrase (crypto-security.md §1, §3.2).
+// bip39.js: BIP39 mnemonic logic for the recovery phrase (docs/security.md,
+// "End-to-end key hierarchy").
 // ES module, no DOM. The 2048-word English list is NOT in this file: pass it in, or load it with
 // loadWordlist(url) from the copy the app serves out of the `mnemonic` package (never a CDN).
-// The list is pinned by SHA-256 (§1.1), so a corrupted or substituted list is refused.
+// The list is pinned by SHA-256, so a corrupted or substituted list is refused.
 //
 // Facts used (bitcoin/bips bip-0039): ENT ∈ {128,160,192,224,256} bits; checksum = first ENT/32
 // bits of SHA-256(entropy); each word = 11 bits. RoleCall makes 128 bits → 12 words. English

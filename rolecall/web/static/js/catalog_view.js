@@ -5,15 +5,11 @@
 
 import { api } from "./app.js";
 import { modelsOf } from "./catalog_rows.js";
+import { el } from "./dom.js";
 
 const PAGE = 30;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
 const BADGES = { vision: "Vision", tools: "Tools", json: "JSON mode", web_search: "Web search", reasoning: "Reasoning" };
 
-export function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 function provenance(model) {
   const parts = [];

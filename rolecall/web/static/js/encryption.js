@@ -1,7 +1,8 @@
 // Settings → API Keys → End-to-End Encryption: set-up (show the words once, type them back),
 // unlock on a new device, remember/forget this device, change the recovery phrase.
 // The phrase and everything derived from it stay in this page: only the salt, the wrapped user
-// data key and re-encrypted credentials are sent (crypto-security.md §3.2, §3.6).
+// data key and re-encrypted credentials are sent (docs/security.md,
+// "End-to-end key hierarchy" and "Phrase change and reset").
 
 // The unlocked key itself lives in vault_session.js (shared with the scene page); this module is
 // the card's DOM.

@@ -1,4 +1,5 @@
-// keystore.js: opt-in "remember this device" for the unlocked UDK (crypto-security.md §3.1).
+// keystore.js: opt-in "remember this device" for the unlocked UDK (docs/security.md,
+// "End-to-end key hierarchy").
 // ES module, IndexedDB only, no DOM. Stores the CryptoKey object itself: structured clone keeps
 // it NON-extractable, so script on this origin can use it but never read its bytes. Only
 // non-extractable keys are accepted. Clear it on logout (forgetAll; the server also sends

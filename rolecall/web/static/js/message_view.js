@@ -2,7 +2,7 @@
 // person's own), alternatives (< 1/3 >), status marks and the action buttons. Pure rendering: the
 // buttons carry data-action and the caller (scene.js) handles the clicks.
 
-import { el } from "./catalog_view.js";
+import { el } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { avatar } from "./people.js";
 

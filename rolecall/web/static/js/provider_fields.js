@@ -3,11 +3,13 @@
 // the "where to get a key" link. No fetches and no crypto here (provider_form.js does those).
 // Nothing special-cases a provider id: what a provider needs is data from the server.
 
+import { el } from "./dom.js";
+
 // Fields the API takes at the top level; every other field travels in `values`.
 const TOP_LEVEL = new Set(["api_key", "base_url", "headers", "body", "endpoint_type", "model"]);
 const RESERVED_HEADERS = new Set([
-  "authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie", "host", "content-length",
-  "transfer-encoding", "connection", "upgrade", "te", "expect", "keep-alive", "proxy-connection",
+  "authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie", "set-cookie", "host",
+  "content-length", "transfer-encoding", "connection", "upgrade", "te", "expect", "keep-alive", "proxy-connection",
   "openai-organization",
 ]);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -15,12 +17,6 @@ const PRINTABLE = /^[\x20-\x7e\t]*$/;
 
 let uid = 0;
 const nextId = (name) => `pf-${name}-${++uid}`;
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 /** The registry's base URL with {placeholders} filled from the form's values (or left as they are). */
 export function filledBaseUrl(provider, values = {}, url = provider.default_base_url) {
@@ -154,7 +150,7 @@ export function readFields(form, provider) {
     const input = form.querySelector(`.field-row [name="${field.name}"]`);
     if (!input) continue;
     const raw = input.value;
-    if (field.name === "api_key") out.api_key = raw.trim();  // guide §4: no leading or trailing spaces
+    if (field.name === "api_key") out.api_key = raw.trim();  // no leading or trailing spaces (user guide, "4. Test the Key")
     else if (TOP_LEVEL.has(field.name)) out[field.name] = raw.trim() === "" ? null : raw;
     else if (raw.trim() !== "") out.values[field.name] = raw.trim();
   }
@@ -204,7 +200,7 @@ export function updateLabelCount(form) {
   error.hidden = !error.textContent;
 }
 
-// ---- the gentle key-prefix hint (guide §3d) --------------------------------------------------
+// ---- the gentle key-prefix hint (user guide, "Step 3d — Paste the API Key") ------------------
 
 // Prefixes that are not themselves extended by another of the same list: sk-proj- is an sk- key.
 function shortestPrefixes(prefixes) {

@@ -1,5 +1,5 @@
-// The Add/Edit Provider modal (guide §3-§5): privacy mode first, then provider, label, key and
-// advanced options; Test before saving; Save. The modal holds everything until Save.
+// The Add/Edit Provider modal (docs/user-guide.md, "3. Click + Add Provider" to "5. Save"): mode
+// first, then provider, label, key, advanced options; Test, then Save; it holds all until Save.
 // End-to-end keys are sealed here with the unlocked vault and never sent on save (only for a
 // Test, for that one call); Server-Accessible keys go to the server, which encrypts them at rest.
 
@@ -53,7 +53,7 @@ export function openAdd() {
   $("modal-title").textContent = "Add Provider";
   $("mode-choice").hidden = false;
   $("mode-fixed").hidden = true;
-  $("details").disabled = true;  // guide §3a: pick the privacy mode before anything else
+  $("details").disabled = true;  // the privacy mode comes before anything else (user guide, Step 3a)
   $("mode-first").hidden = false;
   deps.dialog.showModal();
   form.dataset.state = "idle";

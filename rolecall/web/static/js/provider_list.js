@@ -11,23 +11,14 @@ import * as vault from "./vault.js";
 import { api } from "./app.js";
 import "./encryption.js";
 import { unlocked as unlockedVault } from "./vault_session.js";
+import { el, showText } from "./dom.js";
 
 const root = document.querySelector("[data-byok-providers]");
 const list = root?.querySelector('[data-role="provider-list"]');
 const configs = new Map();  // id → config, as last read from the API
 const messages = new Map();  // id → the last Test Key answer shown on that card
 
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
-function say(role, text) {
-  const node = root.querySelector(`[data-role="${role}"]`);
-  node.textContent = text ?? "";
-  node.hidden = !text;
-}
+const say = (role, text) => showText(root, role, text);
 
 // ---- key hints -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // What a failed generation says: the headline and message (the server's, else ours by kind), a
 // link to the config in Settings for key problems, and whether Retry makes sense.
 
-import { el } from "./catalog_view.js";
+import { el } from "./dom.js";
 
 const HEADLINES = {
   auth: "The key was rejected",

@@ -3,7 +3,7 @@
 
 import { api } from "./app.js";
 import { avatar, initialsOf, relativeTime } from "./people.js";
-import { el } from "./catalog_view.js";
+import { el } from "./dom.js";
 
 const root = document.querySelector("[data-scenes-index]");
 const dialog = document.querySelector('[data-role="character-modal"]');

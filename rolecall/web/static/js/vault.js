@@ -1,7 +1,7 @@
 // vault.js: the browser half of RoleCall's End-to-End key vault. ES module, WebCrypto only,
 // no DOM, no fetch, no storage (IndexedDB lives in keystore.js, words in bip39.js).
 //
-// Design: /work/shared/reference/crypto-security.md §3.1-§3.7, suite "rc1":
+// Design: docs/security.md, "End-to-end key hierarchy" to "Associated data (binding)", suite "rc1":
 //   12 words --PBKDF2-HMAC-SHA512("mnemonic", 2048 it.)--> BIP39 seed (64 B)
 //   seed --HKDF-SHA256(salt = account kdf_salt [32 B], info "rolecall/v1/e2e/kek")--> KEK
 //        (non-extractable, wrapKey/unwrapKey only)
@@ -103,7 +103,7 @@ export function b64urlDecode(text) {
   return out;
 }
 
-// ---- associated data (§3.4) -------------------------------------------------------------------
+// ---- associated data ------------------------------------------------------------------------
 
 function genText(gen) {
   if (!Number.isSafeInteger(gen) || !GEN.test(String(gen))) {
@@ -145,7 +145,7 @@ export function credentialAad(mode, header, ctx) {
   return `${AAD_PREFIX}|${mode}|credential|${header}|u=${userId}|c=${configId}|p=${providerId}|o=${destOrigin}`;
 }
 
-// ---- envelopes (§3.3) -------------------------------------------------------------------------
+// ---- envelopes -------------------------------------------------------------------------------
 
 /**
  * Strictly parse an rc1 envelope. Returns {version, mode, header, gen|kid, nonce, ciphertext,
@@ -208,7 +208,7 @@ function saltBytes(kdfSalt) {
   return salt;
 }
 
-// ---- phrase → seed → KEK (§3.1) ---------------------------------------------------------------
+// ---- phrase → seed → KEK ---------------------------------------------------------------------
 
 /** NFKD, lower case, trimmed, single spaces: what a person typed → what we derive from. */
 export function normalizePhrase(text) {
@@ -266,7 +266,7 @@ export async function wrapUdk(kek, udk, gen, userId) {
   return formatEnvelope(`${VERSION}.udk.${genText(gen)}`, iv, new Uint8Array(ct));
 }
 
-/** Unwrap as a NON-extractable key. A failed tag is a WrongPhraseError (the only verifier, §3.2). */
+/** Unwrap as a NON-extractable key. A failed tag is a WrongPhraseError (the only verifier). */
 export async function unlockUdk(kek, wrappedEnvelope, userId) {
   const env = parseEnvelope(wrappedEnvelope, "udk");
   const aad = udkAad(env.gen, userId);
@@ -301,7 +301,7 @@ export async function unlockVault(phrase, record, userId) {
 }
 
 /**
- * Phrase rotation (§3.6): new salt, KEK and UDK (gen + 1), every E2E bundle re-sealed.
+ * Phrase rotation: new salt, KEK and UDK (gen + 1), every E2E bundle re-sealed.
  * `configs` = [{configId, providerId, destOrigin, envelope}] sealed under `oldUdk`/`oldGen`.
  * Returns {kdfSalt, udkGen, wrappedUdk, udk, envelopes: {configId: envelope}} for one upload.
  */
@@ -316,7 +316,7 @@ export async function rotateVault(oldUdk, oldGen, newPhrase, userId, configs) {
   return { ...vault, envelopes };
 }
 
-// ---- credential bundles (§3.4) ----------------------------------------------------------------
+// ---- credential bundles ----------------------------------------------------------------------
 
 /** Seal {api_key, headers?, service_account?} → "rc1.e2e.<gen>.<nonce>.<ct>". */
 export async function sealBundle(udk, bundle, ctx) {
@@ -368,7 +368,7 @@ export async function openBundle(udk, envelope, ctx) {
   return value;
 }
 
-/** "…last4" for keys of ≥ 16 characters, else "••••" (computed in the browser for E2E, §3.6). */
+/** "…last4" for keys of ≥ 16 characters, else "••••" (computed in the browser for E2E). */
 export function maskedHint(key) {
   return key.length >= 16 ? "…" + key.slice(-4) : "••••";
 }

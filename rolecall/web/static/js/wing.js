@@ -2,7 +2,8 @@
 // on phones. Clicking a row makes it the scene's model at once (the caller PATCHes the scene).
 // A config pinned to one model shows as that one model.
 
-import { createPicker, el } from "./catalog_view.js";
+import { createPicker } from "./catalog_view.js";
+import { el } from "./dom.js";
 
 const PHONE = window.matchMedia("(max-width: 900px)");
 
