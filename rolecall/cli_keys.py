@@ -46,7 +46,7 @@ def keys_group() -> None:
 
 @keys_group.command("status")
 @click.pass_obj
-def status(obj: dict) -> None:
+def status(obj: dict[str, Any]) -> None:
     """How many stored keys each key id wraps, and which id is primary."""
     settings: Settings = obj["settings"]()
     ring = _ring(settings)
@@ -66,7 +66,7 @@ def status(obj: dict) -> None:
 
 @keys_group.command("new")
 @click.pass_obj
-def new(obj: dict) -> None:
+def new(obj: dict[str, Any]) -> None:
     """Add a new primary key: first in the key file, or printed for ROLECALL_ENCRYPTION_KEYS."""
     settings: Settings = obj["settings"]()
     path = keyring.key_file_path(settings)

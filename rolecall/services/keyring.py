@@ -244,7 +244,7 @@ async def key_counts(db: Sessions) -> dict[str, int]:
         rows = await s.execute(
             select(ProviderConfig.key_id, func.count()).where(ProviderConfig.key_id.is_not(None)).group_by(ProviderConfig.key_id)
         )
-        return {kid: count for kid, count in rows}
+        return {kid: count for kid, count in rows if kid is not None}
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ async def rotate(
                 ProviderConfig.key_id.is_not(None), ProviderConfig.key_id != ring.primary,
                 ProviderConfig.id.not_in([r.config_id for r in skipped]),
             ).order_by(ProviderConfig.id).limit(batch)
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list(await s.scalars(query))
             moved = 0

@@ -33,7 +33,9 @@ SAMPLERS = SamplerNames(top_p="p", stop="stop_sequences")
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    tokens = raw.get("tokens") if isinstance(raw.get("tokens"), dict) else raw.get("billed_units") or {}
+    tokens = raw.get("tokens") if isinstance(raw.get("tokens"), dict) else raw.get("billed_units")
+    if not isinstance(tokens, dict):
+        return None
     return Usage(int_or_none(tokens.get("input_tokens")), int_or_none(tokens.get("output_tokens")))
 
 
@@ -41,7 +43,9 @@ def _model(item: dict[str, Any]) -> ModelInfo | None:
     name = item.get("name")
     if not isinstance(name, str):
         return None
-    features = item.get("features") if isinstance(item.get("features"), list) else []
+    features = item.get("features")
+    if not isinstance(features, list):
+        features = []
     return ModelInfo(id=name, context_window=int_or_none(item.get("context_length")),
                      capabilities=frozenset(FEATURES[f] for f in features if f in FEATURES))
 

@@ -87,7 +87,8 @@ def _read(data: Any) -> tuple[str, str, str | None]:
         blocked = (data.get("promptFeedback") or {}).get("blockReason")
         return "", "", ("content_filter" if blocked else None)
     candidate = candidates[0]
-    text, thought = [], []
+    text: list[str] = []
+    thought: list[str] = []
     for part in (candidate.get("content") or {}).get("parts") or ():
         if isinstance(part, dict) and isinstance(part.get("text"), str):
             (thought if part.get("thought") else text).append(part["text"])

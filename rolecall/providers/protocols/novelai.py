@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -75,10 +75,12 @@ class NovelAI(BaseAdapter):
     ) -> AsyncIterator[ChatEvent]:
         model = self.model_for(conn, request)
         if self._is_glm(model):
-            delegated = self._oa.stream_chat(self._oa_conn(conn), dataclasses.replace(request, model=model), http)
-            async with aclosing(delegated) as events:
-                async for event in events:
-                    yield event
+            # Our adapters' streams are async generators: close the delegate if the caller stops early.
+            delegated = cast(AsyncGenerator[ChatEvent, None],
+                             self._oa.stream_chat(self._oa_conn(conn), dataclasses.replace(request, model=model), http))
+            async with aclosing(delegated) as chat_events:
+                async for chat_event in chat_events:
+                    yield chat_event
             return
         stream = self.open_stream(conn, http, conn.base_url + "/ai/generate-stream", self.body(conn, request, model))
         async with aclosing(stream) as events:

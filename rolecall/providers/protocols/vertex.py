@@ -73,7 +73,8 @@ def parse_service_account(text: str) -> dict[str, Any]:
 def load_signer(info: dict[str, Any]) -> crypt.RSASigner:
     """The RS256 signer of the account's private key (about 50 ms: cryptography checks the key)."""
     try:
-        return crypt.RSASigner.from_service_account_info(info)
+        signer: crypt.RSASigner = crypt.RSASigner.from_service_account_info(info)  # type: ignore[no-untyped-call]
+        return signer
     except (ValueError, TypeError, IndexError):
         raise OptionsError("api_key", "The private_key in the Service Account JSON is not a PEM RSA key.") from None
 
@@ -133,7 +134,7 @@ class Vertex(BaseAdapter):
         now = int(time.time())
         # The audience is Google's token endpoint even when tests exchange elsewhere (google-auth does the same).
         claims = {"iss": info["client_email"], "scope": SCOPE, "aud": GOOGLE_TOKEN_URL, "iat": now, "exp": now + TOKEN_LIFETIME}
-        assertion = jwt.encode(load_signer(info), claims).decode()
+        assertion = jwt.encode(load_signer(info), claims).decode()  # type: ignore[no-untyped-call]
         form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
         secrets = (*conn.secrets(), assertion)
         with self.mapped(conn):
