@@ -114,6 +114,9 @@ class App:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") and k not in ("DATABASE_URL", "REDIS_URL")}
+        # One bench account runs 32 streams (and holds 64 open for the memory figure): a bench
+        # setting lifts the per-account and per-destination provider-call slots (8 and 32 by default).
+        env.update({"ROLECALL_LIMITS__OUTBOUND_PER_ACCOUNT": "128", "ROLECALL_LIMITS__OUTBOUND_PER_ORIGIN": "128"})
         env.update({"ROLECALL_NETWORK__ALLOW_PRIVATE": '["127.0.0.0/8"]', "ROLECALL_LOG_LEVEL": "WARNING",
                     "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
         if database_url:

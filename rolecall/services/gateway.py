@@ -20,12 +20,13 @@ is kept with status `interrupted`; an error before the first token leaves no rep
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -33,10 +34,11 @@ from typing import Any, cast
 import anyio
 from sqlalchemy import select
 
+from rolecall.net import origin_of
 from rolecall.providers import ChatEvent, ChatRequest, ProviderError, Usage, facts, protocol_for
 from rolecall.services import connections, messages, provider_configs
-from rolecall.services.errors import Invalid, NotFound
-from rolecall.services.generation_errors import GenerationError, from_provider, refusal
+from rolecall.services.errors import Invalid, NotFound, RateLimited
+from rolecall.services.generation_errors import GenerationError, busy, first_token_timeout, from_provider, refusal
 from rolecall.services.messages import Action, Made, Outcome, ReplyTarget, Turn
 from rolecall.services.prompt import Budget, ContextTooLong, build, system_text
 from rolecall.services.resources import Resources
@@ -111,17 +113,24 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key) -> Async
     except ContextTooLong as exc:
         yield _error(_too_long(exc, model))
         return
-    target = turn.target
-    if prepared.text is not None:
-        user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text, turn.next_position)
-        target = dataclasses.replace(target, position=turn.next_position + 1)
-        yield StreamEvent("user", user)
-    yield StreamEvent("start", {"message_id": target.message_id, "alternative": target.alt_index, "model": model})
-    names = {config.config_id: ConfigName(config.label, config.provider.id, config.privacy_mode)}
-    reply = Reply(target, Made(step.section, step.model_id, config.provider.id), names)
-    async with aclosing(_relay(res, reply, config, request)) as relayed:
-        async for event in relayed:
-            yield event
+    async with AsyncExitStack() as held:
+        try:  # a provider-call slot for the whole stream, taken before anything is stored
+            await held.enter_async_context(res.limits.slot(turn.account_id, origin_of(config.connection.base_url)))
+        except RateLimited as exc:
+            yield _error(busy(exc.message, exc.retry_after))
+            return
+        target = turn.target
+        if prepared.text is not None:
+            user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
+                                                   turn.next_position)
+            target = dataclasses.replace(target, position=turn.next_position + 1)
+            yield StreamEvent("user", user)
+        yield StreamEvent("start", {"message_id": target.message_id, "alternative": target.alt_index, "model": model})
+        names = {config.config_id: ConfigName(config.label, config.provider.id, config.privacy_mode)}
+        reply = Reply(target, Made(step.section, step.model_id, config.provider.id), names)
+        async with aclosing(_relay(res, reply, config, request)) as relayed:
+            async for event in relayed:
+                yield event
 
 
 @dataclass
@@ -183,15 +192,21 @@ async def _relay(res: Resources, reply: Reply, config: connections.OpenConfig, r
     finish: str | None = None
     usage: Usage | None = None
     adapter = protocol_for(config.provider.protocol)
+    # The read timeout restarts with every byte; this bounds the wait for the first text as a whole
+    # (a model "thinking" in reasoning chunks or keep-alives), and is lifted once text flows.
+    deadline = res.limits.rules.first_token_deadline
+    first_token = asyncio.timeout(deadline)
     try:
         # Adapters' streams are async generators: closing ours closes the upstream response.
         upstream = cast("AsyncGenerator[ChatEvent, None]", adapter.stream_chat(config.connection, request, res.http))
-        async with aclosing(upstream) as events:
+        async with first_token, aclosing(upstream) as events:
             async for event in events:
                 if event.kind == "text":
                     if not event.text:
                         continue
                     parts.append(event.text)
+                    if reply.started_at is None:
+                        first_token.reschedule(None)
                     yield StreamEvent("delta", event.text)
                     if reply.started_at is None:  # after the first token went out, so the write does not delay it
                         await reply.begin(res.db)
@@ -205,6 +220,11 @@ async def _relay(res: Resources, reply: Reply, config: connections.OpenConfig, r
             await provider_configs.mark_invalid(res.db, config.config_id, error.message)
         kept = await reply.finish(res.db, _interrupted(parts, error)) if parts else None
         yield _error(error, kept)
+        return
+    except TimeoutError:
+        if not first_token.expired():
+            raise
+        yield _error(first_token_timeout(deadline, config.config_id))
         return
     except BaseException:  # Stop (client gone), server shutdown: keep what was written
         if parts:

@@ -87,6 +87,18 @@ def refusal(kind: str, config_id: str | None = None, message: str | None = None)
     return GenerationError(kind, headline_for(kind), message or GENERATION_TEXTS[kind], config_id)
 
 
+def busy(message: str, retry_after: float) -> GenerationError:
+    """This server's own provider-call slots are full (not the provider's rate limit, not the key)."""
+    return GenerationError("rate_limited", "Too many replies at once", message, None, retry_after)
+
+
+def first_token_timeout(deadline: float, config_id: str | None) -> GenerationError:
+    return GenerationError("timeout", headline_for("timeout"), f"The model sent no text within {_seconds(deadline)}. "
+                           "Not a key problem — wait and try again, or pick a faster model.", config_id)
+
+
 def _seconds(value: float) -> str:
     seconds = max(1, round(value))
+    if seconds == 1:
+        return "1 second"
     return f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"

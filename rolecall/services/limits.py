@@ -38,6 +38,7 @@ class LimitRules:
 
     test_deadline: float = 20.0
     refresh_deadline: float = 60.0
+    first_token_deadline: float = 90.0
     outbound_per_account: int = 8
     outbound_per_origin: int = 32
     tests_per_minute: int = 30
@@ -74,6 +75,13 @@ class Limiter:
     @asynccontextmanager
     async def outbound(self, account_id: str, origin: str, *, deadline: float) -> AsyncIterator[None]:
         """Hold a slot for one provider operation that must end within ``deadline`` seconds."""
+        async with self.slot(account_id, origin):
+            async with asyncio.timeout(deadline):
+                yield
+
+    @asynccontextmanager
+    async def slot(self, account_id: str, origin: str) -> AsyncIterator[None]:
+        """Hold a provider-call slot with no overall deadline (a streamed reply sets its own)."""
         if self._by_account[account_id] >= self.rules.outbound_per_account:
             raise RateLimited(f"You have {self.rules.outbound_per_account} provider calls running already. "
                               "Wait for one to finish, then try again.", retry_after=BUSY_RETRY_AFTER)
@@ -83,8 +91,7 @@ class Limiter:
         self._by_account[account_id] += 1
         self._by_origin[origin] += 1
         try:
-            async with asyncio.timeout(deadline):
-                yield
+            yield
         finally:
             _release(self._by_account, account_id)
             _release(self._by_origin, origin)
