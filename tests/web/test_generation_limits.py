@@ -38,7 +38,9 @@ async def test_a_reply_beyond_the_accounts_slots_is_refused_and_stores_nothing(o
     first_scene, second_scene = [await scene_with(owner.client, config_id) for _ in range(2)]
     calls = len(fake_openai.requests)
     first = asyncio.create_task(stream(owner.client, f"/api/scenes/{first_scene['id']}/messages", {"text": "Go on."}))
-    while len(fake_openai.requests) == calls:  # the first reply is streaming: its slot is taken
+    for _ in range(1000):  # wait until the first reply is streaming: its slot is taken
+        if len(fake_openai.requests) > calls:
+            break
         await asyncio.sleep(0.01)
     before = await roles(owner, second_scene)
     refused = await stream(owner.client, f"/api/scenes/{second_scene['id']}/messages", {"text": "Hello?"})
