@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.scene_views import ConfigName, MessageView, message_view
-from rolecall.services.scenes import cast_of, config_names, owned_scene
+from rolecall.services.scenes import NO_SUCH_SCENE, config_names, owned_scene
 from rolecall.storage.db import Sessions, rowcount
-from rolecall.storage.scene_tables import Message, MessageAlternative, Scene
+from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter
 from rolecall.storage.tables import new_id, utcnow
 
 MAX_TEXT = 50_000
@@ -79,9 +79,18 @@ class Turn:
 
 async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None) -> Turn:
     """The context of a turn: scene, first cast member, the history the reply follows, and the target."""
+    first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id)
+                  .order_by(SceneCharacter.position).limit(1).scalar_subquery())
     async with db() as s:
-        scene = await owned_scene(s, account_id, scene_id)
-        cast = (await cast_of(s, [scene_id])).get(scene_id, [])
+        # The scene and its first cast member in one statement (columns, not ORM objects).
+        scene = (await s.execute(
+            select(Scene.title, Scene.description, Scene.model_section, Scene.model_id, Character.id,
+                   Character.name, Character.persona, Character.example_dialogue)
+            .outerjoin(Character, Character.id == first_cast)
+            .where(Scene.id == scene_id, Scene.account_id == account_id)
+        )).first()
+        if scene is None:
+            raise NotFound(NO_SUCH_SCENE)
         rows = (await s.execute(
             select(Message.id, Message.role, Message.active, MessageAlternative.idx, MessageAlternative.text,
                    Message.position)
@@ -99,8 +108,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
         if idx == active or mid not in shown:
             shown[mid] = Line(role, text)
-    character = cast[0] if cast else None
-    speaker = character.id if character else None
+    title, description, model_section, model_id, speaker, name, persona_text, example = scene
     target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker, position=next_position)
     upto = len(order)
     if action != "send":
@@ -119,8 +127,8 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             active = next(a for m, _, a, *_ in rows if m == message_id)
             target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
     history = tuple(shown[m] for m in order[:upto] if shown[m].text)
-    persona = Persona(character.id, character.name, character.persona, character.example_dialogue) if character else None
-    return Turn(scene_id, account_id, scene.title, scene.description, persona, scene.model_section, scene.model_id,
+    persona = Persona(speaker, name, persona_text, example) if speaker else None
+    return Turn(scene_id, account_id, title, description, persona, model_section, model_id,
                 history, target, next_position)
 
 

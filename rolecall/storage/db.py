@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 # The session factory every service takes as ``db``.
 Sessions = async_sessionmaker[AsyncSession]
+RECYCLE_SECONDS = 300
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -25,7 +26,11 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it cost a round trip per session (~6 per scene turn). A connection the server
+    # dropped fails its first statement instead; SQLAlchemy then invalidates the whole pool, so a
+    # database restart costs one failed request per process. Recycling bounds a connection's age
+    # below common idle cut-offs (proxies, PgBouncer, cloud load balancers).
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> Sessions:
