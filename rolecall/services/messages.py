@@ -146,12 +146,11 @@ async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: s
     async with db.begin() as s:
         if position is None:
             position = await _next_position(s, scene_id)
-        message = Message(scene_id=scene_id, account_id=account_id, position=position, role="user", active=0,
-                          created_at=utcnow())
-        s.add(message)
-        await s.flush()
+        # Ids are made here, so both rows go in one flush at commit (the unit of work orders them by foreign key).
+        message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, position=position, role="user",
+                          active=0, created_at=utcnow())
         alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
-        s.add(alt)
+        s.add_all((message, alt))
         await s.execute(update(Scene).where(Scene.id == scene_id).values(last_activity_at=utcnow()))
     return message_view(message, [alt], {})
 
@@ -174,9 +173,7 @@ async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> datetime
         if target.mode == "new":
             message = Message(id=target.message_id, scene_id=target.scene_id, account_id=target.account_id, role="assistant",
                               position=target.position, character_id=target.character_id, active=0, created_at=now)
-            s.add(message)
-            await s.flush()
-            s.add(MessageAlternative(message_id=message.id, idx=0, text="", **fields))
+            s.add_all((message, MessageAlternative(message_id=message.id, idx=0, text="", **fields)))
             return now
         if target.mode == "extend":  # Continue: the same alternative goes on
             await s.execute(update(MessageAlternative).where(
