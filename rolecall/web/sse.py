@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 PING = b": ping\n\n"
-_DELTA = b"event: delta\ndata: "
+_DELTA = b'event: delta\ndata: {"t":'
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -33,7 +33,9 @@ HEADERS = [
 
 
 def delta(text: str) -> bytes:
-    return _DELTA + _dumps({"t": text}).encode() + b"\n\n"
+    # Encoding the string alone takes the encoder's fast path; a one-key dict builds a C encoder
+    # per call and cost ~10x as much per chunk.
+    return _DELTA + _dumps(text).encode() + b"}\n\n"
 
 
 def event(name: str, data: object) -> bytes:
