@@ -9,13 +9,16 @@ Server-Accessible config points at the fake. Each round, in the same order, time
 * saved: Test Key on the saved config over HTTP (session, CSRF, decrypt, check, store status and list);
 * unsaved: Test before saving over HTTP (check, remember the result for "Save after Test").
 
-Prints medians and p90 per case, and each case's median minus and divided by the bare median.
-On a busy machine wall times mostly measure waiting for a core, so it also prints CPU time per
-call: the server's and the fake's (read from /proc around every call; each reading has a 10 ms
-tick, so only the mean over many calls means anything). Target (issue 10): Test Key within 2 ms
-of the upstream call.
+With `--baseline DIR` a second `rolecall serve` runs from another checkout (e.g. `/work/main`)
+and its two cases are interleaved in the same rounds, so both builds see the same machine load.
 
-Run: `python bench/bench_test_key.py [rounds]`
+Prints, per case: median and p90 wall time, the median minus the bare median, and CPU per call:
+the server's (all its threads) and the fake's, read from /proc around every call. A reading has a
+10 ms tick, so a per-call median of it means nothing: the CPU figure is the total over all rounds
+divided by the calls. On a busy machine wall times mostly measure waiting for a core; the server's
+CPU per call is the figure to compare. Target (issue 10): Test Key within 2 ms of the upstream call.
+
+Run: `python bench/bench_test_key.py [rounds] [--baseline DIR]`
 """
 
 from __future__ import annotations
@@ -65,11 +68,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(data_dir: Path, code: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({"ROLECALL_NETWORK__ALLOW_PRIVATE": '["127.0.0.0/8"]', "ROLECALL_LIMITS__TESTS_PER_MINUTE": "1000000",
-                "ROLECALL_LOG_LEVEL": "WARNING", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                "ROLECALL_LOG_LEVEL": "WARNING", "PYTHONPATH": str(code)})
     process = subprocess.Popen([sys.executable, "-m", "rolecall", "serve", "--port", str(port), "--data-dir", str(data_dir)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -111,59 +114,91 @@ def _timed(call: Any, pids: tuple[int, int]) -> tuple[float, float, float]:
     return wall, _cpu_ms(pids[0]) - server_before, _cpu_ms(pids[1]) - fake_before
 
 
+def _cases(app: httpx.Client, fake_base: str, tag: str) -> dict[str, Any]:
+    config_id = _set_up(app, fake_base)
+    unsaved_body = {"provider_id": "openai", "base_url": fake_base, "api_key": KEY}
+
+    def saved() -> None:
+        assert app.post(f"/api/provider-configs/{config_id}/test", json={}).json()["status"] == "valid"
+
+    def unsaved() -> None:
+        assert app.post("/api/provider-configs/test", json=unsaved_body).json()["models_count"] == MODELS
+
+    return {f"Test Key, saved{tag}": saved, f"Test before saving{tag}": unsaved}
+
+
+def _report(rounds: int, timings: dict[str, list[float]], cpu: dict[str, list[tuple[float, float]]]) -> None:
+    base = statistics.median(timings[BARE])
+    base_fake = statistics.fmean(v[1] for v in cpu[BARE])
+    print(f"Test Key over HTTP, {rounds} interleaved rounds, {MODELS} models per list")
+    print(f"  {'case':<34} {'median':>8} {'p90':>8} {'- bare':>8} {'server CPU':>11} {'fake CPU':>9}")
+    for name, values in timings.items():
+        median = statistics.median(values)
+        p90 = sorted(values)[int(len(values) * 0.9)]
+        server_ms = statistics.fmean(v[0] for v in cpu[name])
+        fake_ms = statistics.fmean(v[1] for v in cpu[name])
+        print(f"  {name:<34} {median:6.2f}ms {p90:6.2f}ms {median - base:+6.2f}ms {server_ms:8.2f} ms {fake_ms:6.2f} ms")
+    print(f"  bare upstream call: {base:.2f} ms wall, the fake's CPU {base_fake:.2f} ms per answer; 'server CPU' is "
+          "RoleCall's own work per Test (the fake's answer is not in it)")
+    print(json.dumps({name: round(statistics.median(v), 3) for name, v in timings.items()}))
+
+
+BARE = "bare upstream call"
+
+
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    args = sys.argv[1:]
+    baseline = None
+    if "--baseline" in args:
+        at = args.index("--baseline")
+        baseline = Path(args[at + 1]).resolve()
+        del args[at:at + 2]
+    rounds = int(args[0]) if args else 300
     parent, child = mp.Pipe()
     fake = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
     fake.start()
     fake_base = f"http://127.0.0.1:{parent.recv()}/v1"
+    builds = [("", Path(__file__).resolve().parent.parent)] + ([(" (baseline)", baseline)] if baseline else [])
+    servers: list[subprocess.Popen[bytes]] = []
+    clients: list[httpx.Client] = []
     with tempfile.TemporaryDirectory() as tmp:
-        server, url = _start_server(Path(tmp) / "data")
         try:
-            with httpx.Client(base_url=url) as app, httpx.Client() as upstream:
-                config_id = _set_up(app, fake_base)
-                unsaved_body = {"provider_id": "openai", "base_url": fake_base, "api_key": KEY}
+            upstream = httpx.Client()
+            clients.append(upstream)
 
-                def bare() -> None:
-                    response = upstream.get(fake_base + "/models", headers={"Authorization": f"Bearer {KEY}"})
-                    assert len(response.json()["data"]) == MODELS
+            def bare() -> None:
+                response = upstream.get(fake_base + "/models", headers={"Authorization": f"Bearer {KEY}"})
+                assert len(response.json()["data"]) == MODELS
 
-                def saved() -> None:
-                    assert app.post(f"/api/provider-configs/{config_id}/test", json={}).json()["status"] == "valid"
-
-                def unsaved() -> None:
-                    assert app.post("/api/provider-configs/test", json=unsaved_body).json()["models_count"] == MODELS
-
-                cases = {"bare upstream call": bare, "Test Key (saved config)": saved, "Test before saving": unsaved}
-                for call in cases.values():  # warm up: connections, caches, JIT-free but import-heavy paths
-                    for _ in range(20):
-                        call()
-                timings: dict[str, list[float]] = {name: [] for name in cases}
-                cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-                pids = (server.pid, fake.pid or 0)
-                for _ in range(rounds):
-                    for name, call in cases.items():
-                        wall, server_cpu, fake_cpu = _timed(call, pids)
-                        timings[name].append(wall)
-                        cpu[name].append((server_cpu, fake_cpu))
+            cases: dict[str, Any] = {BARE: bare}
+            owners: dict[str, int] = {BARE: 0}
+            for n, (tag, code) in enumerate(builds):
+                server, url = _start_server(Path(tmp) / f"data{n}", code)
+                servers.append(server)
+                app = httpx.Client(base_url=url)
+                clients.append(app)
+                for name, call in _cases(app, fake_base, tag).items():
+                    cases[name] = call
+                    owners[name] = server.pid
+            for call in cases.values():  # warm up: connections, caches, import-heavy first paths
+                for _ in range(20):
+                    call()
+            timings: dict[str, list[float]] = {name: [] for name in cases}
+            cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+            for _ in range(rounds):
+                for name, call in cases.items():
+                    wall, server_cpu, fake_cpu = _timed(call, (owners[name] or servers[0].pid, fake.pid or 0))
+                    timings[name].append(wall)
+                    cpu[name].append((server_cpu if owners[name] else 0.0, fake_cpu))
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            for client in clients:
+                client.close()
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=10)
             parent.send("stop")
             fake.join(timeout=10)
-    base = statistics.median(timings["bare upstream call"])
-    print(f"Test Key over HTTP, {rounds} interleaved rounds, {MODELS} models per list")
-    for name, values in timings.items():
-        median = statistics.median(values)
-        p90 = sorted(values)[int(len(values) * 0.9)]
-        print(f"  {name:<26} median {median:6.2f} ms  p90 {p90:6.2f} ms  "
-              f"(+{median - base:5.2f} ms, x{median / base:4.1f} the bare call)")
-    print("CPU per call (mean): the fake's own work, and the server's on top of it")
-    for name, values in cpu.items():
-        server_ms = statistics.fmean(v[0] for v in values)
-        fake_ms = statistics.fmean(v[1] for v in values)
-        print(f"  {name:<26} server {server_ms:5.2f} ms  fake {fake_ms:5.2f} ms")
-    print(json.dumps({name: round(statistics.median(v), 3) for name, v in timings.items()}))
+    _report(rounds, timings, cpu)
 
 
 if __name__ == "__main__":

@@ -212,10 +212,9 @@ def models_from_list(payload: Any, fields: ModelFields) -> list[ModelInfo] | Non
     result = []
     roots, details = _roots(fields), _detail_roots(fields)
     for item in items:
-        if isinstance(item, dict) and details.isdisjoint(item):
-            info = _bare_model(item, fields)  # what model_from_item gives such an item, in a fifth of the time
-        else:
-            info = model_from_item(item, fields, roots)
+        # A bare item gets what model_from_item would give it, in a fifth of the time.
+        bare = isinstance(item, dict) and details.isdisjoint(item)
+        info = _bare_model(item, fields) if bare else model_from_item(item, fields, roots)
         if info is not None and info.id not in seen:
             seen.add(info.id)
             result.append(info)

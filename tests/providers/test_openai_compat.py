@@ -39,6 +39,18 @@ async def test_list_models_reads_openrouter_metadata(fake_openai: FakeOpenAI, ht
     assert all(m.source == "provider" for m in models.values())
 
 
+async def test_bare_and_detailed_items_map_alike(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
+    """Items with only an id (the short path) and items with details drop, keep and mark ids the same way."""
+    ids = ["GPT-4o", "OpenAI/Whisper-Large", "Text-EMBEDDING-3", "tiny:free", "modèle-TTS", "MODÈLE-chat", "sora-2"]
+    fake_openai.models = [{"id": i, "object": "model", "owned_by": "x"} for i in ids]
+    bare = await adapter.list_models(conn_for(fake_openai, "openai"), http_client)
+    fake_openai.models = [{"id": i, "object": "model", "context_length": 8192} for i in ids]
+    detailed = await adapter.list_models(conn_for(fake_openai, "openai"), http_client)
+    assert [m.id for m in bare] == [m.id for m in detailed] == ["GPT-4o", "tiny:free", "MODÈLE-chat"]
+    assert [m.free for m in bare] == [None, True, None]
+    assert [dataclasses.replace(m, context_window=None) for m in detailed] == bare
+
+
 async def test_openai_list_drops_non_chat_models(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
     ids = [m.id for m in await adapter.list_models(conn_for(fake_openai), http_client)]
     assert "gpt-4o-mini" in ids and "text-embedding-3-small" not in ids
