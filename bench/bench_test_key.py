@@ -76,7 +76,7 @@ def _start_server(data_dir: Path, code: Path) -> tuple[subprocess.Popen[bytes], 
     process = subprocess.Popen([sys.executable, "-m", "rolecall", "serve", "--port", str(port), "--data-dir", str(data_dir)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded machine starts slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:

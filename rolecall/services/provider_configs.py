@@ -105,6 +105,8 @@ async def check_saved(res: Resources, account_id: str, config_id: str, key: conn
     """
     opened = await connections.open_config(res, account_id, config_id, key)
     outcome = await _limited_check(res, account_id, opened.connection)
+    if outcome.status == "unchecked":  # not a verdict on the key: nothing to store, no transaction
+        return outcome
     async with res.db.begin() as s:
         row = await s.get(ProviderConfig, config_id)
         if row is not None:
