@@ -64,6 +64,16 @@ class LimitSettings(BaseModel):
     saves_per_minute: int = Field(30, ge=1, description="Provider config saves and edits per account per minute.")
 
 
+class JobSettings(BaseModel):
+    """Background jobs (see docs/decisions.md, "Issue 13: jobs that survive faults")."""
+
+    lease_seconds: float = Field(30.0, gt=0, description="A running job's claim lasts this long unless its worker "
+                                 "renews it (every third of it); a worker that dies loses it after this.")
+    max_attempts: int = Field(3, ge=1, description="Tries per job (a lost worker counts as one) before it fails.")
+    retry_delay: float = Field(5.0, ge=0, description="Seconds before the first retry of a failed job; doubled each time.")
+    tick_seconds: float = Field(5.0, gt=0, description="How often each worker looks for due schedules and lost jobs.")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. ``rolecall serve --help`` prints this list."""
 
@@ -136,6 +146,7 @@ class Settings(BaseSettings):
     )
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
@@ -215,8 +226,9 @@ def describe_settings() -> str:
     lines = ["\b\nSettings, as environment variables. In the TOML file (--config or ROLECALL_CONFIG), use the\n"
              "lower-case name without the prefix; [network] and [limits] settings go in tables of those names."]
     for name, field in Settings.model_fields.items():
-        if name in ("network", "limits"):
-            section = NetworkSettings if name == "network" else LimitSettings
+        sections: dict[str, type[BaseModel]] = {"network": NetworkSettings, "limits": LimitSettings, "jobs": JobSettings}
+        if name in sections:
+            section = sections[name]
             for sub, subfield in section.model_fields.items():
                 lines.append(entry(f"ROLECALL_{name.upper()}__{sub.upper()}  ([{name}] {sub})", subfield.description))
             continue

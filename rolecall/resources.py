@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -45,14 +46,20 @@ async def open_resources(
         await engine.dispose()
         raise
     queue = JobQueue(settings.redis_url, name=f"{settings.redis_prefix}:jobs")
-    tasks.register_all(queue)
+    runner = tasks.register_all(queue)
     cache = make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:")
     limiter = Limiter(cache, LimitRules(**settings.limits.model_dump()))
     res = Resources(settings, engine, db, cache, queue, ring, _outbound_client(settings), limiter)
     await queue.start(res, consume=consume_jobs)
+    # Every process that runs jobs also re-delivers lost ones and fires due schedules.
+    upkeep = asyncio.create_task(runner.upkeep(res)) if consume_jobs else None
     try:
         yield res
     finally:
+        if upkeep is not None:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
         await queue.stop()
         await res.http.aclose()
         await res.cache.close()

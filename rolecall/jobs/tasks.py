@@ -1,18 +1,27 @@
-"""Named background jobs. A job loads what it needs, calls one service, and returns."""
+"""Named background jobs. A job loads what it needs, calls one service, and returns a small
+JSON-able summary (kept on the job's row as its result).
+
+Start one with `services.jobs.submit(res, name, params, account_id=..., key=...)`; the queue
+only ever carries `run_job(job_id)` (`jobs.runner`), which looks the name up here.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rolecall.jobs.runner import Runner
 from rolecall.services import accounts, catalog
+from rolecall.services.jobs import RUN_JOB
 from rolecall.services.resources import Resources
 from rolecall.storage.queue import Job, JobQueue
 
 
-async def purge_expired_sessions(res: Resources) -> int:
-    return await accounts.purge_expired_sessions(res.db)
+async def purge_expired_sessions(res: Resources) -> dict[str, Any]:
+    return {"purged": await accounts.purge_expired_sessions(res.db)}
 
 
-async def refresh_models(res: Resources, config_id: str) -> None:
-    await catalog.refresh(res, config_id)
+async def refresh_models(res: Resources, config_id: str) -> dict[str, Any]:
+    return await catalog.refresh(res, config_id)
 
 
 JOBS: dict[str, Job] = {
@@ -21,6 +30,8 @@ JOBS: dict[str, Job] = {
 }
 
 
-def register_all(queue: JobQueue) -> None:
-    for name, job in JOBS.items():
-        queue.register(name, job)
+def register_all(queue: JobQueue, table: dict[str, Job] | None = None) -> Runner:
+    """Put the runner on the queue; the runner (for the upkeep loop) is returned."""
+    runner = Runner(JOBS if table is None else table)
+    queue.register(RUN_JOB, runner.run_job)
+    return runner

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from rolecall.providers import ModelInfo, ProviderError, explain, facts, get, protocol_for
-from rolecall.services import connections
+from rolecall.services import connections, jobs
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.key_checks import model_rows
 from rolecall.services.resources import Resources
@@ -337,18 +337,22 @@ async def _refresh_stale(res: Resources, rows: list[ProviderConfig]) -> None:
     for row in rows:
         # One refresh per config at a time, across replicas.
         if await res.cache.incr(f"refresh-models:{row.id}", ttl=300) == 1:
-            await res.queue.enqueue("refresh_models", config_id=row.id)
+            await jobs.submit(res, "refresh_models", {"config_id": row.id}, account_id=row.account_id)
 
 
-async def refresh(res: Resources, config_id: str) -> None:
-    """Fetch a Server-Accessible config's model list again; on failure keep the old list."""
+async def refresh(res: Resources, config_id: str) -> dict[str, Any]:
+    """Fetch a config's model list again; on failure keep the old list and say why.
+
+    Runs in the background, so only with the key the server holds: an End-to-End config raises
+    `connections.KeyUnavailable` before anything is sent upstream.
+    """
     async with res.db() as s:
         row = await s.get(ProviderConfig, config_id, options=[defer(ProviderConfig.models)])
-    if row is None or row.privacy_mode != "srv":
-        return
+    if row is None:
+        raise NotFound("No such provider config.")
+    conn = connections.open_row(res.keyring, row, connections.ServerKey()).connection
     update: dict[str, Any]
     try:
-        conn = connections.open_row(res.keyring, row, connections.ServerKey()).connection
         async with res.limits.outbound(row.account_id, row.dest_origin, deadline=res.limits.rules.refresh_deadline):
             models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
         update = {"models": model_rows(models), "models_fetched_at": utcnow(), "models_error": ""}
@@ -362,6 +366,7 @@ async def refresh(res: Resources, config_id: str) -> None:
         if current is not None:
             for name, value in update.items():
                 setattr(current, name, value)
+    return {"models": len(update["models"])} if "models" in update else {"error": update["models_error"]}
 
 
 async def set_star(db: Sessions, account_id: str, section: str, model_id: str, starred: bool) -> None:

@@ -8,6 +8,10 @@ embedded worker of the zero-setup default.
 Jobs are plain ``async def job(ctx, **params)`` functions; ``ctx`` is whatever the caller hands
 to ``start()`` (the process's resources), so job modules never build their own connections.
 Parameters must be JSON-like values: with Redis they are serialized.
+
+The queue only delivers, at least once: which job runs, whether it already ran and how often it
+may be tried are decided by the job row (`services.jobs`), so arq's own retries are off
+(``max_tries=1``) and its timeout is only a backstop; the row's lease notices a dead worker.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from arq.worker import Worker, func
 
 log = logging.getLogger(__name__)
 Job = Callable[..., Awaitable[Any]]
+JOB_TIMEOUT = 6 * 3600  # a backstop only: a job's liveness is its row's lease
 
 
 class JobQueue:
@@ -50,7 +55,7 @@ class JobQueue:
             self._worker = Worker(
                 [func(self._adapt(job), name=name) for name, job in self._jobs.items()],
                 queue_name=self.name, redis_pool=self._pool, handle_signals=False,
-                poll_delay=0.2, max_tries=3, keep_result=60,
+                poll_delay=0.05, max_tries=1, keep_result=60, job_timeout=JOB_TIMEOUT,
             )
             self._worker_task = asyncio.create_task(self._worker.async_run())
 
@@ -61,17 +66,22 @@ class JobQueue:
 
         return run
 
-    async def enqueue(self, name: str, **params: Any) -> None:
+    async def enqueue(self, name: str, *, _job_id: str | None = None, _defer_by: float = 0.0, **params: Any) -> None:
+        """Deliver one call of job ``name``. ``_job_id``: arq ignores a second enqueue with the
+        same id while the first is known; ``_defer_by``: seconds to wait before it runs."""
         if name not in self._jobs:
             raise KeyError(f"no job named {name!r}")
         if self._pool is not None:
-            await self._pool.enqueue_job(name, _queue_name=self.name, **params)
+            await self._pool.enqueue_job(name, _queue_name=self.name, _job_id=_job_id,
+                                         _defer_by=_defer_by or None, **params)
             return
-        task = asyncio.create_task(self._run_here(name, params))
+        task = asyncio.create_task(self._run_here(name, params, _defer_by))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run_here(self, name: str, params: dict[str, Any]) -> None:
+    async def _run_here(self, name: str, params: dict[str, Any], delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
         try:
             await self._jobs[name](self._ctx, **params)
         except Exception:

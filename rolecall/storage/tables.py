@@ -145,10 +145,11 @@ class ModelStar(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# The scene domain lives in its own module (tables grow by domain); importing it registers it.
+# The scene and job domains live in their own modules (tables grow by domain); importing them registers them.
+from rolecall.storage.job_tables import JobRecord, JobSchedule  # noqa: E402
 from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
 
 __all__ = [
-    "Account", "Base", "Character", "LoginSession", "Message", "MessageAlternative", "ModelStar", "ProviderConfig",
-    "Scene", "SceneCharacter", "UTCDateTime", "VaultKey", "new_id", "utcnow",
+    "Account", "Base", "Character", "JobRecord", "JobSchedule", "LoginSession", "Message", "MessageAlternative",
+    "ModelStar", "ProviderConfig", "Scene", "SceneCharacter", "UTCDateTime", "VaultKey", "new_id", "utcnow",
 ]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
 
 import pytest
 
-from rolecall.services import accounts
 from rolecall.storage.cache import MemoryCache, RedisCache
 from rolecall.storage.queue import JobQueue
-from rolecall.storage.tables import LoginSession, utcnow
 from tests.conftest import REDIS_URL
 
 
@@ -73,19 +70,3 @@ async def test_redis_queue_delivers_to_a_separate_worker() -> None:
         await producer.stop()
         await worker.stop()
     assert seen == [("worker", 42)]
-
-
-async def test_purge_expired_sessions_job(app) -> None:  # type: ignore[no-untyped-def]
-    res = app.state.res
-    from tests.helpers import make_client, sign_up
-
-    async with make_client(app) as c:
-        await sign_up(c, "olga")
-        account_id = (await c.get("/api/me")).json()["id"]
-    async with res.db.begin() as s:
-        s.add(LoginSession(token_hash="0" * 64, account_id=account_id, expires_at=utcnow() - timedelta(days=1)))
-    await res.queue.enqueue("purge_expired_sessions")
-    await res.queue.drain()
-    async with res.db() as s:
-        assert await s.get(LoginSession, "0" * 64) is None
-    assert await accounts.purge_expired_sessions(res.db) == 0

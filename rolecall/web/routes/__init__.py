@@ -7,6 +7,7 @@ from rolecall.web.routes import (
     encryption,
     health,
     home,
+    jobs,
     messages,
     provider_configs,
     scenes,
@@ -27,4 +28,5 @@ ROUTERS = (
     scenes.api,
     characters.api,
     messages.api,
+    jobs.api,
 )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from rolecall.services import accounts
+from rolecall.services import accounts, jobs
 from rolecall.services.accounts import AccountView
 from rolecall.services.errors import ServiceError
 from rolecall.web.deps import SESSION_COOKIE, CurrentAccount, OptionalAccount, ResourcesDep, render
@@ -54,7 +54,7 @@ async def _begin(request: Request, response: Response, res: ResourcesDep, accoun
         SESSION_COOKIE, token, max_age=res.settings.session_days * 86400, httponly=True, samesite="lax",
         secure=cookie_is_secure(res.settings.cookie_secure, request.url.scheme), path="/",
     )
-    await res.queue.enqueue("purge_expired_sessions")
+    await jobs.submit_hourly(res, "purge_expired_sessions")
 
 
 async def _log_in(request: Request, res: ResourcesDep, name: str, password: str) -> AccountView:

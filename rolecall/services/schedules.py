@@ -1,0 +1,110 @@
+"""Scheduled jobs: "every day at 03:00" or "every N seconds", each due time fired once.
+
+Every worker runs `claim_due` on its upkeep tick. A due schedule is claimed by moving its
+``next_run_at`` on with a conditional UPDATE that names the value just read; the job for that
+due time is inserted in the same transaction, with the idempotency key
+``schedule:<id>:<due time>``. Two workers that read the same due row: one UPDATE changes it,
+the other changes nothing and enqueues nothing. This works the same on SQLite and PostgreSQL
+(no ``FOR UPDATE SKIP LOCKED`` needed). A schedule missed while no worker ran fires once for the
+latest missed time, not once per missed day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from rolecall.services import jobs
+from rolecall.services.errors import Invalid, NotFound
+from rolecall.storage.db import Sessions
+from rolecall.storage.tables import JobSchedule, new_id, utcnow
+
+_DAILY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+MIN_EVERY = 10
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    id: str
+    label: str
+    job_name: str
+    daily_at: str | None
+    every_seconds: int | None
+    next_run_at: str
+    last_job_id: str | None
+
+
+def _view(row: JobSchedule) -> ScheduleView:
+    return ScheduleView(row.id, row.label, row.job_name, row.daily_at, row.every_seconds,
+                        row.next_run_at.isoformat(), row.last_job_id)
+
+
+def next_time(*, daily_at: str | None, every_seconds: int | None, after: datetime) -> datetime:
+    """The first due time strictly after ``after`` (UTC)."""
+    if every_seconds is not None:
+        return after + timedelta(seconds=every_seconds)
+    match = _DAILY.match(daily_at or "")
+    if match is None:
+        raise Invalid("Give the time as HH:MM (24-hour, UTC).", field="daily_at")
+    due = after.replace(hour=int(match[1]), minute=int(match[2]), second=0, microsecond=0)
+    return due if due > after else due + timedelta(days=1)
+
+
+async def add(db: Sessions, *, label: str, job_name: str, params: dict[str, Any] | None = None,
+              account_id: str | None = None, daily_at: str | None = None, every_seconds: int | None = None,
+              first_run_at: datetime | None = None, min_every: int = MIN_EVERY) -> ScheduleView:
+    """A new schedule. Exactly one rule: ``daily_at`` ("HH:MM" UTC) or ``every_seconds``."""
+    if (daily_at is None) == (every_seconds is None):
+        raise Invalid("Pick one: a daily time or an interval.", field="daily_at")
+    if every_seconds is not None and every_seconds < min_every:
+        raise Invalid(f"Run it at most every {min_every} seconds.", field="every_seconds")
+    now = utcnow()
+    first = first_run_at or next_time(daily_at=daily_at, every_seconds=every_seconds, after=now)
+    row = JobSchedule(id=new_id(), account_id=account_id, label=label, job_name=job_name, params=params or {},
+                      daily_at=daily_at, every_seconds=every_seconds, next_run_at=first)
+    async with db.begin() as s:
+        s.add(row)
+    return _view(row)
+
+
+async def remove(db: Sessions, account_id: str | None, schedule_id: str) -> None:
+    async with db.begin() as s:
+        row = await s.get(JobSchedule, schedule_id)
+        if row is None or row.account_id != account_id:
+            raise NotFound("No such schedule.")
+        await s.delete(row)
+
+
+async def get(db: Sessions, schedule_id: str) -> ScheduleView | None:
+    async with db() as s:
+        row = await s.get(JobSchedule, schedule_id)
+    return _view(row) if row is not None else None
+
+
+async def claim_due(db: Sessions, *, max_attempts: int, limit: int = 100) -> list[str]:
+    """Fire the schedules that are due and that this caller wins: the new jobs' ids, to deliver."""
+    now = utcnow()
+    async with db() as s:
+        due = list(await s.scalars(select(JobSchedule).where(JobSchedule.next_run_at <= now)
+                                   .order_by(JobSchedule.next_run_at).limit(limit)))
+    fired = []
+    for row in due:
+        upcoming = next_time(daily_at=row.daily_at, every_seconds=row.every_seconds, after=max(now, row.next_run_at))
+        job_id = new_id()
+        async with db.begin() as s:
+            won = await s.execute(
+                update(JobSchedule)
+                .where(JobSchedule.id == row.id, JobSchedule.next_run_at == row.next_run_at)
+                .values(next_run_at=upcoming, last_job_id=job_id)
+                .execution_options(synchronize_session=False))
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # another worker fired this due time
+            await jobs.record(db, row.job_name, dict(row.params or {}), account_id=row.account_id,
+                              key=f"schedule:{row.id}:{row.next_run_at.isoformat()}", max_attempts=max_attempts,
+                              session=s, job_id=job_id)
+        fired.append(job_id)
+    return fired
