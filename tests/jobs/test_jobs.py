@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from rolecall.config import JobSettings, NetworkSettings
 from rolecall.jobs import tasks
@@ -169,11 +170,12 @@ async def test_a_due_schedule_fires_once_for_racing_workers(app) -> None:  # typ
     due = utcnow() - timedelta(seconds=1)
     schedule = await schedules.add(res.db, label="nightly purge", job_name="purge_expired_sessions",
                                    daily_at="03:00", first_run_at=due)
-    fired = await asyncio.gather(*[schedules.claim_due(res.db, max_attempts=3) for _ in range(4)])
-    assert sum(len(f) for f in fired) == 1
+    await asyncio.gather(*[schedules.claim_due(res.db, max_attempts=3) for _ in range(4)])
     assert await schedules.claim_due(res.db, max_attempts=3) == []  # next due time is tomorrow 03:00
+    async with res.db() as s:  # the app's own upkeep loop may be one of the racers
+        fired = list(await s.scalars(select(JobRecord.id).where(JobRecord.name == "purge_expired_sessions")))
     after = await schedules.get(res.db, schedule.id)
-    assert after is not None and after.next_run_at.endswith("03:00:00+00:00") and after.last_job_id in fired[0] + fired[1] + fired[2] + fired[3]
+    assert after is not None and after.next_run_at.endswith("03:00:00+00:00") and fired == [after.last_job_id]
 
 
 def test_daily_and_interval_due_times() -> None:
