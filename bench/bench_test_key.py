@@ -9,7 +9,7 @@ Server-Accessible config points at the fake. Each round, in the same order, time
 * saved: Test Key on the saved config over HTTP (session, CSRF, decrypt, check, store status and list);
 * unsaved: Test before saving over HTTP (check, remember the result for "Save after Test").
 
-With `--baseline DIR` a second `rolecall serve` runs from another checkout (e.g. `/work/main`)
+With `--baseline DIR` a second `rolecall serve` runs from another checkout (e.g. a clone of `main`)
 and its two cases are interleaved in the same rounds, so both builds see the same machine load.
 
 Prints, per case: median and p90 wall time, the median minus the bare median, and CPU per call:
