@@ -62,6 +62,9 @@ class LimitSettings(BaseModel):
     outbound_per_origin: int = Field(32, ge=1, description="Provider calls to one destination running at once, all accounts.")
     tests_per_minute: int = Field(30, ge=1, description="Test Key requests per account per minute.")
     saves_per_minute: int = Field(30, ge=1, description="Provider config saves and edits per account per minute.")
+    api_requests_per_minute: int = Field(
+        120, ge=1, description="Requests one personal access token may make to the OpenAI-compatible API (/v1) per minute.",
+    )
 
 
 class JobSettings(BaseModel):

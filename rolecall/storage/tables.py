@@ -145,11 +145,33 @@ class ModelStar(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AccessToken(Base):
+    """A personal access token for the OpenAI-compatible API (``/v1``). Only its SHA-256 is stored.
+
+    ``scopes`` is a comma-separated subset of "chat,models". A revoked token keeps its row (with
+    ``revoked_at``) so a client using it is told it was revoked, not that it never existed.
+    """
+
+    __tablename__ = "access_token"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The last four characters, so a person can tell their tokens apart in the list.
+    hint: Mapped[str] = mapped_column(String(8))
+    scopes: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 # The scene and job domains live in their own modules (tables grow by domain); importing them registers them.
 from rolecall.storage.job_tables import JobRecord, JobSchedule  # noqa: E402
 from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
 
 __all__ = [
-    "Account", "Base", "Character", "JobRecord", "JobSchedule", "LoginSession", "Message", "MessageAlternative",
+    "AccessToken", "Account", "Base", "Character", "JobRecord", "JobSchedule", "LoginSession", "Message", "MessageAlternative",
     "ModelStar", "ProviderConfig", "Scene", "SceneCharacter", "UTCDateTime", "VaultKey", "new_id", "utcnow",
 ]

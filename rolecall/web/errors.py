@@ -9,6 +9,7 @@ JSON error shape (locked by tests/web/test_error_shape.py)::
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from rolecall.services.errors import RateLimited, ServiceError, Unauthorized
 from rolecall.web.deps import render
+from rolecall.web.openai_wire import V1_PREFIX, WireError, wire_error
 from rolecall.web.security import CsrfRefused
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,27 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return respond(request, 500, "internal", "Something went wrong on our side. Try again.")
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _openai_shape(handler: Handler) -> Handler:
+    """Under /v1 every error takes OpenAI's shape, so OpenAI clients and SDKs read it as their own."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith(V1_PREFIX):
+            return await handler(request, exc)
+        error = wire_error(exc)
+        if error.status >= 500 and not isinstance(exc, (ServiceError, WireError)):
+            log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(CsrfRefused, _csrf_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(WireError, _openai_shape(_unexpected))  # raised under /v1 only
+    app.add_exception_handler(ServiceError, _openai_shape(_service_error))
+    app.add_exception_handler(CsrfRefused, _openai_shape(_csrf_error))
+    app.add_exception_handler(RequestValidationError, _openai_shape(_validation_error))
+    app.add_exception_handler(HTTPException, _openai_shape(_http_error))
+    app.add_exception_handler(Exception, _openai_shape(_unexpected))

@@ -25,6 +25,7 @@ CSRF_COOKIE = "rc_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+TOKEN_ONLY_PREFIX = "/v1/"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,6 +48,10 @@ def csrf_token(request: Request) -> str:
 
 async def csrf_protect(request: Request) -> None:
     if request.method in SAFE_METHODS:
+        return
+    if request.url.path.startswith(TOKEN_ONLY_PREFIX):
+        # The OpenAI-compatible API reads a bearer token and never a cookie: a forged cross-site
+        # request carries no credential there, and its clients (SDKs, scripts) have no CSRF token.
         return
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise CsrfRefused("Cross-site request refused.")

@@ -1,6 +1,7 @@
 """All routers, in the order they are mounted: one line per module."""
 
 from rolecall.web.routes import (
+    access_tokens,
     auth,
     catalog,
     characters,
@@ -9,6 +10,7 @@ from rolecall.web.routes import (
     home,
     jobs,
     messages,
+    openai_api,
     provider_configs,
     scenes,
     settings,
@@ -29,4 +31,6 @@ ROUTERS = (
     characters.api,
     messages.api,
     jobs.api,
+    access_tokens.api,
+    openai_api.api,
 )
