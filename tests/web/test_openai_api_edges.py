@@ -197,3 +197,21 @@ async def _csrf(who) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from tests.helpers import csrf_headers
 
     return await csrf_headers(who.client)
+
+
+async def test_only_a_fingerprint_of_the_token_is_stored_and_it_is_shown_once(app, alice) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from sqlalchemy import select
+
+    created = await post(alice.client, "/api/access-tokens", {"name": "laptop", "scopes": ["chat"]})
+    token = created.json()["token"]
+    assert token.startswith("rc_pat_") and len(token) == 7 + 43
+    async with app.state.res.db() as s:
+        row = (await s.scalars(select(AccessToken))).one()
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and row.hint == token[-4:]
+    assert token not in repr(row.__dict__)
+    listed = (await alice.client.get("/api/access-tokens")).json()
+    assert listed[0]["hint"] == token[-4:] and "token" not in listed[0] and listed[0]["expires_at"] is None
+    refused = await post(alice.client, "/api/access-tokens", {"name": "x", "scopes": ["admin"]})
+    assert refused.status_code == 400 and refused.json()["field"] == "scopes"

@@ -10,7 +10,7 @@ from rolecall.web.deps import CurrentAccount, ResourcesDep, render
 
 pages = APIRouter(include_in_schema=False)
 
-TABS = (("account", "Account"), ("api-keys", "API Keys"), ("cast", "Cast"))
+TABS = (("account", "Account"), ("api-keys", "API Keys"), ("access-tokens", "Access Tokens"), ("cast", "Cast"))
 
 
 @pages.get("/settings")
@@ -19,7 +19,11 @@ async def settings_page(request: Request, res: ResourcesDep, account: CurrentAcc
         return RedirectResponse("/models", status_code=303)
     if tab not in dict(TABS):
         tab = "account"
-    context = {"vault_active": await vault.get_record(res.db, account.id) is not None} if tab == "api-keys" else {}
+    context: dict[str, object] = {}
+    if tab == "api-keys":
+        context["vault_active"] = await vault.get_record(res.db, account.id) is not None
+    elif tab == "access-tokens":
+        context["base_url"] = str(request.base_url).rstrip("/") + "/v1"
     return render(request, f"settings/{tab.replace('-', '_')}.html", account=account, tab=tab, tabs=TABS,
                   nav="settings", **context)
 
