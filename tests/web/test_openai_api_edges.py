@@ -215,3 +215,31 @@ async def test_only_a_fingerprint_of_the_token_is_stored_and_it_is_shown_once(ap
     assert listed[0]["hint"] == token[-4:] and "token" not in listed[0] and listed[0]["expires_at"] is None
     refused = await post(alice.client, "/api/access-tokens", {"name": "x", "scopes": ["admin"]})
     assert refused.status_code == 400 and refused.json()["field"] == "scopes"
+
+
+async def test_revocation_and_rate_limits_reach_every_replica_through_redis(make_settings) -> None:  # type: ignore[no-untyped-def]
+    import secrets
+
+    from asgi_lifespan import LifespanManager
+
+    from rolecall.app import create_app
+    from tests.conftest import REDIS_URL
+    from tests.web.openai_api_helpers import person
+
+    settings = make_settings(redis_url=REDIS_URL, redis_prefix=f"test-{secrets.token_hex(4)}", embedded_worker=True,
+                             api_requests_per_minute=4)
+    first, second = create_app(settings), create_app(settings)
+    async with LifespanManager(first), LifespanManager(second):
+        who = await person(first, "dora")
+        token = await new_token(who)
+        async with make_client(first) as a, make_client(second) as b:
+            assert (await a.get("/v1/models", headers=bearer(token))).status_code == 200
+            assert (await b.get("/v1/models", headers=bearer(token))).status_code == 200  # b has it cached now
+            token_id = (await who.client.get("/api/access-tokens")).json()[0]["id"]
+            assert (await who.client.delete(f"/api/access-tokens/{token_id}", headers=await _csrf(who))).status_code == 204
+            assert_openai_error(await b.get("/v1/models", headers=bearer(token)), 401, "invalid_api_key")
+            other = await new_token(who, "other")
+            for client in (a, b, a, b):
+                assert (await client.get("/v1/models", headers=bearer(other))).status_code == 200
+            assert_openai_error(await b.get("/v1/models", headers=bearer(other)), 429, "rate_limit_exceeded")
+        await who.client.aclose()
