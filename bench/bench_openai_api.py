@@ -128,8 +128,8 @@ async def measure(upstream_port: int, args: argparse.Namespace) -> None:
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, log_level="warning", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)  # noqa: ASYNC110
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+        await asyncio.sleep(0.01)
     try:
         upstream = f"http://127.0.0.1:{upstream_port}/v1"
         token = await set_up(app.state.res, upstream)
