@@ -85,9 +85,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Route:
+    """What a model name resolved to. ``loaded`` holds the rows `resolve` read, so opening a target
+    needs no second query; only this module reads it."""
+
     requested: str
     targets: tuple[Target, ...]
-    rows: dict[str, ProviderConfig] = field(default_factory=dict, compare=False, repr=False)
+    loaded: dict[str, ProviderConfig] = field(default_factory=dict, compare=False, repr=False)
 
 
 def not_found(name: str) -> ModelNotFound:
@@ -185,7 +188,7 @@ def _record(res: Resources, attempt: Attempt) -> None:
 
 def _open(res: Resources, route: Route, target: Target) -> connections.OpenConfig:
     try:
-        return connections.open_row(res.keyring, route.rows[target.section], connections.ServerKey())
+        return connections.open_row(res.keyring, route.loaded[target.section], connections.ServerKey())
     except StoredConfigCorrupt as exc:
         raise UpstreamFailed("config_broken", f"“{target.label}”: {exc.message}") from None
     except connections.KeyUnavailable:
@@ -216,9 +219,13 @@ async def _failed(res: Resources, attempt: Attempt, config: connections.OpenConf
 async def complete(res: Resources, account_id: str, route: Route, request: ChatRequest,
                    samplers: Mapping[str, Any] = EMPTY) -> tuple[Target, ChatResult]:
     """A whole answer from the first target that gives one."""
-    error: UpstreamFailed | None = None
+    error: ServiceError | None = None
     for target in route.targets:
-        config = _open(res, route, target)
+        try:
+            config = _open(res, route, target)
+        except (UpstreamFailed, ModelNotFound) as exc:  # a chain moves on past a config it cannot open
+            error = exc
+            continue
         attempt = Attempt(account_id, target, config.provider.id)
         adapter = protocol_for(config.provider.protocol)
         try:
@@ -266,9 +273,13 @@ class Stream:
 async def start_stream(res: Resources, account_id: str, route: Route, request: ChatRequest,
                        samplers: Mapping[str, Any] = EMPTY) -> Stream:
     """Open the first target that produces a first event; `UpstreamFailed` when none does."""
-    error: UpstreamFailed | None = None
+    error: ServiceError | None = None
     for target in route.targets:
-        config = _open(res, route, target)
+        try:
+            config = _open(res, route, target)
+        except (UpstreamFailed, ModelNotFound) as exc:
+            error = exc
+            continue
         attempt = Attempt(account_id, target, config.provider.id)
         adapter = protocol_for(config.provider.protocol)
         events = cast(AsyncGenerator[ChatEvent, None], adapter.stream_chat(

@@ -44,7 +44,7 @@ async def _config(res: Resources, label: str, fake) -> None:  # type: ignore[no-
 async def _chain(res: Resources) -> openai_api.Route:
     first = await openai_api.resolve(res, ALICE, "First/gpt-4o-mini")
     second = await openai_api.resolve(res, ALICE, "Second/llama-3.1-8b-instant")
-    return openai_api.Route("preset:Test", first.targets + second.targets, {**first.rows, **second.rows})
+    return openai_api.Route("preset:Test", first.targets + second.targets, {**first.loaded, **second.loaded})
 
 
 async def test_the_next_target_answers_when_one_fails_before_its_first_token(res: Resources, fake_openai) -> None:  # type: ignore[no-untyped-def]

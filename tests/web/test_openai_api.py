@@ -170,3 +170,25 @@ async def test_a_stream_that_breaks_after_the_first_token_ends_with_an_error_eve
             received.append(chunk.choices[0].delta.content or "")
     assert "".join(received) and "“Work”" in caught.value.message
     assert caught.value.body and json.dumps(caught.value.body)  # the error object as OpenAI sends it
+
+
+async def test_scope_and_rate_limit_errors_are_the_sdks_classes_too(make_settings, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from asgi_lifespan import LifespanManager
+
+    from rolecall.app import create_app
+    from rolecall.config import NetworkSettings
+    from tests.web.openai_api_helpers import person
+
+    app = create_app(make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), api_requests_per_minute=2))
+    async with LifespanManager(app):
+        who = await person(app, "erin")
+        await add_server_config(who, "Work", fake_openai)
+        client = sdk(app, await new_token(who, scopes=["chat"]))
+        with pytest.raises(openai.PermissionDeniedError) as denied:
+            await client.models.list()
+        assert denied.value.code == "insufficient_scope"
+        await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY)
+        with pytest.raises(openai.RateLimitError) as limited:
+            await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY)
+        assert limited.value.code == "rate_limit_exceeded" and int(limited.value.response.headers["retry-after"]) >= 1
+        await who.client.aclose()
