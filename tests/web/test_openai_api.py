@@ -150,6 +150,7 @@ async def test_an_upstream_auth_failure_is_not_our_401_and_marks_the_config_inva
     config_id = await add_server_config(alice, "Work", fake_openai)
     client = sdk(app, await new_token(alice))
     fake_openai.keys = {"sk-another-key-entirely-0000000000"}
+    fake_openai.echo_key = True  # the provider repeats the key it was sent: it must not reach the client
     with pytest.raises(openai.InternalServerError) as caught:
         await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY)
     assert caught.value.status_code == 502 and caught.value.code == "upstream_invalid_api_key"
