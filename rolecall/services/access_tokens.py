@@ -94,7 +94,7 @@ def digest(token: str) -> str:
 
 
 def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
-    chosen = {s for s in scopes}
+    chosen = set(scopes)
     unknown = chosen - set(SCOPES)
     if unknown or not chosen:
         raise Invalid("Choose what the token may do: chat, models, or both.", field="scopes")

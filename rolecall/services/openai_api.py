@@ -24,6 +24,7 @@ presets' fallback chains) and `_record` (the usage log and the Premiere balance)
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,6 +45,13 @@ PREMIERE_PREFIX = "premiere/"
 PRESET_PREFIX = "preset:"
 MAX_MODEL_NAME = 512
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+# Resolved names, per process, for a few seconds: a script's burst of calls pays one query (on a
+# loaded machine each query costs several thread hops). Only found configs are kept, so a new
+# config answers at once; an edited or deleted one is seen within ROUTE_TTL seconds.
+ROUTE_TTL = 5.0
+ROUTES_SIZE = 2048
+# Keyed per process; the entry names the Resources it was read with (its database and key ring).
+_ROUTES: dict[tuple[str, str], tuple[float, weakref.ref[Resources], Route]] = {}
 E2E_UNREACHABLE = ("“{label}” is an end-to-end encrypted config: the server can't open its key for API calls. "
                    "Add a Server-Accessible config for the API.")
 
@@ -133,6 +141,9 @@ async def resolve(res: Resources, account_id: str, name: str) -> Route:
         return await _preset_targets(res, account_id, name)
     if name.startswith(PREMIERE_PREFIX):
         return await _premiere_targets(res, account_id, name)
+    cached = _ROUTES.get((account_id, name))
+    if cached is not None and cached[0] > time.monotonic() and cached[1]() is res:
+        return cached[2]
     # Every prefix that ends before a "/" could be a label; one query finds which of them are.
     labels = [name[:i] for i, ch in enumerate(name) if ch == "/" and 0 < i < len(name) - 1]
     if not labels:
@@ -147,7 +158,11 @@ async def resolve(res: Resources, account_id: str, name: str) -> Route:
     row = found[label]
     if row.privacy_mode != "srv":
         raise ModelNotFound(E2E_UNREACHABLE.format(label=label), field="model")
-    return Route(name, (Target(row.id, label, name[len(label) + 1:]),), {row.id: row})
+    route = Route(name, (Target(row.id, label, name[len(label) + 1:]),), {row.id: row})
+    _ROUTES[(account_id, name)] = (time.monotonic() + ROUTE_TTL, weakref.ref(res), route)
+    if len(_ROUTES) > ROUTES_SIZE:
+        del _ROUTES[next(iter(_ROUTES))]
+    return route
 
 
 async def _preset_targets(res: Resources, account_id: str, name: str) -> Route:

@@ -96,3 +96,12 @@ async def test_names_resolve_to_the_longest_label_and_nothing_else(res: Resource
     for name in ("", "a", "a/", "/a", "b/c", "x" * 600):
         with pytest.raises(openai_api.ModelNotFound):
             await openai_api.resolve(res, ALICE, name)
+
+
+async def test_a_new_config_is_reachable_at_once_after_a_not_found(res: Resources, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(openai_api.ModelNotFound):
+        await openai_api.resolve(res, ALICE, "Fresh/gpt-4o-mini")
+    await _config(res, "Fresh", fake_openai)
+    route = await openai_api.resolve(res, ALICE, "Fresh/gpt-4o-mini")  # "not found" is never remembered
+    assert route.targets[0].label == "Fresh"
+    assert await openai_api.resolve(res, ALICE, "Fresh/gpt-4o-mini") is route  # a burst pays one query
