@@ -34,7 +34,7 @@ import uvicorn
 from bench_streaming import KEY, Server
 
 from rolecall.app import create_app
-from rolecall.config import NetworkSettings, Settings
+from rolecall.config import LimitSettings, NetworkSettings, Settings
 from rolecall.services import access_tokens, accounts, provider_configs, vault
 from rolecall.services.config_input import ConfigInput
 from rolecall.services.provider_configs import KeyInput
@@ -128,7 +128,7 @@ async def set_up(res: Resources, upstream: str) -> str:
 async def measure(upstream_port: int, args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="rolecall-bench-"))
     settings = Settings(data_dir=data_dir, network=NetworkSettings(allow_private=["127.0.0.0/8"]),
-                        api_requests_per_minute=10**9, log_level="WARNING")
+                        limits=LimitSettings(api_requests_per_minute=10**9), log_level="WARNING")
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY on accept
     sock.bind(("127.0.0.1", 0))

@@ -21,7 +21,8 @@ from rolecall.web.security import SecurityMiddleware, csrf_protect
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 # A phrase change uploads every end-to-end key re-sealed at once (up to ~33 KB each).
-LARGER_BODIES = {"/api/encryption/change-phrase": 8 * 1024 * 1024}
+# A chat history sent to the OpenAI-compatible API can hold a long conversation.
+LARGER_BODIES = {"/api/encryption/change-phrase": 8 * 1024 * 1024, "/v1/chat/completions": 8 * 1024 * 1024}
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -15,7 +15,6 @@ is refreshed, so it is exact to a minute and costs one write per token per minut
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 import time
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from rolecall.services.errors import Forbidden, Invalid, NotFound, RateLimited, ServiceError
+from rolecall.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import AccessToken, utcnow
@@ -35,7 +34,6 @@ MAX_NAME = 80
 MAX_EXPIRY_DAYS = 366
 MAX_TOKENS = 50
 CHECK_TTL = 60.0
-RATE_WINDOW = 60
 
 
 class TokenRefused(ServiceError):
@@ -193,20 +191,3 @@ async def _load(db: Sessions, cache: Cache, token_hash: str) -> str:
         record = f"{row.id}|{row.account_id}|{row.scopes}|{expires}|{'revoked' if row.revoked_at else 'ok'}"
     await cache.set(_cache_key(token_hash), record.encode(), CHECK_TTL)
     return record
-
-
-async def count_request(cache: Cache, token_id: str, per_minute: int) -> None:
-    """Count one API request in the token's one-minute window; `RateLimited` past the limit.
-
-    The window opens with its first request (the counter's expiry); its start is kept beside it
-    so a refused client is told exactly when the window ends (Retry-After).
-    """
-    count = await cache.incr(f"pat-rate:{token_id}", ttl=RATE_WINDOW)
-    if count == 1:
-        await cache.set(f"pat-rate-start:{token_id}", str(time.time()).encode(), RATE_WINDOW)
-    elif count > per_minute:
-        started = await cache.get(f"pat-rate-start:{token_id}")
-        ends = (float(started) if started else time.time()) + RATE_WINDOW
-        wait = max(1, math.ceil(ends - time.time()))
-        raise RateLimited(f"Rate limit reached for this access token: {per_minute} requests per minute. "
-                          f"Try again in {wait} seconds.", retry_after=wait)

@@ -43,11 +43,15 @@ class LimitRules:
     outbound_per_origin: int = 32
     tests_per_minute: int = 30
     saves_per_minute: int = 30
+    api_requests_per_minute: int = 120
 
 
 ACTIONS = {
     "test": ("tests_per_minute", "You've tested keys {n} times in the last minute. Wait {s} seconds, then try again."),
     "save": ("saves_per_minute", "You've saved configs {n} times in the last minute. Wait {s} seconds, then try again."),
+    # Keyed by access token, not account: one tool cannot starve another.
+    "api": ("api_requests_per_minute", "Rate limit reached for this access token: {n} requests per minute. "
+            "Try again in {s} seconds."),
 }
 WINDOW = 60
 

@@ -44,6 +44,10 @@ def wants_json(request: Request) -> bool:
 
 def respond(request: Request, status: int, code: str, message: str, field: str | None = None,
             errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.startswith(V1_PREFIX):  # the edge guard's refusals, in OpenAI's shape there
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return JSONResponse(WireError(status, message, type=kind, param=field, code=None).body(), status_code=status,
+                            headers=headers)
     if wants_json(request):
         return JSONResponse(error_body(status, code, message, field, errors), status_code=status, headers=headers)
     response = render(request, "errors/error.html", status_code=status, status=status, message=message)

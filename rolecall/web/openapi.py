@@ -41,6 +41,34 @@ class ErrorOut(BaseModel):
     errors: list[ErrorItem]
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorOut(BaseModel):
+    """OpenAI's error shape, used by the OpenAI-compatible API under /v1 (see ``web/openai_wire.py``)."""
+
+    error: OpenAIErrorDetail
+
+
+# /v1 answers in OpenAI's shape; its statuses are what OpenAI's SDKs map to their error classes.
+OPENAI_DESCRIPTIONS = {
+    400: "The request is not acceptable (`param` names the field); context_length_exceeded from the provider too.",
+    401: "No access token, or an unknown, revoked or expired one (code invalid_api_key).",
+    403: "The access token lacks the scope, or the provider refused this key that model.",
+    404: "No such model for this token (code model_not_found), or no such path.",
+    413: "The request body is larger than the server accepts.",
+    429: "Too many requests for this token, or the provider's rate limit or quota: wait for Retry-After.",
+    431: "Too many request headers.",
+    500: "A config that can't be opened any more.",
+    502: "The provider failed: its key was rejected, it is down, or it answered something broken.",
+    503: "The provider is overloaded.",
+    504: "The provider took too long.",
+}
+
 DESCRIPTIONS = {
     400: "The input is not acceptable (says which field), including a NUL character or JSON nested too deeply.",
     401: "Not logged in.",
@@ -73,6 +101,14 @@ UNSAFE = {"post", "put", "patch", "delete"}
 def _answer(code: int) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": DESCRIPTIONS[code],
                               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+    if code == 429:
+        answer["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+    return answer
+
+
+def _openai_answer(code: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": OPENAI_DESCRIPTIONS[code],
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIErrorOut"}}}}
     if code == 429:
         answer["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
     return answer
@@ -126,9 +162,17 @@ def install_openapi(app: FastAPI) -> None:
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         logins = {(m.lower(), r.path): _needs_login(r) for r in _api_routes(app.routes) for m in (r.methods or ())}
+        openai_schema = OpenAIErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(openai_schema.pop("$defs", {}))
+        components["OpenAIErrorOut"] = openai_schema
         for path, item in schema["paths"].items():
             for method, operation in item.items():
                 answers = operation.setdefault("responses", {})
+                if path.startswith("/v1/"):
+                    answers.pop("422", None)
+                    for code in OPENAI_DESCRIPTIONS:
+                        answers[str(code)] = _openai_answer(code)
+                    continue
                 for code in sorted(set(_codes(method, path, operation, logins.get((method, path), False)))):
                     answers[str(code)] = _answer(code)
         app.openapi_schema = schema

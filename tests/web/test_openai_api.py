@@ -177,10 +177,10 @@ async def test_scope_and_rate_limit_errors_are_the_sdks_classes_too(make_setting
     from asgi_lifespan import LifespanManager
 
     from rolecall.app import create_app
-    from rolecall.config import NetworkSettings
+    from rolecall.config import LimitSettings, NetworkSettings
     from tests.web.openai_api_helpers import person
 
-    app = create_app(make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), api_requests_per_minute=2))
+    app = create_app(make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), limits=LimitSettings(api_requests_per_minute=2)))
     async with LifespanManager(app):
         who = await person(app, "erin")
         await add_server_config(who, "Work", fake_openai)

@@ -176,10 +176,10 @@ async def test_a_token_is_rate_limited_per_minute_with_retry_after(make_settings
     from asgi_lifespan import LifespanManager
 
     from rolecall.app import create_app
-    from rolecall.config import NetworkSettings
+    from rolecall.config import LimitSettings, NetworkSettings
     from tests.web.openai_api_helpers import person
 
-    app = create_app(make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), api_requests_per_minute=3))
+    app = create_app(make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), limits=LimitSettings(api_requests_per_minute=3)))
     async with LifespanManager(app):
         who = await person(app, "carol")
         token, other = await new_token(who), await new_token(who, "other")
@@ -223,11 +223,12 @@ async def test_revocation_and_rate_limits_reach_every_replica_through_redis(make
     from asgi_lifespan import LifespanManager
 
     from rolecall.app import create_app
+    from rolecall.config import LimitSettings
     from tests.conftest import REDIS_URL
     from tests.web.openai_api_helpers import person
 
     settings = make_settings(redis_url=REDIS_URL, redis_prefix=f"test-{secrets.token_hex(4)}", embedded_worker=True,
-                             api_requests_per_minute=4)
+                             limits=LimitSettings(api_requests_per_minute=4))
     first, second = create_app(settings), create_app(settings)
     async with LifespanManager(first), LifespanManager(second):
         who = await person(first, "dora")

@@ -19,13 +19,12 @@ from rolecall.web import openai_wire
 from rolecall.web.deps import ResourcesDep
 
 api = APIRouter(prefix="/v1", tags=["OpenAI-compatible API"])
-MAX_BODY = 8 * 1024 * 1024
 
 
 async def token_principal(request: Request, res: ResourcesDep) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     principal = await access_tokens.authenticate(res.db, res.cache, token.strip() if scheme.lower() == "bearer" else None)
-    await access_tokens.count_request(res.cache, principal.token_id, res.settings.api_requests_per_minute)
+    await res.limits.rate("api", principal.token_id)
     return principal
 
 
@@ -50,8 +49,6 @@ async def get_model(res: ResourcesDep, principal: TokenPrincipal, model: str) ->
 @api.post("/chat/completions", summary="A chat completion through one of your configs, streamed or whole")
 async def chat_completions(request: Request, res: ResourcesDep, principal: TokenPrincipal) -> Response:
     principal.require("chat")
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        raise openai_wire.WireError(413, f"The request body is larger than {MAX_BODY // (1024 * 1024)} MiB.")
     parsed = openai_wire.parse_completion(await request.body())
     route = await openai_api.resolve(res, principal.account_id, parsed.model)
     if not parsed.stream:
