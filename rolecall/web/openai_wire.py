@@ -255,6 +255,7 @@ UPSTREAM: Mapping[str, tuple[int, str, str | None]] = {
     "unavailable": (502, "server_error", "upstream_unavailable"),
     "timeout": (504, "server_error", "upstream_timeout"),
     "bad_request": (400, "invalid_request_error", None),
+    "refused": (400, "invalid_request_error", "content_policy_violation"),
     "context_too_long": (400, "invalid_request_error", "context_length_exceeded"),
     "bad_response": (502, "server_error", "upstream_bad_response"),
     "blocked": (502, "api_error", "upstream_blocked"),

@@ -128,6 +128,8 @@ async def test_upstream_failures_map_to_openai_statuses(app, alice, fake_openai)
          {}, openai.BadRequestError, "context_length_exceeded"),
         (404, {"error": {"message": "The model does not exist", "code": "model_not_found"}}, {}, openai.NotFoundError,
          "model_not_found"),
+        (400, {"error": {"message": "filtered", "code": "content_filter"}}, {}, openai.BadRequestError,
+         "content_policy_violation"),
         (503, {"error": {"message": "overloaded"}}, {}, openai.InternalServerError, "upstream_unavailable"),
         (500, {"error": {"message": "boom"}}, {}, openai.InternalServerError, "upstream_unavailable"),
     ]
