@@ -7,7 +7,7 @@ apart). A token carries scopes ("chat", "models") and an optional expiry, and is
 ``/v1`` only: the web session and the settings API read the session cookie and nothing else.
 
 Checking a token is on every API call, so the answer is kept in the shared cache for
-``CHECK_TTL`` seconds under the token's hash (never the token). Revoking deletes that entry,
+``CHECK_TTL`` seconds under the token's hash (never the token). Revoking overwrites that entry,
 so a revoked token stops at once on every replica; ``last_used_at`` is written when the entry
 is refreshed, so it is exact to a minute and costs one write per token per minute at most.
 """
@@ -148,8 +148,10 @@ async def revoke(db: Sessions, cache: Cache, account_id: str, token_id: str) -> 
         if row is None:
             raise NotFound("No such access token.")
         row.revoked_at = utcnow()
-        token_hash = row.token_hash
-    await cache.delete(_cache_key(token_hash))
+        token_hash, tombstone = row.token_hash, f"{row.id}|{row.account_id}|{row.scopes}||revoked"
+    # A tombstone rather than a delete: a check that read the row just before the revocation
+    # will not put its "ok" back over it (`_load` only fills an empty entry).
+    await cache.set(_cache_key(token_hash), tombstone.encode(), CHECK_TTL)
 
 
 # --- checking a presented token (every API call) ----------------------------------------------
@@ -189,5 +191,9 @@ async def _load(db: Sessions, cache: Cache, token_hash: str) -> str:
             await s.execute(update(AccessToken).where(AccessToken.id == row.id).values(last_used_at=utcnow()))
         expires = str(row.expires_at.timestamp()) if row.expires_at else ""
         record = f"{row.id}|{row.account_id}|{row.scopes}|{expires}|{'revoked' if row.revoked_at else 'ok'}"
-    await cache.set(_cache_key(token_hash), record.encode(), CHECK_TTL)
+    key = _cache_key(token_hash)
+    cached = await cache.get(key)
+    if cached is not None:  # a revocation landed meanwhile
+        return cached.decode()
+    await cache.set(key, record.encode(), CHECK_TTL)
     return record
