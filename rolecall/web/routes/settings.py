@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -19,7 +21,7 @@ async def settings_page(request: Request, res: ResourcesDep, account: CurrentAcc
         return RedirectResponse("/models", status_code=303)
     if tab not in dict(TABS):
         tab = "account"
-    context: dict[str, object] = {}
+    context: dict[str, Any] = {}
     if tab == "api-keys":
         context["vault_active"] = await vault.get_record(res.db, account.id) is not None
     elif tab == "access-tokens":
