@@ -25,7 +25,8 @@ def test_create_use_and_revoke_a_token(server: Any, chromium: Any) -> None:
     expect(page).to_have_url(server.url + "/scenes")
 
     page.goto(server.url + "/settings?tab=access-tokens")
-    expect(page.get_by_role("tab", name="Access Tokens")).to_have_attribute("aria-current", "page")
+    tabs = page.get_by_role("navigation", name="Settings")
+    expect(tabs.get_by_role("link", name="Access Tokens")).to_have_attribute("aria-current", "page")
     expect(page.get_by_text("No tokens yet.")).to_be_visible()
     expect(page.locator('[data-role="base-url"]')).to_have_text(server.url + "/v1")
 
