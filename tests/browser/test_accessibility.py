@@ -5,6 +5,7 @@ from the keyboard and the current tab is marked by more than colour."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def test_no_axe_violations_on_any_page(walk: Walk, loopback_server: Any, fake_op
     walk.check("/scenes (empty)")
     page.goto(url + "/settings")
     walk.check("/settings")
+    page.goto(url + "/settings?tab=access-tokens")
+    expect(page.get_by_text("No tokens yet.")).to_be_visible()
+    walk.check("Access Tokens (none yet)")
+    page.get_by_label("Name").fill("axe")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("row", name=re.compile("axe"))).to_be_visible()
+    walk.check("Access Tokens (a new token shown once, and the list)")
     page.goto(url + "/models")
     expect(page.get_by_text("No providers connected")).to_be_visible()
     walk.check("/models (no providers)")
