@@ -1,7 +1,7 @@
 """personal access tokens for the OpenAI-compatible API
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from rolecall.storage.tables import UTCDateTime
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
