@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -77,6 +77,68 @@ class JobSettings(BaseModel):
     tick_seconds: float = Field(5.0, gt=0, description="How often each worker looks for due schedules and lost jobs.")
 
 
+class PremiereUpstream(BaseModel):
+    """One server the Premiere Theater sends requests to, with the operator's key."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Name the models refer to.")
+    provider: str = Field(description="A registry provider id (openai, anthropic, openrouter, custom_openai, ...).")
+    base_url: str | None = Field(None, description="Base URL; default: the provider's own. "
+                                 "A local vLLM/Ollama: http://127.0.0.1:8001/v1.")
+    api_key_env: str | None = Field(None, description="Environment variable holding the operator's key.")
+    api_key_file: Path | None = Field(None, description="File holding the operator's key (first line).")
+    allow_private: bool = Field(False, description="Let this upstream's host be a private or loopback address "
+                                "(for Premiere calls only; people's own configs keep the [network] rules).")
+
+
+class PremiereModel(BaseModel):
+    """One hosted model offered to everyone, with the metadata the pickers show."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str = Field(min_length=1, max_length=200, description="The id people pick.")
+    upstream: str = Field(description="The `id` of the upstream that serves it.")
+    upstream_model: str | None = Field(None, description="The model id sent upstream; default: `id`.")
+    name: str | None = None
+    context_window: int | None = Field(None, gt=0)
+    max_output: int | None = Field(None, gt=0)
+    capabilities: list[str] = Field(default_factory=list)
+    input_price: float | None = Field(None, ge=0, description="USD per million input tokens (for cost estimates).")
+    output_price: float | None = Field(None, ge=0, description="USD per million output tokens.")
+
+
+class PremiereSettings(BaseModel):
+    """The Premiere Theater: the operator's hosted models and every account's token balance."""
+
+    model_config = {"extra": "forbid"}
+
+    upstreams: list[PremiereUpstream] = Field(default_factory=list)
+    models: list[PremiereModel] = Field(default_factory=list)
+    starting_grant: int = Field(100_000, ge=0, description="Tokens a new account starts with.")
+    refill_tokens: int = Field(100_000, ge=0, description="At each refill the balance is topped up to this.")
+    refill_every: Literal["day", "week", "month", "never"] = Field(
+        "day", description="When the balance is topped up (UTC: midnight, Monday, the 1st).")
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, models: list[PremiereModel]) -> list[PremiereModel]:
+        ids = [m.id for m in models]
+        if len(ids) != len(set(ids)):
+            raise ValueError("[premiere] models: each id may appear once")
+        return models
+
+    @model_validator(mode="after")
+    def _upstreams_known(self) -> PremiereSettings:
+        known = {u.id for u in self.upstreams}
+        if len(known) != len(self.upstreams):
+            raise ValueError("[premiere] upstreams: each id may appear once")
+        for model in self.models:
+            if model.upstream not in known:
+                raise ValueError(f"[premiere] model {model.id!r} names upstream {model.upstream!r}, which is not listed")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. ``rolecall serve --help`` prints this list."""
 
@@ -124,10 +186,6 @@ class Settings(BaseSettings):
         description="File holding the key ring (same format, one entry per line). Default with SQLite: "
         "<data_dir>/encryption.keys, created with mode 0600 on first start. Back it up with the database.",
     )
-    premiere_models: list[str] = Field(
-        default_factory=list,
-        description="Model ids of the Premiere Theater (the operator's hosted models) shown in every picker.",
-    )
     model_list_max_age_hours: float = Field(
         24.0, gt=0, description="A cached provider model list older than this is refreshed in the background.",
     )
@@ -150,6 +208,7 @@ class Settings(BaseSettings):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    premiere: PremiereSettings = Field(default_factory=PremiereSettings)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
@@ -215,6 +274,16 @@ class SettingsError(Exception):
     """The configuration cannot be used; the message says what to fix."""
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "network": NetworkSettings, "limits": LimitSettings, "jobs": JobSettings, "premiere": PremiereSettings}
+_SECTION_HELP = {
+    ("premiere", "upstreams"): "[[premiere.upstreams]] tables: id, provider, base_url, api_key_env or api_key_file, "
+                               "allow_private. See README.md, 'The Premiere Theater'.",
+    ("premiere", "models"): "[[premiere.models]] tables: id, upstream, upstream_model, name, context_window, "
+                            "max_output, capabilities, input_price, output_price.",
+}
+
+
 def describe_settings() -> str:
     """Help text for `rolecall serve --help`: every setting, its variable and its meaning.
 
@@ -229,11 +298,10 @@ def describe_settings() -> str:
     lines = ["\b\nSettings, as environment variables. In the TOML file (--config or ROLECALL_CONFIG), use the\n"
              "lower-case name without the prefix; [network] and [limits] settings go in tables of those names."]
     for name, field in Settings.model_fields.items():
-        sections: dict[str, type[BaseModel]] = {"network": NetworkSettings, "limits": LimitSettings, "jobs": JobSettings}
-        if name in sections:
-            section = sections[name]
-            for sub, subfield in section.model_fields.items():
-                lines.append(entry(f"ROLECALL_{name.upper()}__{sub.upper()}  ([{name}] {sub})", subfield.description))
+        if name in _SECTIONS:
+            for sub, subfield in _SECTIONS[name].model_fields.items():
+                lines.append(entry(f"ROLECALL_{name.upper()}__{sub.upper()}  ([{name}] {sub})",
+                                   subfield.description or _SECTION_HELP.get((name, sub), "")))
             continue
         extra = " (or " + name.upper() + ")" if name in ("database_url", "redis_url") else ""
         lines.append(entry(f"ROLECALL_{name.upper()}{extra}", field.description))

@@ -171,7 +171,17 @@ class AccessToken(Base):
 from rolecall.storage.job_tables import JobRecord, JobSchedule  # noqa: E402
 from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
 
+# Presets, token balances and the usage log live in their own module; importing it registers them.
+from rolecall.storage.generation_tables import (  # noqa: E402
+    Preset,
+    PresetSlot,
+    ScenePreset,
+    TokenLedger,
+    UsageEvent,
+)
+
 __all__ = [
     "AccessToken", "Account", "Base", "Character", "JobRecord", "JobSchedule", "LoginSession", "Message", "MessageAlternative",
-    "ModelStar", "ProviderConfig", "Scene", "SceneCharacter", "UTCDateTime", "VaultKey", "new_id", "utcnow",
+    "ModelStar", "Preset", "PresetSlot", "ProviderConfig", "Scene", "SceneCharacter", "ScenePreset", "TokenLedger", "UTCDateTime",
+    "UsageEvent", "VaultKey", "new_id", "utcnow",
 ]
