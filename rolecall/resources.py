@@ -15,9 +15,10 @@ import httpx
 from rolecall.config import Settings
 from rolecall.jobs import tasks
 from rolecall.net import NetworkPolicy, make_client
-from rolecall.services import keyring, messages
+from rolecall.services import keyring, messages, premiere
 from rolecall.services.limits import Limiter, LimitRules
 from rolecall.services.resources import Resources
+from rolecall.services.usage import UsageLog
 from rolecall.storage import migrate
 from rolecall.storage.cache import make_cache
 from rolecall.storage.db import make_engine, make_private_dir, make_sessionmaker
@@ -50,6 +51,11 @@ async def open_resources(
     cache = make_cache(settings.redis_url, prefix=f"{settings.redis_prefix}:")
     limiter = Limiter(cache, LimitRules(**settings.limits.model_dump()))
     res = Resources(settings, engine, db, cache, queue, ring, _outbound_client(settings), limiter)
+    res.usage = UsageLog(db)
+    premiere_policy = premiere.network_policy(settings)
+    if premiere_policy is not None:
+        res.premiere_http = _outbound_client(settings, premiere_policy)
+    res.usage.start()
     await queue.start(res, consume=consume_jobs)
     # Every process that runs jobs also re-delivers lost ones and fires due schedules.
     upkeep = asyncio.create_task(runner.upkeep(res)) if consume_jobs else None
@@ -61,13 +67,16 @@ async def open_resources(
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
         await queue.stop()
+        await res.usage.stop()  # after the streams and jobs ended: their last rows are written
+        if res.premiere_http is not None:
+            await res.premiere_http.aclose()
         await res.http.aclose()
         await res.cache.close()
         await engine.dispose()
 
 
-def _outbound_client(settings: Settings) -> httpx.AsyncClient:
+def _outbound_client(settings: Settings, policy: NetworkPolicy | None = None) -> httpx.AsyncClient:
     net = settings.network
-    policy = NetworkPolicy(allow_private=tuple(net.allow_private), allow_hosts=tuple(net.allow_hosts))
+    policy = policy or NetworkPolicy(allow_private=tuple(net.allow_private), allow_hosts=tuple(net.allow_hosts))
     return make_client(policy, connect_timeout=net.connect_timeout, read_timeout=net.read_timeout,
                        max_response_bytes=net.max_response_bytes, max_connections=net.max_connections)

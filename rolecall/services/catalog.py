@@ -26,8 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from rolecall.config import Settings
 from rolecall.providers import ModelInfo, ProviderError, explain, facts, get, protocol_for
-from rolecall.services import connections, jobs
+from rolecall.services import connections, jobs, premiere
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.key_checks import model_rows
 from rolecall.services.resources import Resources
@@ -35,7 +36,7 @@ from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 log = logging.getLogger(__name__)
-PREMIERE = "premiere"
+PREMIERE = premiere.SECTION
 _MERGED: OrderedDict[tuple[str, str], Merged] = OrderedDict()
 _MERGED_LIMIT = 256
 # Compact rows: one array per model, in this column order. `from_list`: the provider's own list
@@ -130,10 +131,11 @@ def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], 
     return merged
 
 
-def _premiere_section(model_ids: list[str]) -> Section:
-    rows = [{"id": m, "source": "static"} for m in model_ids]
-    merged = _merged((PREMIERE, ",".join(model_ids)), PREMIERE, rows, None)
-    return Section(PREMIERE, "Premiere Theater", "Premiere Theater", None, None, None, False, "", None,
+def _premiere_section(settings: Settings) -> Section:
+    # The operator's [premiere] models, with the metadata they configured (services.premiere).
+    rows = premiere.catalog_rows(settings)
+    merged = _merged((PREMIERE, json.dumps(rows, sort_keys=True)), PREMIERE, rows, None)
+    return Section(PREMIERE, premiere.LABEL, premiere.LABEL, None, None, None, False, "", None,
                    len(merged.items), merged)
 
 
@@ -190,7 +192,7 @@ async def _load(res: Resources, account_id: str, section_id: str | None = None) 
         sections = [await _config_section(s, r, max_age) for r in rows]
     await _refresh_stale(res, [r for r, sec in zip(rows, sections, strict=True) if sec.stale and r.privacy_mode == "srv"])
     if section_id in (None, PREMIERE):
-        sections.insert(0, _premiere_section(res.settings.premiere_models))
+        sections.insert(0, _premiere_section(res.settings))
     return _Loaded(sections, stars)
 
 
@@ -295,7 +297,7 @@ async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = f
         rows = list(await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
                                     .options(defer(ProviderConfig.models)).order_by(ProviderConfig.created_at)))
         stars = await _stars(s, account_id)
-        sections = [_premiere_section(res.settings.premiere_models)]
+        sections = [_premiere_section(res.settings)]
         carried = 0
         for r in rows:
             include = (r.id not in skip and (first is None or carried < first)) or bool(stars.get(r.id))
@@ -313,7 +315,7 @@ async def section_json(res: Resources, account_id: str, section_id: str) -> str:
         stars = await _stars(s, account_id)
         row = None
         if section_id == PREMIERE:
-            section = _premiere_section(res.settings.premiere_models)
+            section = _premiere_section(res.settings)
         else:
             row = await s.scalar(select(ProviderConfig).where(
                 ProviderConfig.id == section_id, ProviderConfig.account_id == account_id)

@@ -8,6 +8,7 @@ building connections themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +19,9 @@ from rolecall.services.limits import Limiter
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions
 from rolecall.storage.queue import JobQueue
+
+if TYPE_CHECKING:
+    from rolecall.services.usage import UsageLog
 
 
 @dataclass
@@ -30,3 +34,8 @@ class Resources:
     keyring: KeyRing
     http: httpx.AsyncClient  # the one outbound client, behind the SSRF guard
     limits: Limiter  # per-account rate limits and provider-call slots
+    # The usage log's buffered writer (services.usage); flushed when the process stops.
+    usage: UsageLog | None = None
+    # Premiere Theater calls only, when an operator upstream is on a private address the
+    # people's policy refuses (services.premiere.network_policy); else None and `http` is used.
+    premiere_http: httpx.AsyncClient | None = None

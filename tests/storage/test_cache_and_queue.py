@@ -34,6 +34,19 @@ async def test_cache_counter_keeps_its_first_expiry(cache) -> None:  # type: ign
     assert await cache.get("n") is None
 
 
+async def test_cache_batch_reads_claims_and_deletes(cache) -> None:  # type: ignore[no-untyped-def]
+    await cache.set("a", b"1", ttl=5)
+    await cache.incr("n", ttl=5)
+    assert await cache.get_many(["a", "missing", "n"]) == [b"1", None, b"1"]
+    assert await cache.add("claim", b"x", ttl=0.2) is True
+    assert await cache.add("claim", b"y", ttl=0.2) is False  # only one caller wins a claim
+    assert await cache.get("claim") == b"x"
+    await asyncio.sleep(0.3)
+    assert await cache.add("claim", b"z", ttl=5) is True  # an expired claim can be taken again
+    await cache.delete_many(["a", "n", "claim"])
+    assert await cache.get_many(["a", "n", "claim"]) == [None, None, None]
+
+
 async def test_in_process_queue_runs_jobs() -> None:
     queue = JobQueue(None)
     seen: list[tuple[object, int]] = []

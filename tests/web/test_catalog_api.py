@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from rolecall.config import NetworkSettings
+from rolecall.config import NetworkSettings, PremiereModel, PremiereSettings, PremiereUpstream
 from rolecall.storage.tables import ProviderConfig, utcnow
 from tests.factories import e2e_record
 from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
@@ -17,8 +17,9 @@ from tests.helpers import csrf_headers, make_client, sign_up
 
 @pytest.fixture
 def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]),
-                         premiere_models=["claude-sonnet-4-5"])
+    premiere = PremiereSettings(upstreams=[PremiereUpstream(id="house", provider="anthropic")],
+                                models=[PremiereModel(id="claude-sonnet-4-5", upstream="house")])
+    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), premiere=premiere)
 
 
 async def post(client: httpx.AsyncClient, path: str, body: dict) -> httpx.Response:
