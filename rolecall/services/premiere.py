@@ -87,7 +87,8 @@ def open_model(res: Resources, model_id: str) -> PremiereCall:
     upstream = _upstream(premiere, model.upstream)
     spec = get(upstream.provider)
     key = operator_key(upstream)
-    if key is None and spec.needs_key:
+    declared = upstream.api_key_env or upstream.api_key_file
+    if key is None and (declared or spec.needs_key):
         raise PremiereUnavailable(f"{LABEL}: the operator's key for upstream {upstream.id!r} is not configured.")
     target_model = model.upstream_model or model.id
     try:

@@ -143,7 +143,7 @@ async def _check_slots(s: AsyncSession, settings: Settings, account_id: str, slo
         raise Invalid(f"A chain holds at most {MAX_SLOTS} models.", field="slots")
     ids = {slot.section for slot in slots if slot.section != premiere.SECTION}
     labels = dict((await s.execute(select(ProviderConfig.id, ProviderConfig.label).where(
-        ProviderConfig.account_id == account_id, ProviderConfig.id.in_(ids)))).tuples().all()) if ids else {}
+        ProviderConfig.account_id == account_id, ProviderConfig.id.in_(ids)))).all()) if ids else {}
     offered = {m.id for m in premiere.offered(settings)}
     rows, seen = [], set()
     for position, slot in enumerate(slots):
@@ -185,7 +185,7 @@ async def _slots(s: AsyncSession, preset_ids: Sequence[str]) -> dict[str, list[S
     rows = await s.execute(
         select(PresetSlot, ProviderConfig).outerjoin(ProviderConfig, ProviderConfig.id == PresetSlot.config_id)
         .where(PresetSlot.preset_id.in_(preset_ids)).order_by(PresetSlot.preset_id, PresetSlot.position))
-    for slot, config in rows.tuples():
+    for slot, config in rows:
         found[slot.preset_id].append(_slot_view(slot, config))
     return found
 
