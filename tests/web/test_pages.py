@@ -43,7 +43,7 @@ async def test_api_keys_tab_has_its_sections(alice: httpx.AsyncClient) -> None:
 async def test_settings_tabs(alice: httpx.AsyncClient) -> None:
     page = soup(await alice.get("/settings"))
     tabs = page.find("nav", class_="tabs")
-    assert [a.text for a in tabs.find_all("a")] == ["Account", "API Keys", "Access Tokens", "Cast"]
+    assert [a.text for a in tabs.find_all("a")] == ["Account", "API Keys", "Access Tokens", "Cast", "Presets", "Usage"]
     assert "alice" in page.find("dl").text
     cast = await alice.get("/settings?tab=cast")
     assert cast.status_code == 303 and cast.headers["location"] == "/models"

@@ -11,9 +11,11 @@ from rolecall.web.routes import (
     jobs,
     messages,
     openai_api,
+    presets,
     provider_configs,
     scenes,
     settings,
+    usage,
 )
 
 ROUTERS = (
@@ -33,4 +35,8 @@ ROUTERS = (
     jobs.api,
     access_tokens.api,
     openai_api.api,
+    presets.pages,
+    presets.api,
+    usage.pages,
+    usage.api,
 )
