@@ -29,7 +29,8 @@ from rolecall.providers import prices
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.resources import Resources
 from rolecall.storage.db import Sessions
-from rolecall.storage.generation_tables import OUTCOMES, UsageEvent
+from rolecall.storage.generation_tables import OUTCOMES as OUTCOMES
+from rolecall.storage.generation_tables import UsageEvent
 from rolecall.storage.tables import new_id, utcnow
 
 log = logging.getLogger(__name__)

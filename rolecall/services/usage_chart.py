@@ -57,7 +57,7 @@ def render(data: DailyTokens) -> str:
     label_every = max(1, len(days) // 10)
     for n, day in enumerate(days):
         x = LEFT + n * slot + (slot - bar) / 2
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         for index, ((_, label), values) in enumerate(series):
             tokens = values[n]
             if not tokens:

@@ -18,7 +18,7 @@ const pickerBox = document.getElementById("slot-picker");
 const addButton = document.getElementById("add-slot");
 const deleteButton = document.getElementById("delete-preset");
 
-const state = { presets: [], current: null, slots: [] };
+const state = { presets: [], current: null, slots: [], sections: [] };
 
 const picker = createPicker({
   sections: document.getElementById("slot-sections"),
@@ -30,6 +30,8 @@ const picker = createPicker({
   heading: "h3",
   onPick: addSlot,
   isCurrent: (section, id) => state.slots.some((s) => s.section === section && s.model_id === id),
+  // Keep the sections (label, provider, privacy mode) to describe a picked model in its slot.
+  prepare: (sections) => { state.sections = sections; return sections; },
 });
 let pickerLoaded = false;
 
@@ -82,7 +84,7 @@ function renderSlots() {
 
 function addSlot(model) {
   if (state.slots.some((s) => s.section === model.section && s.model_id === model.id)) return;
-  const section = picker.sections().find((s) => s.id === model.section) || {};
+  const section = state.sections.find((s) => s.id === model.section) || {};
   state.slots.push({
     kind: model.section === "premiere" ? "premiere" : "config", section: model.section, model_id: model.id,
     label: section.label || model.section_label, provider_name: section.provider_name || "",
