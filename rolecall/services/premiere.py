@@ -24,7 +24,8 @@ import httpx
 from rolecall.config import PremiereModel, PremiereSettings, PremiereUpstream, Settings
 from rolecall.crypto import Secret
 from rolecall.net import NetworkPolicy
-from rolecall.providers import Connection, OptionsError, connect, get
+from rolecall.providers import Connection, OptionsError, Usage, connect, get
+from rolecall.services import token_balance
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.resources import Resources
 
@@ -97,6 +98,23 @@ def open_model(res: Resources, model_id: str) -> PremiereCall:
         raise PremiereUnavailable(f"{LABEL}: upstream {upstream.id!r} is misconfigured ({exc.field}).") from None
     http = res.premiere_http or res.http
     return PremiereCall(model.id, target_model, spec.id, conn, http, model.input_price, model.output_price)
+
+
+def breaker_key(settings: Settings, model_id: str) -> str:
+    """The circuit-breaker id of a Premiere model: its upstream (one outage closes all its models)."""
+    return f"premiere:{find(settings, model_id).upstream}"
+
+
+async def charge(res: Resources, account_id: str, call: PremiereCall, usage: Usage | None, prompt_text: str,
+                 output_text: str, *, usage_id: str | None = None) -> tuple[int, bool]:
+    """Debit a finished (or interrupted) Premiere generation: (tokens, whether they were estimated).
+
+    The upstream's reported usage when it sent one, else `token_balance.estimate_tokens` of what
+    was sent and received; recorded against ``usage_id`` (the usage log row of the attempt).
+    """
+    tokens, estimated = token_balance.tokens_used(usage, prompt_text, output_text)
+    await token_balance.debit(res.db, account_id, tokens, model_id=call.model_id, usage_id=usage_id)
+    return tokens, estimated
 
 
 def operator_key(upstream: PremiereUpstream) -> str | None:

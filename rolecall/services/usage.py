@@ -18,6 +18,7 @@ import contextlib
 import csv
 import io
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -74,6 +75,26 @@ class Attempt:
             values["cost_usd"] = prices.estimate_cost(self.model, self.input_tokens, self.output_tokens, self.known_price)
         values["reason"] = self.reason[:2000]
         return values
+
+
+class Clock:
+    """Latency and time to first token of one attempt, in whole milliseconds (monotonic)."""
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+        self._first: float | None = None
+
+    def first_token(self) -> None:
+        if self._first is None:
+            self._first = time.monotonic()
+
+    @property
+    def latency_ms(self) -> int:
+        return round((time.monotonic() - self._start) * 1000)
+
+    @property
+    def ttft_ms(self) -> int | None:
+        return None if self._first is None else round((self._first - self._start) * 1000)
 
 
 @dataclass(frozen=True)

@@ -80,3 +80,17 @@ async def test_the_catalogs_premiere_section_comes_from_the_settings(res) -> Non
     assert [m["id"] for m in section["models"]] == ["house-llama", "filed-model"]
     assert (first["name"], first["context_label"], first["capabilities"]) == ("House Llama", "128K", ["tools"])
     assert (first["input_price"], first["output_price"]) == (0.1, 0.2)
+
+
+async def test_a_premiere_generation_is_charged_by_reported_or_estimated_tokens(res, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from rolecall.providers import Usage
+    from rolecall.services import token_balance
+
+    monkeypatch.setenv("HOUSE_VLLM_KEY", VALID_KEY)
+    alice = await add_account(res, "alice")
+    start = await token_balance.current(res.db, res.settings.premiere, alice)
+    call = premiere.open_model(res, "house-llama")
+    assert await premiere.charge(res, alice, call, Usage(input_tokens=40, output_tokens=60), "", "") == (100, False)
+    assert await premiere.charge(res, alice, call, None, "p" * 40, "o" * 20) == (15, True)
+    assert await token_balance.current(res.db, res.settings.premiere, alice) == start - 115
+    assert premiere.breaker_key(res.settings, "house-llama") == "premiere:local"
