@@ -102,7 +102,7 @@ async def record_failure(cache: Cache, verdict: Verdict, kind: str, *, retry_aft
         if retry_after and retry_after > 0:
             until = moment + retry_after
             await cache.set(f"breaker:{cid}:retry", _text(until), retry_after)
-        await _release_probe(cache, verdict)
+        await release_probe(cache, verdict)
         return False
     if kind not in UNHEALTHY_KINDS:
         # Not the upstream's health: a probe that got a real answer proves the upstream is up.
@@ -126,7 +126,8 @@ async def _close(cache: Cache, cid: str) -> None:
     await cache.delete_many([f"breaker:{cid}:{suffix}" for suffix in ("fails", "open", "probe")])
 
 
-async def _release_probe(cache: Cache, verdict: Verdict) -> None:
+async def release_probe(cache: Cache, verdict: Verdict) -> None:
+    """Give back a probe claim that was never used, so another request may probe at once."""
     if verdict.probe:
         await cache.delete(f"breaker:{verdict.config_id}:probe")
 
