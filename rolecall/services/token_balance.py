@@ -92,8 +92,9 @@ def next_refill(every: str, now: datetime) -> datetime | None:
 def empty_message(refills_at: datetime | None) -> str:
     if refills_at is None:
         return "Your Premiere Theater balance is empty; add a BYOK provider to keep going"
+    # The date is the UTC day the refill happens (refills run at UTC midnight).
     return (f"Your Premiere Theater balance is empty; it refills on {refills_at:%B} {refills_at.day}, "
-            f"{refills_at.year} (UTC), or add a BYOK provider")
+            f"{refills_at.year}, or add a BYOK provider")
 
 
 def estimate_tokens(text: str) -> int:

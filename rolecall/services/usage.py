@@ -147,7 +147,8 @@ class UsageLog:
 
     def __init__(self, db: Sessions) -> None:
         self._db = db
-        self._pending: list[dict[str, Any]] = []
+        # Attempts as given: turning them into rows (cost, scrubbing) is the writer's work, not the stream's.
+        self._pending: list[Attempt] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -157,7 +158,7 @@ class UsageLog:
         if len(self._pending) >= MAX_PENDING:
             log.warning("usage log: %d rows waiting, dropping the oldest", len(self._pending))
             del self._pending[: len(self._pending) - MAX_PENDING + 1]
-        self._pending.append(attempt.row())
+        self._pending.append(attempt)
         if len(self._pending) >= BATCH:
             self._wake.set()
 
@@ -182,7 +183,7 @@ class UsageLog:
                 return 0
             try:
                 async with self._db.begin() as s:
-                    await s.execute(insert(UsageEvent), rows)
+                    await s.execute(insert(UsageEvent), [attempt.row() for attempt in rows])
             except Exception as exc:  # the database may be briefly away: keep the rows, try again
                 log.warning("usage log: could not write %d rows (%s); will retry", len(rows), type(exc).__name__)
                 self._pending = rows + self._pending

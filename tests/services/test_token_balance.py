@@ -61,7 +61,7 @@ async def test_an_empty_balance_is_a_typed_error_naming_the_refill_date(res) -> 
     await token_balance.debit(res.db, alice, 1000)
     with pytest.raises(BalanceEmpty) as caught:
         await token_balance.require(res.db, POLICY, alice, now=DAY1)
-    assert caught.value.message == ("Your Premiere Theater balance is empty; it refills on December 2, 2026 (UTC), "
+    assert caught.value.message == ("Your Premiere Theater balance is empty; it refills on December 2, 2026, "
                                     "or add a BYOK provider")
     assert caught.value.refills_at == datetime(2026, 12, 2, tzinfo=UTC) and caught.value.status == 402
     assert await token_balance.require(res.db, POLICY, alice, now=DAY2) == 5000
