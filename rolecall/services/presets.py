@@ -305,6 +305,17 @@ async def scene_preset_id(db: Sessions, account_id: str, scene_id: str) -> str |
         return found
 
 
+async def scene_preset(db: Sessions, account_id: str, scene_id: str) -> tuple[str | None, bool]:
+    """(preset id, whether the scene picked it) for one of the account's scenes; `NotFound` otherwise."""
+    async with db() as s:
+        if await s.scalar(select(Scene.id).where(Scene.id == scene_id, Scene.account_id == account_id)) is None:
+            raise NotFound("No such scene.")
+        chosen = await s.scalar(select(ScenePreset.preset_id).where(ScenePreset.scene_id == scene_id))
+    if chosen is not None:
+        return chosen, True
+    return await scene_preset_id(db, account_id, scene_id), False
+
+
 async def set_scene_preset(db: Sessions, account_id: str, scene_id: str, preset_id: str | None) -> None:
     """Pick a preset for one scene; None returns the scene to the default preset."""
     async with db.begin() as s:

@@ -94,3 +94,21 @@ async def test_presets_and_usage_are_linked_from_settings(alice: httpx.AsyncClie
     assert presets_page.find(id="api-options-title").text == "API Options"
     assert presets_page.find("nav", class_="tabs").find("a", attrs={"aria-current": "page"}).text == "Presets"
     assert (await alice.get("/settings?tab=usage")).headers["location"] == "/usage"
+
+
+async def test_a_scene_picks_its_preset(app, alice: httpx.AsyncClient, configs) -> None:  # type: ignore[no-untyped-def]
+    from rolecall.storage.tables import Scene
+
+    headers = await csrf_headers(alice)
+    default = (await alice.post("/api/presets", headers=headers, json={"name": "Default"})).json()
+    short = (await alice.post("/api/presets", headers=headers, json={"name": "Short", "settings": {"max_tokens": 150}})).json()
+    async with app.state.res.db.begin() as s:
+        s.add(Scene(id="c" * 24, account_id=(await alice.get("/api/me")).json()["id"], title="Harbor"))
+    assert (await alice.get(f"/api/scene-presets/{'c' * 24}")).json() == {"preset_id": default["id"], "chosen": False}
+    assert (await alice.put(f"/api/scene-presets/{'c' * 24}", headers=headers, json={"preset_id": short["id"]})).status_code == 204
+    assert (await alice.get(f"/api/scene-presets/{'c' * 24}")).json() == {"preset_id": short["id"], "chosen": True}
+    async with make_client(app) as bob:
+        await sign_up(bob, "bob")
+        assert (await bob.get(f"/api/scene-presets/{'c' * 24}")).status_code == 404
+        put = await bob.put(f"/api/scene-presets/{'c' * 24}", headers=await csrf_headers(bob), json={"preset_id": None})
+        assert put.status_code == 404

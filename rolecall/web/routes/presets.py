@@ -149,6 +149,17 @@ async def preset_chain(res: ResourcesDep, account: CurrentAccount, preset_id: st
     return [SlotOut.of(s) for s in await presets.chain(res.db, account.id, preset_id)]
 
 
+class ScenePresetOut(BaseModel):
+    preset_id: str | None = Field(description="The preset the scene uses (its own pick, else your default)")
+    chosen: bool = Field(description="True when the scene picked it; False when it falls back to the default")
+
+
+@api.get("/scene-presets/{scene_id}", summary="The preset a scene uses")
+async def get_scene_preset(res: ResourcesDep, account: CurrentAccount, scene_id: str) -> ScenePresetOut:
+    preset_id, chosen = await presets.scene_preset(res.db, account.id, scene_id)
+    return ScenePresetOut(preset_id=preset_id, chosen=chosen)
+
+
 @api.put("/scene-presets/{scene_id}", status_code=204, summary="Pick the preset a scene uses")
 async def set_scene_preset(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: ScenePresetIn) -> Response:
     await presets.set_scene_preset(res.db, account.id, scene_id, body.preset_id)
