@@ -12,7 +12,27 @@ the usage log records as a skip:
 The circuit states of the whole chain come from one cache round trip (`breaker.check`); the
 balance is read once, and only when the chain holds a Premiere model. The gateway then tries the
 runnable entries in order and moves on after an error before the first token (the guide: "If the
-primary model returns an error ... RoleCall automatically moves to the next model").
+primary model returns an error ... RoleCall automatically moves to the next model"):
+
+```python
+walk = await fallback.plan(res, account_id, scene_model=(section, model_id),
+                           preset_id=await presets.scene_preset_id(res.db, account_id, scene_id),
+                           background=isinstance(key, ServerKey) and not foreground)
+tried = []
+for entry in walk:
+    clock = usage.Clock()
+    if entry.skip:
+        usage.record(res, Attempt(..., outcome="skipped", reason=entry.skip, slot_position=entry.position))
+        continue
+    tried.append(entry.position)
+    # open: premiere.open_model(res, entry.model_id) (use call.http) or connections.open_config(...)
+    # stream; on the first token: clock.first_token(); no fallback after it
+    # ProviderError before the first token: breaker.record_failure(res.cache, entry.verdict, exc.kind,
+    #     retry_after=exc.retry_after); usage.record(... outcome="error", error_kind=exc.kind); continue
+    # done: breaker.record_success(res.cache, entry.verdict); Premiere: premiere.charge(...);
+    #     usage.record(... outcome="ok", latency_ms=clock.latency_ms, ttft_ms=clock.ttft_ms, ...); break
+await fallback.release_unused(res, walk, tried)
+```
 """
 
 from __future__ import annotations
