@@ -139,6 +139,16 @@ class PremiereSettings(BaseModel):
         return self
 
 
+class BreakerSettings(BaseModel):
+    """The per-config circuit breaker (services/breaker.py)."""
+
+    model_config = {"extra": "forbid"}
+
+    threshold: int = Field(3, ge=1, description="Consecutive timeouts/5xx/connection errors that open a config's circuit.")
+    cooldown: float = Field(30.0, gt=0, description="Seconds an open circuit skips the config before one probe is allowed.")
+    window: float = Field(300.0, gt=0, description="A failure older than this, with nothing since, is forgotten.")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. ``rolecall serve --help`` prints this list."""
 
@@ -209,6 +219,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     premiere: PremiereSettings = Field(default_factory=PremiereSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
@@ -275,7 +286,8 @@ class SettingsError(Exception):
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
-    "network": NetworkSettings, "limits": LimitSettings, "jobs": JobSettings, "premiere": PremiereSettings}
+    "network": NetworkSettings, "limits": LimitSettings, "jobs": JobSettings, "premiere": PremiereSettings,
+    "breaker": BreakerSettings}
 _SECTION_HELP = {
     ("premiere", "upstreams"): "[[premiere.upstreams]] tables: id, provider, base_url, api_key_env or api_key_file, "
                                "allow_private. See README.md, 'The Premiere Theater'.",

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rolecall.config import Settings
 from rolecall.storage.cache import Cache
 
 UNHEALTHY_KINDS = frozenset({"unavailable", "timeout"})
@@ -36,6 +37,12 @@ class Policy:
 
 
 DEFAULT = Policy()
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The operator's `[breaker]` settings as a policy."""
+    b = settings.breaker
+    return Policy(threshold=b.threshold, cooldown=b.cooldown, window=b.window)
 
 
 @dataclass(frozen=True)

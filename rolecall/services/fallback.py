@@ -72,11 +72,12 @@ class Planned:
 
 
 async def plan(res: Resources, account_id: str, *, scene_model: tuple[str, str] | None, preset_id: str | None,
-               background: bool = False, policy: breaker.Policy = breaker.DEFAULT) -> list[Planned]:
+               background: bool = False, policy: breaker.Policy | None = None) -> list[Planned]:
     """The ordered walk for one turn. ``scene_model`` is (section, model id) from the scene, if chosen."""
     slots = await presets.chain(res.db, account_id, preset_id) if preset_id else []
     entries = await _entries(res, account_id, scene_model, slots)
-    verdicts = await breaker.check(res.cache, [e.breaker_id for e in entries if not e.skip], policy=policy)
+    verdicts = await breaker.check(res.cache, [e.breaker_id for e in entries if not e.skip],
+                                   policy=policy or breaker.policy_of(res.settings))
     balance_skip = await _balance_skip(res, account_id, entries)
     planned = []
     for entry in entries:

@@ -113,3 +113,11 @@ async def test_state_is_shared_by_two_app_instances_on_one_redis(make_settings) 
         assert (busy.allowed, busy.state) == (False, "half_open")  # the claim is shared too
         await breaker.record_success(two, probe)
         assert (await breaker.check(one, ["cfg"], policy=POLICY, now=T0 + 32))["cfg"].allowed
+
+
+def test_the_operator_tunes_the_breaker_in_settings(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from rolecall.config import BreakerSettings
+
+    policy = breaker.policy_of(make_settings(breaker=BreakerSettings(threshold=5, cooldown=60, window=120)))
+    assert (policy.threshold, policy.cooldown, policy.window) == (5, 60.0, 120.0)
+    assert breaker.policy_of(make_settings()) == breaker.DEFAULT
