@@ -13,8 +13,8 @@ from rolecall.services.usage import DailyTokens
 
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 28
-# Colour-blind-safe palette (Okabe & Ito), then greys.
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999", "#666666")
+# Colour-blind-safe palette (Okabe & Ito, without its black: the page is dark), then greys.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#BBBBBB", "#999999", "#777777")
 
 
 def _nice_top(value: int) -> int:
@@ -52,8 +52,8 @@ def render(data: DailyTokens) -> str:
     for tick in range(5):
         value = top * tick // 4
         y = TOP + plot_h - plot_h * tick / 4
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">{_short(value)}</text>')
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" stroke-opacity="0.18"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="currentColor" fill-opacity="0.7">{_short(value)}</text>')
     label_every = max(1, len(days) // 10)
     for n, day in enumerate(days):
         x = LEFT + n * slot + (slot - bar) / 2
@@ -69,7 +69,7 @@ def render(data: DailyTokens) -> str:
                          f'{day.isoformat()}</title></rect>')
         if n % label_every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle" font-size="11" '
-                         f'fill="#555">{day:%b} {day.day}</text>')
+                         f'fill="currentColor" fill-opacity="0.7">{day:%b} {day.day}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
