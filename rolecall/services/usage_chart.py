@@ -53,7 +53,8 @@ def render(data: DailyTokens) -> str:
         value = top * tick // 4
         y = TOP + plot_h - plot_h * tick / 4
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" stroke-opacity="0.18"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="currentColor" fill-opacity="0.7">{_short(value)}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="currentColor" '
+                     f'fill-opacity="0.7">{_short(value)}</text>')
     label_every = max(1, len(days) // 10)
     for n, day in enumerate(days):
         x = LEFT + n * slot + (slot - bar) / 2
