@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from rolecall.logs import scrub
 from rolecall.providers import prices
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.resources import Resources
@@ -74,8 +73,9 @@ class Attempt:
         del values["known_price"]
         if values["cost_usd"] is None:
             values["cost_usd"] = prices.estimate_cost(self.model, self.input_tokens, self.output_tokens, self.known_price)
-        # Provider messages are scrubbed before they reach us; this is the net under that rule.
-        values["reason"] = scrub(self.reason)[:2000]
+        # Reasons are our own texts or `ProviderError` messages, which the providers layer has
+        # already cleared of the key and secret header values.
+        values["reason"] = self.reason[:2000]
         return values
 
 

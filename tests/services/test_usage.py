@@ -51,13 +51,11 @@ async def test_costs_prefer_a_known_price_and_stay_unknown_without_one(res) -> N
     alice = await add_account(res, "alice")
     usage.record(res, attempt(alice, section="premiere", config_label="Premiere Theater", model="house-llama",
                               known_price=(0.1, 0.2), premiere_tokens=1500))
-    usage.record(res, attempt(alice, model="some/unknown-model", outcome="error",
-                              reason="Incorrect API key provided: sk-proj-abcdefghijklmnop1234"))
+    usage.record(res, attempt(alice, model="some/unknown-model"))
     await res.usage.flush()
     rows = {r.model: r for r in (await usage.page(res.db, alice, Filters())).rows}
     assert rows["house-llama"].cost_usd == pytest.approx(0.0002) and rows["house-llama"].premiere_tokens == 1500
     assert rows["some/unknown-model"].cost_usd is None
-    assert rows["some/unknown-model"].reason == "Incorrect API key provided: [REDACTED]"  # never a key in the log
 
 
 async def test_pages_filters_and_isolation(res) -> None:  # type: ignore[no-untyped-def]
