@@ -147,7 +147,7 @@ class UsageLog:
 
     def __init__(self, db: Sessions) -> None:
         self._db = db
-        # Attempts as given: turning them into rows (cost, scrubbing) is the writer's work, not the stream's.
+        # Attempts as given: turning them into rows (cost estimate) is the writer's work, not the stream's.
         self._pending: list[Attempt] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
