@@ -151,6 +151,7 @@ class UsageLog:
         self._pending: list[Attempt] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._lock = asyncio.Lock()
 
     def record(self, attempt: Attempt) -> None:
@@ -164,14 +165,19 @@ class UsageLog:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="usage-log-writer")
 
     async def stop(self) -> None:
-        """Stop the writer and write every row still waiting."""
+        """Stop the writer and write every row still waiting.
+
+        The writer is asked to finish rather than cancelled: a batch being inserted must not be
+        cut off halfway (it would be lost, or written twice when retried).
+        """
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()
 
@@ -191,7 +197,7 @@ class UsageLog:
             return len(rows)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
             self._wake.clear()
