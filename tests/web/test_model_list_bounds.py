@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rolecall.config import NetworkSettings
+from rolecall.config import NetworkSettings, PremiereModel, PremiereSettings, PremiereUpstream
 from tests.factories import e2e_record
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
@@ -15,7 +15,9 @@ from tests.helpers import csrf_headers
 
 @pytest.fixture
 def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), premiere_models=["house-model"])
+    premiere = PremiereSettings(upstreams=[PremiereUpstream(id="house", provider="openrouter", api_key_env="HOUSE_KEY")],
+                                models=[PremiereModel(id="house-model", upstream="house")])
+    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), premiere=premiere)
 
 
 async def _save_tested(client: httpx.AsyncClient, base_url: str, label: str) -> tuple[dict, dict]:
