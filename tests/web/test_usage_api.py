@@ -112,3 +112,18 @@ async def test_token_balance_section_and_api(app, alice: httpx.AsyncClient) -> N
     await token_balance.debit(res.db, owner, 3800)
     empty = BeautifulSoup((await alice.get("/settings?tab=api-keys")).text, "html.parser")
     assert "Your Premiere Theater balance is empty; it refills on" in empty.find(attrs={"data-testid": "balance-empty-notice"}).text
+
+
+async def test_the_page_shows_fifty_attempts_then_links_to_older_ones(app, alice: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    owner, res = await account_id(alice), app.state.res
+    for n in range(60):
+        usage.record(res, Attempt(owner, "cfg-or", "OpenRouter fallback", "openrouter", f"model-{n:02d}", "ok",
+                                  at=NOW - timedelta(minutes=n)))
+    await res.usage.flush()
+    first = BeautifulSoup((await alice.get("/usage", params={"outcome": "ok"})).text, "html.parser")
+    assert len(first.find(attrs={"data-testid": "usage-rows"}).find("tbody").find_all("tr")) == 50
+    older = first.find("a", string="Older attempts")["href"]
+    assert older.startswith("/usage?outcome=ok&cursor=")
+    second = BeautifulSoup((await alice.get(older)).text, "html.parser")
+    models = [code.text for code in second.find(attrs={"data-testid": "usage-rows"}).find_all("code")]
+    assert models == [f"model-{n:02d}" for n in range(50, 60)] and not second.find("a", string="Older attempts")
