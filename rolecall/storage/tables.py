@@ -167,11 +167,8 @@ class AccessToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-# The scene and job domains live in their own modules (tables grow by domain); importing them registers them.
-from rolecall.storage.job_tables import JobRecord, JobSchedule  # noqa: E402
-from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
-
-# Presets, token balances and the usage log live in their own module; importing it registers them.
+# Domains with tables of their own (tables grow by domain): importing them registers them. The
+# generation module holds presets, token balances and the usage log.
 from rolecall.storage.generation_tables import (  # noqa: E402
     Preset,
     PresetSlot,
@@ -179,6 +176,8 @@ from rolecall.storage.generation_tables import (  # noqa: E402
     TokenLedger,
     UsageEvent,
 )
+from rolecall.storage.job_tables import JobRecord, JobSchedule  # noqa: E402
+from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
 
 __all__ = [
     "AccessToken", "Account", "Base", "Character", "JobRecord", "JobSchedule", "LoginSession", "Message", "MessageAlternative",
