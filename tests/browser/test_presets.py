@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,9 +30,10 @@ def premiere_server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str 
     srv.stop()
 
 
-def _pick(page: Page, query: str, name: str) -> None:
+def _pick(page: Page, query: str, model: str, section: str) -> None:
+    """Click a model row of the picker (its name reads "Use <model> <id> from <section>")."""
     page.get_by_label("Search models to add").fill(query)
-    page.get_by_role("button", name=name).click()
+    page.get_by_role("button", name=re.compile(rf"^Use {re.escape(model)} .* from {re.escape(section)}$")).click()
 
 
 def test_build_reorder_and_save_a_fallback_chain(premiere_server: Any, chromium: Any, fake_openai, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
@@ -55,9 +57,9 @@ def test_build_reorder_and_save_a_fallback_chain(premiere_server: Any, chromium:
     page.get_by_label("System prompt template").fill("You are {{char}}.")
 
     page.get_by_role("button", name="+ Add a model").click()
-    _pick(page, "haiku", "Use Claude Haiku 4.5 (Anthropic personal)")
-    _pick(page, "llama 3.3", "Use Meta: Llama 3.3 70B Instruct (OpenRouter fallback)")
-    _pick(page, "house", "Use House Llama (Premiere Theater)")
+    _pick(page, "haiku", "Claude Haiku 4.5", "Anthropic personal")
+    _pick(page, "llama 3.3", "Meta: Llama 3.3 70B Instruct", "OpenRouter fallback")
+    _pick(page, "house", "House Llama", "Premiere Theater")
     slots = page.locator("#slot-list .slot")
     expect(slots).to_have_count(3)
     expect(slots.nth(0)).to_contain_text("Primary")
