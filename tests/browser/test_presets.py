@@ -10,13 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, start_server
-from tests.browser.test_cast import _add_tested_config, _api
-from tests.factories import e2e_record
+from tests.browser.conftest import Server, add_tested_config, api_call, encryption_set_up_by_api, sign_up, start_server
 from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a stage of one's own"
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +35,13 @@ def _pick(page: Page, query: str, model: str, section: str) -> None:
 
 def test_build_reorder_and_save_a_fallback_chain(premiere_server: Any, chromium: Any, fake_openai, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
     page = chromium.new_context().new_page()
-    page.goto(premiere_server.url + "/signup")
-    page.get_by_label("Name").fill("director")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    record, _ = e2e_record(_api(page, "GET", "/api/me")["id"])
-    _api(page, "POST", "/api/encryption/setup", record)
-    _add_tested_config(page, "Anthropic personal", "anthropic", fake_anthropic.base_url)
-    _add_tested_config(page, "OpenRouter fallback", "openrouter", fake_openai.base_url)
+    sign_up(page, premiere_server, "director")
+    encryption_set_up_by_api(page)
+    add_tested_config(page, "Anthropic personal", "anthropic", fake_anthropic.base_url)
+    add_tested_config(page, "OpenRouter fallback", "openrouter", fake_openai.base_url)
 
     page.goto(premiere_server.url + "/settings")
-    page.get_by_role("tab", name="Presets").click()
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Presets").click()
     expect(page).to_have_url(premiere_server.url + "/presets")
     page.get_by_role("button", name="+ New preset").click()
     page.get_by_label("Name").fill("Claude first")
@@ -71,7 +64,7 @@ def test_build_reorder_and_save_a_fallback_chain(premiere_server: Any, chromium:
     page.get_by_role("button", name="Save preset").click()
     expect(page.get_by_role("status").filter(has_text="Saved “Claude first”.")).to_be_visible()
 
-    saved = _api(page, "GET", "/api/presets")["presets"][0]
+    saved = api_call(page, "GET", "/api/presets")["presets"][0]
     assert saved["settings"] == {"temperature": 0.85, "stop": ["###"]} and saved["system_prompt"] == "You are {{char}}."
     assert [(s["label"], s["model_id"]) for s in saved["slots"]] == [
         ("Premiere Theater", "house-llama"), ("OpenRouter fallback", "meta-llama/llama-3.3-70b-instruct")]

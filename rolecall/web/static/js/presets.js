@@ -2,7 +2,8 @@
 // primary model and its fallbacks, picked with the same model picker as the Cast page.
 
 import { api } from "./app.js";
-import { createPicker, el } from "./catalog_view.js";
+import { createPicker } from "./catalog_view.js";
+import { el } from "./dom.js";
 
 const SAMPLERS = ["temperature", "top_p", "top_k", "min_p", "max_tokens", "repetition_penalty", "presence_penalty", "frequency_penalty"];
 const INTEGERS = new Set(["top_k", "max_tokens"]);
