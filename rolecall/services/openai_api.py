@@ -14,7 +14,7 @@ Server-Accessible configs are reachable: an API call has no browser to hand over
 key, so those are left out of the list and answer "not found" with the reason.
 
 A route is a chain of targets; the next one is tried only when one fails before its first token
-(DESIGN "Fallback only before the first token"). A stream is started (first event read) before the
+(docs/architecture.md, "Generation path"). A stream is started (first event read) before the
 caller answers, so a failure before the first token is a proper HTTP error, not a 200 that breaks.
 
 Seams for what is not on main yet: `_premiere_targets` and `_preset_targets` (the hosted models and
@@ -223,7 +223,7 @@ async def _failed(res: Resources, attempt: Attempt, config: connections.OpenConf
     _record(res, attempt)
     label = attempt.target.label
     text = exc.message or exc.kind.replace("_", " ")
-    if exc.kind == "auth":  # a live auth error turns the config's pill Invalid (guide §8)
+    if exc.kind == "auth":  # a live auth error turns the config's pill Invalid (user guide, "8. Maintenance Tips")
         await provider_configs.mark_invalid(res.db, config.config_id, text)
         text += (f" RoleCall marked “{label}” Invalid: open Settings → API Keys, paste a current key and click "
                  "Test Key.")
