@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from rolecall.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from rolecall.services.fields import required_text
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import AccessToken, utcnow
@@ -100,12 +101,9 @@ def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise Invalid("Give the token a name, e.g. “VS Code on my laptop”.", field="name")
-    if len(name) > MAX_NAME:
-        raise Invalid(f"Token names can be at most {MAX_NAME} characters.", field="name")
-    return name
+    return required_text(name, field="name", limit=MAX_NAME,
+                         empty="Give the token a name, e.g. “VS Code on my laptop”.",
+                         too_long=f"Token names can be at most {MAX_NAME} characters.")
 
 
 def _view(row: AccessToken) -> TokenView:

@@ -25,6 +25,7 @@ from rolecall.providers import (
 )
 from rolecall.providers.options import check_fixed_headers, check_key
 from rolecall.services.errors import Invalid
+from rolecall.services.fields import required_text
 
 MAX_LABEL = 80
 MODES = ("e2e", "srv")
@@ -90,12 +91,9 @@ def check_api_key(spec: Provider, api_key: str) -> None:
 
 
 def check_label(label: str) -> str:
-    label = (label or "").strip()
-    if not label:
-        raise Invalid("Give this config a label, e.g. “OpenAI personal”.", field="label")
-    if len(label) > MAX_LABEL:
-        raise Invalid(f"Labels can be at most {MAX_LABEL} characters.", field="label")
-    return label
+    return required_text(label, field="label", limit=MAX_LABEL,
+                         empty="Give this config a label, e.g. “OpenAI personal”.",
+                         too_long=f"Labels can be at most {MAX_LABEL} characters.")
 
 
 def check_mode(mode: str) -> str:
