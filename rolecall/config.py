@@ -58,6 +58,8 @@ class LimitSettings(BaseModel):
     test_deadline: float = Field(20.0, gt=0, description="Seconds one Test Key may take in all, every request included.")
     refresh_deadline: float = Field(60.0, gt=0, description="Seconds one background model-list refresh may take in all.")
     first_token_deadline: float = Field(90.0, gt=0, description="Seconds a streamed reply may take to send its first text.")
+    chain_deadline: float = Field(120.0, gt=0, description="Seconds a whole fallback chain may take to get a first "
+                                  "text, every model tried included; later slots are skipped once it has passed.")
     outbound_per_account: int = Field(8, ge=1, description="Provider calls one account may have running at once.")
     outbound_per_origin: int = Field(32, ge=1, description="Provider calls to one destination running at once, all accounts.")
     tests_per_minute: int = Field(30, ge=1, description="Test Key requests per account per minute.")

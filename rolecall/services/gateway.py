@@ -1,58 +1,56 @@
-"""Generation: a turn of a scene, streamed from the chosen model (docs/architecture.md, "Generation path").
+"""Generation: a turn of a scene, streamed from the first model of its chain that answers
+(docs/architecture.md, "Generation path").
 
 ```python
 turn = await gateway.prepare(res, account_id, scene_id, "send", text="Hello")   # 404s raise here
-async for event in gateway.run(res, turn, HandedKey(...) or ServerKey()):
-    ...  # StreamEvent("user" | "start" | "delta" | "done" | "error", data)
+async for event in gateway.run(res, turn, HandedKey(...) or ServerKey(), background=False):
+    ...  # StreamEvent("user" | "skipped" | "start" | "delta" | "done" | "error", data)
 ```
 
-The chain is a list of steps (one today: the scene's model; presets add fallbacks later). Each
-step is opened through `connections.open_config` with the caller's key, which lives only in this
-call's frames: it is never stored, logged, cached or queued. Checks that need no upstream call
-(no model chosen, the key not handed over, the context does not fit) refuse the turn before
-anything is written, so the page can fix it and send the same text again.
+The chain is the scene's own model (the AI wing) followed by its preset's API Options slots
+(`fallback.plan`); `chain_run.ChainRun` walks it: a slot that cannot take the turn, or that fails
+before its first token, is logged, announced as ``skipped`` ({position, label, model, kind,
+reason}) and the next one is tried, so the person sees one reply. ``background=True`` (worker
+jobs) skips End-to-End configs: the server cannot open their keys. The preset's samplers and
+system prompt template apply to every slot; the prompt is fitted to each model's window.
 
-Writes: the person's message before the upstream call; the reply row after its first token has
-gone out; the final text when the stream ends. No write and no log line per chunk. If the
-stream breaks, or the client goes away (Stop), or the server stops mid-stream, the partial text
-is kept with status `interrupted`; an error before the first token leaves no reply behind.
+Keys: a `HandedKey` is the key of the scene's own model's End-to-End config (what the page
+unlocks), or, with no scene model, of the chain's first End-to-End config; a mapping
+``{config id: HandedKey}`` hands several over. They live only in this call's frames: never
+stored, logged, cached or queued. When no slot can run at all (no model, no key, nothing fits)
+the turn is refused before anything is written, so the page can fix it and send the same text.
+
+Writes: the person's message just before the first upstream call; the reply row after its first
+token has gone out; the final text when the stream ends. No write and no log line per chunk. If
+the stream breaks, or the client goes away (Stop), or the server stops mid-stream, the partial
+text is kept with status `interrupted` (no other model's text is spliced in); Retry regenerates
+it, which walks the chain again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
-from collections import OrderedDict
-from collections.abc import AsyncGenerator
-from contextlib import AsyncExitStack, aclosing
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from sqlalchemy import select
 
-from rolecall.net import origin_of
-from rolecall.providers import ChatEvent, ChatRequest, ProviderError, Usage, facts, protocol_for
-from rolecall.services import connections, messages, provider_configs
-from rolecall.services.errors import Invalid, NotFound, RateLimited
-from rolecall.services.generation_errors import GenerationError, busy, first_token_timeout, from_provider, refusal
+from rolecall.providers import ChatRequest
+from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
+from rolecall.services.generation_errors import GenerationError, refusal
 from rolecall.services.messages import Action, Made, Outcome, ReplyTarget, Turn
 from rolecall.services.prompt import Budget, ContextTooLong, build, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
-from rolecall.services.stored_config import StoredConfigCorrupt
 from rolecall.storage.db import Sessions
-from rolecall.storage.tables import ProviderConfig
+from rolecall.storage.tables import Account, Preset
 
 log = logging.getLogger(__name__)
-_LIMITS: OrderedDict[tuple[str, str], dict[str, tuple[int | None, int | None]]] = OrderedDict()
-_LIMITS_SIZE = 256
-# (config, model) -> (context, max output, expiry): the list version is re-checked at most this often.
-_RECENT: OrderedDict[tuple[str, str], tuple[int | None, int | None, float]] = OrderedDict()
-RECHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +62,20 @@ class StreamEvent:
 
 
 @dataclass(frozen=True)
-class Step:
-    section: str
-    model_id: str
-
-
-@dataclass(frozen=True)
 class Prepared:
     turn: Turn
     action: Action
     text: str | None
+
+
+@dataclass(frozen=True)
+class PresetUse:
+    """The scene's preset as a generation uses it (all empty when the account has no presets)."""
+
+    id: str | None = None
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    system_prompt: str = ""
+    user_name: str = ""
 
 
 async def prepare(res: Resources, account_id: str, scene_id: str, action: Action, *,
@@ -85,52 +87,112 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     return Prepared(turn, action, text or None)
 
 
-def chain(turn: Turn) -> tuple[Step, ...]:
-    """The models to try, in order: the scene's choice (fallbacks come with presets)."""
-    if not turn.model_section or not turn.model_id:
-        return ()
-    return (Step(turn.model_section, turn.model_id),)
+async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
+    preset_id = await presets.scene_preset_id(db, turn.account_id, turn.scene_id)
+    if preset_id is None:
+        return PresetUse()
+    async with db() as s:
+        row = (await s.execute(select(Preset.settings, Preset.system_prompt, Account.name)
+                               .join(Account, Account.id == Preset.account_id)
+                               .where(Preset.id == preset_id, Preset.account_id == turn.account_id))).first()
+    if row is None:
+        return PresetUse()
+    values, template, user_name = row
+    return PresetUse(preset_id, dict(values or {}), template or "", user_name or "")
 
 
-async def run(res: Resources, prepared: Prepared, key: connections.Key) -> AsyncGenerator[StreamEvent, None]:
+def system_prompt(turn: Turn, preset: PresetUse) -> str:
+    """The character and scene text, after the preset's template (placeholders filled in)."""
+    own = system_text(turn.character, turn.title, turn.description)
+    if not preset.system_prompt.strip():
+        return own
+    char = turn.character
+    rendered = presets.render_prompt(preset.system_prompt, {
+        "char": char.name if char else "", "persona": char.persona if char else "", "user": preset.user_name,
+        "scene": turn.title})
+    return f"{rendered.strip()}\n\n{own}"
+
+
+def _keys(key: connections.Key | chain_run.Keys, turn: Turn) -> connections.Key | chain_run.Keys:
+    if isinstance(key, connections.HandedKey) and turn.model_section and turn.model_section != PREMIERE:
+        return {turn.model_section: key}  # the page unlocks the key of the scene's own model
+    return key
+
+
+async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_run.Keys, *,
+              background: bool = False) -> AsyncGenerator[StreamEvent, None]:
     """The turn's events. Never raises for a failed generation: it ends with an ``error`` event."""
     turn = prepared.turn
-    steps = chain(turn)
-    if not steps:
+    preset = await preset_use(res.db, turn)
+    scene_model = (turn.model_section, turn.model_id) if turn.model_section and turn.model_id else None
+    walk = await fallback.plan(res, turn.account_id, scene_model=scene_model, preset_id=preset.id,
+                               background=background)
+    if not walk:
         yield _error(refusal("no_model"))
         return
-    step = steps[0]  # one step today; a later issue moves on to the next one on an error before the first token
-    opened = await _open(res, turn, step, key)
-    if isinstance(opened, GenerationError):
-        yield _error(opened)
-        return
-    config, model = opened
     history = turn.history
     if prepared.text is not None:
         history = (*history, messages.Line("user", prepared.text))
-    try:
-        request = await _request(res.db, turn, step, history)
-    except ContextTooLong as exc:
-        yield _error(_too_long(exc, model))
-        return
-    async with AsyncExitStack() as held:
-        try:  # a provider-call slot for the whole stream, taken before anything is stored
-            await held.enter_async_context(res.limits.slot(turn.account_id, origin_of(config.connection.base_url)))
-        except RateLimited as exc:
-            yield _error(busy(exc.message, exc.retry_after))
-            return
-        target = turn.target
-        if prepared.text is not None:
-            user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
-                                                   turn.next_position)
-            target = dataclasses.replace(target, position=turn.next_position + 1)
-            yield StreamEvent("user", user)
-        yield StreamEvent("start", {"message_id": target.message_id, "alternative": target.alt_index, "model": model})
-        names = {config.config_id: ConfigName(config.label, config.provider.id, config.privacy_mode)}
-        reply = Reply(target, Made(step.section, step.model_id, config.provider.id), names)
-        async with aclosing(_relay(res, reply, config, request)) as relayed:
-            async for event in relayed:
-                yield event
+    system = system_prompt(turn, preset)
+    reply_cap = preset.settings.get("max_tokens")
+
+    async def request_for(target: chain_run.Target) -> ChatRequest:
+        facts = target.facts
+        budget = Budget.for_model(facts.context_window, facts.max_output, reply_cap)
+        try:
+            prompt = build(system, history, budget)
+        except ContextTooLong as exc:
+            error = _too_long(exc, model_view(target.entry.section, target.model_id, {}))
+            raise chain_run.Unfit("context_too_long", f"The turn needs about {exc.needed:,} tokens; this model "
+                                  f"takes {exc.window:,}", error) from None
+        return ChatRequest(prompt, model=target.model_id, max_tokens=budget.reply)
+
+    ctx = chain_run.Context(turn.account_id, turn.scene_id, preset.id, preset.settings)
+    walker = chain_run.ChainRun(res, ctx, walk, request_for, _keys(key, turn), background=background)
+    target = turn.target
+    reply: Reply | None = None
+    parts: list[str] = []
+    async with aclosing(walker.events()) as events:
+        try:
+            async for event in events:
+                if event.name == "delta":
+                    parts.append(event.data)
+                    yield StreamEvent("delta", event.data)
+                    if reply is not None and reply.started_at is None:  # after the first token went out
+                        await reply.begin(res.db)
+                elif event.name == "skipped":
+                    yield StreamEvent("skipped", event.data)
+                elif event.name == "calling":
+                    if prepared.text is not None and walker.calls == 0:  # stored once, before the first call
+                        user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
+                                                               turn.next_position)
+                        target = dataclasses.replace(target, position=turn.next_position + 1)
+                        yield StreamEvent("user", user)
+                elif event.name == "start":
+                    hop: chain_run.Hop = event.data
+                    names = ({hop.config_id: ConfigName(hop.label, hop.provider.id, hop.privacy_mode or "")}
+                             if hop.config_id else {})
+                    made = Made(hop.section, hop.entry.model_id, hop.provider.id if hop.config_id else None)
+                    reply = Reply(target, made, names)
+                    yield StreamEvent("start", {"message_id": target.message_id, "alternative": target.alt_index,
+                                                "model": model_view(hop.section, hop.entry.model_id, names)})
+                elif event.name == "done":
+                    finished: chain_run.Finished = event.data
+                    assert reply is not None
+                    used = finished.usage
+                    outcome = Outcome(finished.text, "complete", finished.finish_reason,
+                                      used.input_tokens if used else None, used.output_tokens if used else None)
+                    yield StreamEvent("done", await reply.finish(res.db, outcome))
+                elif event.name == "error":
+                    failed: chain_run.Failed = event.data
+                    kept = (await reply.finish(res.db, _interrupted(failed.partial, failed.error))
+                            if failed.partial and reply is not None else None)
+                    yield _error(failed.error, kept)
+        except BaseException:  # Stop (client gone), server shutdown: keep what was written
+            if parts and reply is not None:
+                with anyio.CancelScope(shield=True):
+                    await reply.finish(res.db, _interrupted("".join(parts), None))
+            raise
 
 
 @dataclass
@@ -152,31 +214,6 @@ class Reply:
         return await messages.finish_reply(db, self.target, outcome, self.made, self.names, self.started_at)
 
 
-async def _open(res: Resources, turn: Turn, step: Step, key: connections.Key
-                ) -> tuple[connections.OpenConfig, ModelView | None] | GenerationError:
-    if step.section == PREMIERE:
-        return refusal("premiere_unavailable")
-    try:
-        config = await connections.open_config(res, turn.account_id, step.section, key)
-    except NotFound:
-        return refusal("config_gone")
-    except connections.KeyUnavailable:
-        return refusal("key_needed", step.section)
-    except StoredConfigCorrupt:
-        return refusal("config_broken", step.section)
-    except Invalid as exc:  # the handed key cannot be this provider's, or the stored one cannot be opened
-        return GenerationError("auth", "The key was rejected", exc.message, step.section)
-    names = {config.config_id: ConfigName(config.label, config.provider.id, config.privacy_mode)}
-    return config, model_view(step.section, step.model_id, names)
-
-
-async def _request(db: Sessions, turn: Turn, step: Step, history: tuple[messages.Line, ...]) -> ChatRequest:
-    context, max_output = await model_limits(db, step.section, step.model_id)
-    budget = Budget.for_model(context, max_output)
-    prompt = build(system_text(turn.character, turn.title, turn.description), history, budget)
-    return ChatRequest(prompt, model=step.model_id, max_tokens=budget.reply)
-
-
 def _too_long(exc: ContextTooLong, model: ModelView | None) -> GenerationError:
     name = model.display_name if model else "This model"
     message = (f"This turn needs about {exc.needed:,} tokens (the character, the scene, the newest message and "
@@ -185,64 +222,8 @@ def _too_long(exc: ContextTooLong, model: ModelView | None) -> GenerationError:
     return refusal("context_too_long", message=message)
 
 
-async def _relay(res: Resources, reply: Reply, config: connections.OpenConfig, request: ChatRequest
-                 ) -> AsyncGenerator[StreamEvent, None]:
-    """Stream the reply: one ``delta`` per upstream text chunk, then ``done`` or ``error``."""
-    parts: list[str] = []
-    finish: str | None = None
-    usage: Usage | None = None
-    adapter = protocol_for(config.provider.protocol)
-    # The read timeout restarts with every byte; this bounds the wait for the first text as a whole
-    # (a model "thinking" in reasoning chunks or keep-alives), and is lifted once text flows.
-    deadline = res.limits.rules.first_token_deadline
-    first_token = asyncio.timeout(deadline)
-    try:
-        # Adapters' streams are async generators: closing ours closes the upstream response.
-        upstream = cast("AsyncGenerator[ChatEvent, None]", adapter.stream_chat(config.connection, request, res.http))
-        async with first_token, aclosing(upstream) as events:
-            async for event in events:
-                if event.kind == "text":
-                    if not event.text:
-                        continue
-                    parts.append(event.text)
-                    if reply.started_at is None:
-                        first_token.reschedule(None)
-                    yield StreamEvent("delta", event.text)
-                    if reply.started_at is None:  # after the first token went out, so the write does not delay it
-                        await reply.begin(res.db)
-                elif event.kind == "usage":
-                    usage = event.usage
-                elif event.kind == "finish":
-                    finish = event.finish_reason
-    except ProviderError as exc:
-        error = from_provider(exc, config.config_id)
-        if exc.kind == "auth":  # a live auth error turns the pill Invalid (user guide, "8. Maintenance Tips")
-            await provider_configs.mark_invalid(res.db, config.config_id, error.message)
-        kept = await reply.finish(res.db, _interrupted(parts, error)) if parts else None
-        yield _error(error, kept)
-        return
-    except TimeoutError:
-        if not first_token.expired():
-            raise
-        yield _error(first_token_timeout(deadline, config.config_id))
-        return
-    except BaseException:  # Stop (client gone), server shutdown: keep what was written
-        if parts:
-            with anyio.CancelScope(shield=True):
-                await reply.finish(res.db, _interrupted(parts, None))
-        raise
-    if not parts:
-        yield _error(GenerationError("bad_response", "Empty reply", "The model sent an empty reply"
-                                     + (f" (finish reason: {finish})" if finish else "") + ". Try again or pick "
-                                     "another model.", config.config_id))
-        return
-    outcome = Outcome("".join(parts), "complete", finish, usage.input_tokens if usage else None,
-                      usage.output_tokens if usage else None)
-    yield StreamEvent("done", await reply.finish(res.db, outcome))
-
-
-def _interrupted(parts: list[str], error: GenerationError | None) -> Outcome:
-    return Outcome("".join(parts), "interrupted", "error" if error else "stopped",
+def _interrupted(text: str, error: GenerationError | None) -> Outcome:
+    return Outcome(text, "interrupted", "error" if error else "stopped",
                    error_kind=error.kind if error else None, error_message=error.message if error else None)
 
 
@@ -253,37 +234,6 @@ def _error(error: GenerationError, reply: MessageView | None = None) -> StreamEv
 # --- model limits ------------------------------------------------------------------------------
 
 async def model_limits(db: Sessions, config_id: str, model_id: str) -> tuple[int | None, int | None]:
-    """(context window, max output) of a model: the config's cached list, else curated facts, else unknown.
-
-    The list (the config's largest column) is read once per list version and kept in a bounded
-    cache; a model asked about in the last minute is answered without a query at all.
-    """
-    now = time.monotonic()
-    recent = _RECENT.get((config_id, model_id))
-    if recent is not None and recent[2] > now:
-        return recent[0], recent[1]
-    context, max_output = await _limits_from_list(db, config_id, model_id)
-    _RECENT[(config_id, model_id)] = (context, max_output, now + RECHECK_SECONDS)
-    if len(_RECENT) > _LIMITS_SIZE * 4:
-        _RECENT.popitem(last=False)
-    return context, max_output
-
-
-async def _limits_from_list(db: Sessions, config_id: str, model_id: str) -> tuple[int | None, int | None]:
-    async with db() as s:
-        fetched = await s.scalar(select(ProviderConfig.models_fetched_at).where(ProviderConfig.id == config_id))
-        key = (config_id, fetched.isoformat() if fetched else "")
-        table = _LIMITS.get(key)
-        if table is None:
-            rows = await s.scalar(select(ProviderConfig.models).where(ProviderConfig.id == config_id)) or []
-            table = {row["id"]: (row.get("context_window"), row.get("max_output"))
-                     for row in rows if isinstance(row, dict) and isinstance(row.get("id"), str)}
-            _LIMITS[key] = table
-            if len(_LIMITS) > _LIMITS_SIZE:
-                _LIMITS.popitem(last=False)
-    context, max_output = table.get(model_id, (None, None))
-    if context is None or max_output is None:
-        fact = facts.lookup(model_id)
-        if fact is not None:
-            context, max_output = context or fact.context_window, max_output or fact.max_output
-    return context, max_output
+    """(context window, max output) of a model of a config (see `services.model_facts`)."""
+    found = await model_facts.of_config(db, config_id, model_id)
+    return found.context_window, found.max_output

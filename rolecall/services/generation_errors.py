@@ -5,7 +5,8 @@ live generation. Where the Test Key wording does not fit ("during the test"), or
 says more about generation ("The test passed but generation is failing"), the text is here.
 Kinds that are not provider errors: `key_needed` (an End-to-End config and no key handed over),
 `no_model` (nothing chosen, or the config was deleted), `premiere_unavailable` (the hosted
-models are not wired on this server) and `config_broken` (the stored config cannot be opened).
+model is not offered or its upstream cannot be opened), `balance_empty` (the Premiere Theater
+token balance) and `config_broken` (the stored config cannot be opened).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ GENERATION_TEXTS: Mapping[str, str] = {
     "Enter your recovery phrase to unlock your keys, then send again.",
     "no_model": "Pick a model for this scene first: open the AI wing on the right and click a model.",
     "config_gone": "The provider config this scene used was deleted. Pick another model in the AI wing.",
-    "premiere_unavailable": "The Premiere Theater's hosted models aren't connected on this server yet. Pick a "
+    "premiere_unavailable": "This Premiere Theater model isn't available on this server right now. Pick a "
     "model from one of your own providers in the AI wing.",
     "config_broken": "This config can't be opened. Delete it and add it again.",
 }
@@ -37,6 +38,7 @@ HEADLINES: Mapping[str, str] = {
     "key_needed": "Unlock your keys",
     "no_model": "No model chosen",
     "premiere_unavailable": "Premiere Theater isn't available",
+    "balance_empty": "Your Premiere Theater balance is empty",
     "config_broken": "This config can't be used",
     "not_found": "Model not available to this key",
     "interrupted": "Stopped",

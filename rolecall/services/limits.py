@@ -39,6 +39,7 @@ class LimitRules:
     test_deadline: float = 20.0
     refresh_deadline: float = 60.0
     first_token_deadline: float = 90.0
+    chain_deadline: float = 120.0
     outbound_per_account: int = 8
     outbound_per_origin: int = 32
     tests_per_minute: int = 30

@@ -51,8 +51,11 @@ class Budget:
     reply: int  # tokens reserved for the reply (sent as max_tokens)
 
     @classmethod
-    def for_model(cls, context_window: int | None, max_output: int | None) -> Budget:
+    def for_model(cls, context_window: int | None, max_output: int | None, wanted: int | None = None) -> Budget:
+        """``wanted``: the preset's max reply tokens, kept within the model's output limit and half its window."""
         context = context_window or DEFAULT_CONTEXT
+        if wanted:
+            return cls(context, max(1, min(wanted, max_output or wanted, max(context // 2, 16))))
         reply = min(max_output or DEFAULT_REPLY, DEFAULT_REPLY, MAX_REPLY, max(context // 4, 16))
         return cls(context, reply)
 

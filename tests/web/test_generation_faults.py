@@ -86,6 +86,17 @@ async def test_rate_limit_says_when_to_retry_and_leaves_no_reply(owner: Owner, s
     assert "rate limit was hit" in error["message"] and "wait 7 seconds" in error["message"]
     assert "during the test" not in error["message"]
     assert await messages_of(owner, scene) == [OPENING, ASKED]
+    # The provider's Retry-After is honoured for this config: a retry within it is not sent upstream.
+    calls = len(fake_openai.requests)
+    again = only(await send(owner, scene, text=""), "error")
+    assert again["kind"] == "rate_limited" and "retrying after" in again["message"]
+    assert len(fake_openai.requests) == calls
+
+
+async def test_retry_after_an_error_answers_the_message_already_there(owner: Owner, scene: dict, fake_openai) -> None:  # type: ignore[no-untyped-def,type-arg]
+    fake_openai.fail_next(503, path="/chat/completions")
+    assert only(await send(owner, scene), "error")["kind"] == "unavailable"
+    assert await messages_of(owner, scene) == [OPENING, ASKED]
     # Retry (no new text): the character answers the message already there.
     retried = await send(owner, scene, text="")
     assert retried[0].name == "start" and reply_text(retried) == TEXT

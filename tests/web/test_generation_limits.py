@@ -47,7 +47,8 @@ async def test_a_reply_beyond_the_accounts_slots_is_refused_and_stores_nothing(o
     error = only(refused, "error")
     assert error["kind"] == "rate_limited" and error["retryable"] is True and error["retry_after"] == 5
     assert "1 provider calls running already" in error["message"] and error["reply"] is None
-    assert [e.name for e in refused] == ["error"]  # not even the person's message was stored
+    # The one slot was passed over (announced), and not even the person's message was stored.
+    assert [e.name for e in refused] == ["skipped", "error"]
     assert await roles(owner, second_scene) == before
     assert reply_text(await first) == TEXT
     # The slot came back when the first reply ended: the same text can be sent again.

@@ -24,7 +24,8 @@ from rolecall.web.sse import EventStream, delta, event
 
 api = APIRouter(prefix="/api/scenes/{scene_id}/messages", tags=["messages"])
 STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
-                "description": "Server-sent events: user, start, delta ({\"t\": text}), done or error"}}
+                "description": "Server-sent events: user, skipped (a fallback slot passed over), start, "
+                "delta ({\"t\": text}), done or error"}}
 
 
 class KeyIn(BaseModel):
@@ -70,6 +71,8 @@ async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.K
                 yield event("start", {**item.data, "model": model_json(item.data["model"])})
             elif item.name == "error":
                 yield event("error", error_json(item.data["error"], item.data["reply"]))
+            elif item.name == "skipped":  # a slot of the chain passed over: {position, label, model, kind, reason}
+                yield event("skipped", item.data)
             else:  # user, done: a message
                 yield event(item.name, message_json(item.data))
 

@@ -1,0 +1,446 @@
+"""Walking a fallback chain for one generation, whatever asked for it (a scene turn, an API call, a
+post-production pass): docs/architecture.md, "Generation path".
+
+```python
+walk = await fallback.plan(res, account_id, scene_model=None, preset_id=preset_id, background=True)
+
+async def build(target: chain_run.Target) -> ChatRequest:     # per model: fit its window here
+    if target.facts.context_window and needed > target.facts.context_window:
+        raise chain_run.Unfit("context_too_long", "The summary prompt does not fit this model's window.")
+    return ChatRequest(messages, model=target.model_id, max_tokens=600)
+
+run = chain_run.ChainRun(res, chain_run.Context(account_id, preset_id=preset_id), walk, build,
+                         connections.ServerKey(), background=True)
+async for event in run.events():   # skipped | calling | start | delta | done | error (see `ChainRun.events`)
+    ...
+finished = await run.text()        # or just the final text: `Finished`, or raises `ChainFailed`
+```
+
+For each entry of the walk, in order: a planned skip is logged and announced; otherwise the
+entry is opened (the Premiere Theater with the operator's key, a config with the caller's key:
+an End-to-End config whose key was not handed over is a skip), its request is built (``build``
+may refuse with `Unfit`: the turn does not fit the window, the model lacks vision), the preset's
+samplers are applied (`services.samplers`), and the call goes out under a provider-call slot.
+An error before the first token (any provider error, a first-token timeout, an empty answer)
+is counted by the breaker, logged as an ``error`` attempt, announced as ``skipped``, and the
+walk moves on; the person sees one reply. After the first token there is no fallback: a broken
+stream ends with ``error`` carrying the partial text (attempt ``interrupted``), a Stop or a
+server shutdown logs ``cancelled``. One overall deadline (``[limits] chain_deadline``) bounds
+the wait for a first token across the whole walk.
+
+Every attempt is one usage-log row (`services.usage`), written off the hot path; a Premiere
+attempt that produced text debits the balance against its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import anyio
+import httpx
+
+from rolecall.net import origin_of
+from rolecall.providers import ChatEvent, ChatRequest, Connection, Provider, ProviderError, Usage, get, protocol_for
+from rolecall.services import breaker, connections, fallback, premiere, provider_configs, samplers, usage
+from rolecall.services.errors import Invalid, NotFound, RateLimited
+from rolecall.services.fallback import Planned
+from rolecall.services.generation_errors import (
+    GenerationError,
+    busy,
+    first_token_timeout,
+    from_provider,
+    headline_for,
+    refusal,
+)
+from rolecall.services.model_facts import ModelFacts, lookup
+from rolecall.services.resources import Resources
+from rolecall.services.stored_config import StoredConfigCorrupt
+
+# Which skip best explains a walk where nothing was called (first: most telling).
+_RELEVANCE = {kind: rank for rank, kind in enumerate((
+    "key_unavailable", "balance_empty", "context_too_long", "no_vision", "rate_limited", "circuit_open", "busy",
+    "deadline", "auth", "premiere_unavailable", "config_broken", "broken"))}
+KEY_NOT_HANDED = "This end-to-end config's key wasn't handed over for this message"
+DEADLINE_PASSED = "Not tried: the chain's overall deadline of {s} had passed"
+
+
+class Unfit(Exception):
+    """Raised by a request builder: this model cannot take the turn (``kind``: context_too_long, no_vision)."""
+
+    def __init__(self, kind: str, reason: str, error: GenerationError | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.error = kind, reason, error
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who generates, for the usage log, and the preset's sampler settings."""
+
+    account_id: str
+    scene_id: str | None = None
+    preset_id: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request builder gets: the entry and what is known of its model."""
+
+    entry: Planned
+    facts: ModelFacts
+    provider: Provider
+
+    @property
+    def model_id(self) -> str:
+        return self.entry.model_id
+
+
+@dataclass(frozen=True)
+class Hop:
+    """An entry opened for a call."""
+
+    entry: Planned
+    provider: Provider
+    connection: Connection
+    http: httpx.AsyncClient
+    config_id: str | None  # None for the Premiere Theater
+    privacy_mode: str | None
+    label: str
+    call: premiere.PremiereCall | None = None
+
+    @property
+    def section(self) -> str:
+        return self.entry.section
+
+
+@dataclass(frozen=True)
+class Finished:
+    text: str
+    finish_reason: str | None
+    usage: Usage | None
+    hop: Hop
+    usage_id: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The walk's end without a reply: ``error`` for the page, ``partial`` text when it broke mid-stream."""
+
+    error: GenerationError
+    partial: str = ""
+    hop: Hop | None = None
+
+
+class ChainFailed(Exception):
+    def __init__(self, failed: Failed) -> None:
+        super().__init__(failed.error.message)
+        self.failed = failed
+
+
+@dataclass(frozen=True)
+class Event:
+    """``skipped`` (dict), ``calling`` (Hop: before its call; the first one is where a turn stores
+    the person's message), ``start`` (Hop: its first token is in hand), ``delta`` (text),
+    ``done`` (Finished), ``error`` (Failed)."""
+
+    name: str
+    data: Any
+
+
+Builder = Callable[[Target], Awaitable[ChatRequest]]
+# An End-to-End config's key, per config id; Server-Accessible configs use the server's key.
+Keys = Mapping[str, connections.HandedKey]
+
+
+@dataclass
+class _Miss:
+    """Why an entry gave no reply (for the final error)."""
+
+    entry: Planned
+    kind: str
+    reason: str
+    error: GenerationError
+    tried: bool  # an upstream call went out
+
+
+class ChainRun:
+    def __init__(self, res: Resources, ctx: Context, walk: Sequence[Planned], build: Builder,
+                 keys: connections.Key | Keys, *, background: bool = False) -> None:
+        self.res, self.ctx, self.walk, self.build = res, ctx, list(walk), build
+        self.keys = keys
+        self.background = background
+        self.misses: list[_Miss] = []
+        self.calls = 0
+
+    # --- the walk -----------------------------------------------------------------------------
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """The walk's events; it ends with ``done`` or ``error`` and never raises for a failed call."""
+        rules = self.res.limits.rules
+        deadline = time.monotonic() + rules.chain_deadline
+        tried: list[int] = []
+        try:
+            for entry in self.walk:
+                if entry.skip:
+                    yield self._skip(entry, entry.skip_kind, entry.skip, self._skip_error(entry))
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    reason = DEADLINE_PASSED.format(s=_seconds(rules.chain_deadline))
+                    yield self._skip(entry, "deadline", reason, first_token_timeout(rules.chain_deadline, None))
+                    continue
+                opened = await self._open(entry)
+                if isinstance(opened, _Miss):
+                    yield self._skip(entry, opened.kind, opened.reason, opened.error)
+                    continue
+                facts = await lookup(self.res.db, self.res.settings, entry.section, entry.model_id)
+                try:
+                    request = await self.build(Target(entry, facts, opened.provider))
+                except Unfit as exc:
+                    yield self._skip(entry, exc.kind, exc.reason, exc.error or refusal(exc.kind, message=exc.reason))
+                    continue
+                if opened.call is not None:  # the operator's name for the model upstream
+                    request = dataclasses.replace(request, model=opened.call.upstream_model)
+                mapped = samplers.apply(request, self.ctx.settings, opened.provider)
+                tried.append(entry.position)
+                outcome: list[Finished | Failed] = []
+                async with aclosing(self._call(opened, mapped, min(rules.first_token_deadline, remaining),
+                                               outcome)) as hop_events:
+                    async for event in hop_events:
+                        yield event
+                if outcome:
+                    yield Event("done" if isinstance(outcome[0], Finished) else "error", outcome[0])
+                    return
+            yield Event("error", Failed(self._final_error()))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await fallback.release_unused(self.res, self.walk, tried)
+
+    async def text(self) -> Finished:
+        """Run the walk to its end: the reply, or `ChainFailed`."""
+        async with aclosing(self.events()) as events:
+            async for event in events:
+                if event.name == "done":
+                    return cast(Finished, event.data)
+                if event.name == "error":
+                    raise ChainFailed(event.data)
+        raise AssertionError("the walk ends with done or error")
+
+    # --- one call -------------------------------------------------------------------------------
+
+    async def _call(self, hop: Hop, mapped: samplers.Mapped, first_token_wait: float,
+                    outcome: list[Finished | Failed]) -> AsyncGenerator[Event, None]:
+        """One hop's events; a miss before the first token appends nothing (the walk goes on)."""
+        entry, request = hop.entry, mapped.request
+        attempt = self._attempt(hop, mapped.note)
+        clock = usage.Clock()
+        async with AsyncExitStack() as held:
+            try:  # a provider-call slot for this attempt, taken before anything goes out
+                await held.enter_async_context(self.res.limits.slot(self.ctx.account_id,
+                                                                     origin_of(hop.connection.base_url)))
+            except RateLimited as exc:
+                yield self._skip(entry, "busy", exc.message, busy(exc.message, exc.retry_after))
+                return
+            yield Event("calling", hop)
+            self.calls += 1
+            parts: list[str] = []
+            finish: str | None = None
+            used: Usage | None = None
+            first_token = asyncio.timeout(first_token_wait)
+            upstream = cast("AsyncGenerator[ChatEvent, None]",
+                            protocol_for(hop.provider.protocol).stream_chat(hop.connection, request, hop.http))
+            failure: ProviderError | None = None
+            waited_out = False
+            try:
+                async with first_token, aclosing(upstream) as stream:
+                    async for event in stream:
+                        if event.kind == "text":
+                            if not event.text:
+                                continue
+                            if not parts:
+                                first_token.reschedule(None)
+                                clock.first_token()
+                                parts.append(event.text)
+                                yield Event("start", hop)
+                            else:
+                                parts.append(event.text)
+                            yield Event("delta", event.text)
+                        elif event.kind == "usage":
+                            used = event.usage
+                        elif event.kind == "finish":
+                            finish = event.finish_reason
+            except ProviderError as exc:
+                failure = exc
+            except TimeoutError:
+                if not first_token.expired():
+                    raise
+                failure, waited_out = ProviderError("timeout", message=f"no text within {_seconds(first_token_wait)}"), True
+            except BaseException:  # Stop (the client went away) or the server stopping
+                with anyio.CancelScope(shield=True):
+                    if entry.verdict is not None:
+                        await breaker.release_probe(self.res.cache, entry.verdict)
+                    await self._settle(hop, attempt, clock, "cancelled", request, parts, used)
+                raise
+            if failure is not None:
+                with anyio.CancelScope(shield=True):
+                    await breaker_failure(self.res, entry, failure)
+                error = (first_token_timeout(first_token_wait, hop.config_id) if waited_out
+                         else from_provider(failure, hop.config_id))
+                if failure.kind == "auth" and hop.config_id:  # a live auth error turns the pill Invalid
+                    await provider_configs.mark_invalid(self.res.db, hop.config_id, error.message)
+                attempt.error_kind, attempt.reason = failure.kind, failure.message or error.message
+                if parts:
+                    await self._settle(hop, attempt, clock, "interrupted", request, parts, used)
+                    outcome.append(Failed(error, "".join(parts), hop))
+                    return
+                await self._settle(hop, attempt, clock, "error", request, parts, used)
+                yield self._missed(entry, failure.kind, error.message, error, tried=True)
+                return
+            if not parts:
+                text = "The model sent an empty reply" + (f" (finish reason: {finish})" if finish else "")
+                error = GenerationError("bad_response", "Empty reply", text + ". Try again or pick another model.",
+                                        hop.config_id)
+                attempt.error_kind, attempt.reason = "bad_response", text
+                await self._settle(hop, attempt, clock, "error", request, parts, used)
+                yield self._missed(entry, "bad_response", text, error, tried=True)
+                return
+            if entry.verdict is not None:
+                await breaker.record_success(self.res.cache, entry.verdict)
+            await self._settle(hop, attempt, clock, "ok", request, parts, used)
+            outcome.append(Finished("".join(parts), finish, used, hop, attempt.id))
+
+    async def _settle(self, hop: Hop, attempt: usage.Attempt, clock: usage.Clock, outcome: str,
+                      request: ChatRequest, parts: list[str], used: Usage | None) -> None:
+        attempt.outcome = outcome
+        attempt.latency_ms, attempt.ttft_ms = clock.latency_ms, clock.ttft_ms
+        if used is not None:
+            attempt.input_tokens, attempt.output_tokens = used.input_tokens, used.output_tokens
+        if hop.call is not None and parts:  # only text the upstream produced costs Premiere tokens
+            prompt = "\n".join(m.content for m in request.messages)
+            tokens, _ = await premiere.charge(self.res, self.ctx.account_id, hop.call, used, prompt, "".join(parts),
+                                              usage_id=attempt.id)
+            attempt.premiere_tokens = tokens
+        usage.record(self.res, attempt)
+
+    def _attempt(self, hop: Hop, note: str) -> usage.Attempt:
+        call = hop.call
+        price = ((call.input_price, call.output_price) if call is not None and call.input_price is not None
+                 and call.output_price is not None else None)
+        return usage.Attempt(self.ctx.account_id, hop.section, hop.label, hop.provider.id, hop.entry.model_id, "ok",
+                             reason=note, scene_id=self.ctx.scene_id, preset_id=self.ctx.preset_id,
+                             slot_position=hop.entry.position, known_price=price)
+
+    # --- opening --------------------------------------------------------------------------------
+
+    def key_for(self, entry: Planned) -> connections.Key | None:
+        """The key to open ``entry`` with; None when an End-to-End config's key was not handed over."""
+        if entry.privacy_mode != "e2e":
+            return connections.ServerKey()
+        if isinstance(self.keys, connections.ServerKey):
+            return None
+        if isinstance(self.keys, connections.HandedKey):  # one key: the walk's first End-to-End config only
+            first = next(e for e in self.walk if e.privacy_mode == "e2e")
+            return self.keys if entry.position == first.position else None
+        return self.keys.get(entry.section)
+
+    async def _open(self, entry: Planned) -> Hop | _Miss:
+        if entry.section == premiere.SECTION:
+            try:
+                call = premiere.open_model(self.res, entry.model_id)
+            except (NotFound, premiere.PremiereUnavailable) as exc:
+                return self._miss(entry, "premiere_unavailable", exc.message, refusal("premiere_unavailable",
+                                                                                     message=exc.message))
+            return Hop(entry, get(call.provider_id), call.connection, call.http, None, None, premiere.LABEL, call)
+        key = self.key_for(entry)
+        if key is None:
+            if self.background:
+                return self._miss(entry, "key_unavailable", connections.E2E_IN_BACKGROUND,
+                                  refusal("key_needed", entry.section, connections.E2E_IN_BACKGROUND))
+            return self._miss(entry, "key_unavailable", KEY_NOT_HANDED, refusal("key_needed", entry.section))
+        try:
+            config = await connections.open_config(self.res, self.ctx.account_id, entry.section, key)
+        except NotFound:
+            return self._miss(entry, "broken", "The provider config was deleted", refusal("config_gone"))
+        except connections.KeyUnavailable as exc:
+            return self._miss(entry, "key_unavailable", exc.message, refusal("key_needed", entry.section))
+        except StoredConfigCorrupt as exc:
+            return self._miss(entry, "config_broken", exc.message, refusal("config_broken", entry.section))
+        except Invalid as exc:  # the handed key cannot be this provider's, or the stored one cannot be opened
+            return self._miss(entry, "auth", exc.message,
+                              GenerationError("auth", "The key was rejected", exc.message, entry.section))
+        return Hop(entry, config.provider, config.connection, self.res.http, config.config_id, config.privacy_mode,
+                   config.label)
+
+    # --- skips and the final error ------------------------------------------------------------------
+
+    def _miss(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> _Miss:
+        return _Miss(entry, kind, reason, error, False)
+
+    def _skip(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> Event:
+        """Log a skip (nothing went upstream) and announce it."""
+        usage.record(self.res, usage.Attempt(
+            self.ctx.account_id, entry.section or "", entry.label, entry.provider_id, entry.model_id, "skipped",
+            error_kind=kind, reason=reason, scene_id=self.ctx.scene_id, preset_id=self.ctx.preset_id,
+            slot_position=entry.position))
+        return self._missed(entry, kind, reason, error, tried=False)
+
+    def _missed(self, entry: Planned, kind: str, reason: str, error: GenerationError, *, tried: bool) -> Event:
+        self.misses.append(_Miss(entry, kind, reason, error, tried))
+        return Event("skipped", {"position": entry.position, "label": entry.label, "model": entry.model_id,
+                                 "kind": kind, "reason": reason})
+
+    def _skip_error(self, entry: Planned) -> GenerationError:
+        kind, reason = entry.skip_kind, entry.skip
+        if kind == "broken":
+            return refusal("config_gone")
+        if kind == "key_unavailable":
+            return refusal("key_needed", entry.section or None, reason if self.background else None)
+        if kind == "balance_empty":
+            return GenerationError("balance_empty", headline_for("balance_empty"), reason)
+        if kind == "premiere_unavailable":
+            return refusal("premiere_unavailable", message=reason)
+        if kind == "rate_limited":
+            until = entry.verdict.until if entry.verdict else None
+            wait = max(1.0, until - time.time()) if until else None
+            return GenerationError("rate_limited", "Rate limited", reason, entry.section or None, wait)
+        return GenerationError("unavailable", "Provider unavailable", reason, entry.section or None)
+
+    def _final_error(self) -> GenerationError:
+        """The most telling reason nothing answered: the last upstream error, else the first skip;
+        with more than one entry, what happened to each of the others is added."""
+        if not self.misses:
+            return refusal("no_model")
+        if self.background and all(m.kind == "key_unavailable" for m in self.misses if not m.tried) and \
+                not any(m.tried for m in self.misses):
+            main = self.misses[0]
+            return GenerationError("key_needed", "End-to-end keys can't be used here", connections.E2E_IN_BACKGROUND,
+                                   main.entry.section or None)
+        tried = [m for m in self.misses if m.tried]
+        main = tried[-1] if tried else min(self.misses, key=lambda m: _RELEVANCE.get(m.kind, len(_RELEVANCE)))
+        if len(self.misses) == 1:
+            return main.error
+        others = "; ".join(f"{_name(m.entry)}: {m.reason.rstrip('.')}" for m in self.misses if m is not main)
+        message = f"{main.error.message} (Also tried: {others}.)"
+        return GenerationError(main.error.kind, main.error.headline, message, main.error.config_id,
+                               main.error.retry_after)
+
+
+async def breaker_failure(res: Resources, entry: Planned, exc: ProviderError) -> None:
+    if entry.verdict is not None:
+        await breaker.record_failure(res.cache, entry.verdict, exc.kind, retry_after=exc.retry_after,
+                                     policy=breaker.policy_of(res.settings))
+
+
+def _name(entry: Planned) -> str:
+    return f"{entry.label or 'a deleted config'} ({entry.model_id})"
+
+
+def _seconds(value: float) -> str:
+    seconds = max(1, round(value))
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
