@@ -43,13 +43,17 @@ class KeyIn(BaseModel):
         return [("api_key", "[secret]" if self.api_key else None), ("headers", "[secret]" if self.headers else None)]
 
 
-class SendIn(BaseModel):
-    text: str = Field("", max_length=messages.MAX_TEXT * 2, description="Empty: no new message, the character replies")
-    key: KeyIn | None = None
+KEYS_DOC = ("More End-to-End keys, by config id, for fallback slots of the scene's preset (`key` is the key of "
+             "the scene's own model)")
 
 
 class KeyOnly(BaseModel):
     key: KeyIn | None = None
+    keys: dict[str, KeyIn] | None = Field(None, max_length=16, description=KEYS_DOC)
+
+
+class SendIn(KeyOnly):
+    text: str = Field("", max_length=messages.MAX_TEXT * 2, description="Empty: no new message, the character replies")
 
 
 class MessagePatch(BaseModel):
@@ -57,11 +61,19 @@ class MessagePatch(BaseModel):
     active: int | None = Field(None, ge=0, description="Show this alternative")
 
 
-def _key(body: KeyIn | None) -> connections.Key:
-    return body.handed() if body is not None else connections.ServerKey()
+def _key(prepared: gateway.Prepared, body: KeyOnly) -> connections.Key | dict[str, connections.HandedKey]:
+    """The handed keys: ``key`` belongs to the scene's own model, ``keys`` name their configs."""
+    keys = {config_id: key.handed() for config_id, key in (body.keys or {}).items()}
+    if body.key is not None:
+        if not keys:
+            return body.key.handed()
+        if prepared.turn.model_section:
+            keys.setdefault(prepared.turn.model_section, body.key.handed())
+    return keys or connections.ServerKey()
 
 
-async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key) -> AsyncGenerator[bytes, None]:
+async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key | dict[str, connections.HandedKey]
+                  ) -> AsyncGenerator[bytes, None]:
     # Closed explicitly when the stream ends early, so the partial reply is kept before the request ends.
     async with aclosing(gateway.run(res, prepared, key)) as items:
         async for item in items:
@@ -80,7 +92,7 @@ async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.K
 @api.post("", responses=STREAM, response_class=EventStream, summary="Send a message; the reply streams back")
 async def send(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: SendIn) -> EventStream:
     prepared = await gateway.prepare(res, account.id, scene_id, "send", text=body.text)
-    return EventStream(_frames(res, prepared, _key(body.key)))
+    return EventStream(_frames(res, prepared, _key(prepared, body)))
 
 
 @api.post("/{message_id}/regenerate", responses=STREAM, response_class=EventStream,
@@ -88,14 +100,14 @@ async def send(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: 
 async def regenerate(res: ResourcesDep, account: CurrentAccount, scene_id: str, message_id: str,
                      body: KeyOnly) -> EventStream:
     prepared = await gateway.prepare(res, account.id, scene_id, "regenerate", message_id=message_id)
-    return EventStream(_frames(res, prepared, _key(body.key)))
+    return EventStream(_frames(res, prepared, _key(prepared, body)))
 
 
 @api.post("/{message_id}/continue", responses=STREAM, response_class=EventStream, summary="Extend the last reply")
 async def continue_reply(res: ResourcesDep, account: CurrentAccount, scene_id: str, message_id: str,
                          body: KeyOnly) -> EventStream:
     prepared = await gateway.prepare(res, account.id, scene_id, "continue", message_id=message_id)
-    return EventStream(_frames(res, prepared, _key(body.key)))
+    return EventStream(_frames(res, prepared, _key(prepared, body)))
 
 
 @api.patch("/{message_id}", response_model=MessageOut, summary="Edit a message's text or show another alternative")
