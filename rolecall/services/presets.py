@@ -316,6 +316,25 @@ async def scene_preset(db: Sessions, account_id: str, scene_id: str) -> tuple[st
     return await scene_preset_id(db, account_id, scene_id), False
 
 
+@dataclass(frozen=True)
+class ScenePresetRef:
+    """The preset a scene uses, for the scene page's picker."""
+
+    id: str
+    name: str
+    chosen: bool  # False: the account's default, not the scene's own pick
+
+
+async def scene_preset_ref(db: Sessions, account_id: str, scene_id: str) -> ScenePresetRef | None:
+    """The scene's preset with its name (None: the account has no presets); `NotFound` for another's scene."""
+    preset_id, chosen = await scene_preset(db, account_id, scene_id)
+    if preset_id is None:
+        return None
+    async with db() as s:
+        name = await s.scalar(select(Preset.name).where(Preset.id == preset_id, Preset.account_id == account_id))
+    return ScenePresetRef(preset_id, name, chosen) if name is not None else None
+
+
 async def set_scene_preset(db: Sessions, account_id: str, scene_id: str, preset_id: str | None) -> None:
     """Pick a preset for one scene; None returns the scene to the default preset."""
     async with db.begin() as s:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rolecall.services.characters import CharacterView
 from rolecall.services.generation_errors import GenerationError
+from rolecall.services.presets import ScenePresetRef
 from rolecall.services.scene_views import CastView, MessageView, ModelView, SceneSummary, SceneView
 
 
@@ -105,21 +106,31 @@ class MessageOut(BaseModel):
         )
 
 
+class ScenePresetRefOut(BaseModel):
+    id: str
+    name: str
+    chosen: bool = Field(description="True when the scene picked it; False when it uses your default preset")
+
+
 class SceneOut(BaseModel):
     id: str
     title: str
     description: str
     characters: list[CastOut]
     model: ModelOut | None
+    preset: ScenePresetRefOut | None = Field(None, description="The preset (and fallback chain) the scene uses; "
+                                          "None when you have no presets")
     messages: list[MessageOut]
     last_activity_at: str
     created_at: str
     updated_at: str
 
     @classmethod
-    def of(cls, s: SceneView) -> SceneOut:
+    def of(cls, s: SceneView, preset: ScenePresetRef | None = None) -> SceneOut:
         return cls(id=s.id, title=s.title, description=s.description, characters=[CastOut.of(c) for c in s.characters],
-                   model=ModelOut.of(s.model), messages=[MessageOut.of(m) for m in s.messages],
+                   model=ModelOut.of(s.model),
+                   preset=ScenePresetRefOut(id=preset.id, name=preset.name, chosen=preset.chosen) if preset else None,
+                   messages=[MessageOut.of(m) for m in s.messages],
                    last_activity_at=s.last_activity_at.isoformat(), created_at=s.created_at.isoformat(),
                    updated_at=s.updated_at.isoformat())
 

@@ -12,6 +12,7 @@ from rolecall.services import presets
 from rolecall.services.presets import PresetView, Slot, SlotInput
 from rolecall.web.deps import CurrentAccount, ResourcesDep, render
 from rolecall.web.routes.settings import TABS
+from rolecall.web.scene_json import ScenePresetRefOut
 
 api = APIRouter(prefix="/api", tags=["presets"])
 pages = APIRouter(include_in_schema=False)
@@ -164,6 +165,18 @@ async def get_scene_preset(res: ResourcesDep, account: CurrentAccount, scene_id:
 async def set_scene_preset(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: ScenePresetIn) -> Response:
     await presets.set_scene_preset(res.db, account.id, scene_id, body.preset_id)
     return Response(status_code=204)
+
+
+class ScenePresetChoice(BaseModel):
+    preset: ScenePresetRefOut | None = Field(description="The preset the scene now uses; None when you have no presets")
+
+
+@api.put("/scenes/{scene_id}/preset", summary="Pick the preset (and fallback chain) a scene uses; null: your default")
+async def choose_scene_preset(res: ResourcesDep, account: CurrentAccount, scene_id: str,
+                              body: ScenePresetIn) -> ScenePresetChoice:
+    await presets.set_scene_preset(res.db, account.id, scene_id, body.preset_id)
+    ref = await presets.scene_preset_ref(res.db, account.id, scene_id)
+    return ScenePresetChoice(preset=ScenePresetRefOut(id=ref.id, name=ref.name, chosen=ref.chosen) if ref else None)
 
 
 @pages.get("/presets")

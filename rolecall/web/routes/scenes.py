@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from rolecall.services import scenes
+from rolecall.services import presets, scenes
 from rolecall.services.errors import Invalid
 from rolecall.web.deps import CurrentAccount, ResourcesDep, render
 from rolecall.web.scene_json import SceneOut, SceneSummaryOut
@@ -82,18 +82,21 @@ async def list_scenes(res: ResourcesDep, account: CurrentAccount) -> SceneList:
 async def create_scene(res: ResourcesDep, account: CurrentAccount, body: SceneIn) -> SceneOut:
     if body.title is not None and not body.title.strip():
         raise Invalid("Give the scene a title.", field="title")
-    return SceneOut.of(await scenes.create_scene(res.db, account.id, body.title, body.character_ids, body.description))
+    made = await scenes.create_scene(res.db, account.id, body.title, body.character_ids, body.description)
+    return SceneOut.of(made, await presets.scene_preset_ref(res.db, account.id, made.id))
 
 
 @api.get("/{scene_id}", response_model=SceneOut, summary="One of your scenes, with its messages")
 async def get_scene(res: ResourcesDep, account: CurrentAccount, scene_id: str) -> SceneOut:
-    return SceneOut.of(await scenes.get_scene(res.db, account.id, scene_id))
+    view = await scenes.get_scene(res.db, account.id, scene_id)
+    return SceneOut.of(view, await presets.scene_preset_ref(res.db, account.id, scene_id))
 
 
 @api.patch("/{scene_id}", response_model=SceneOut, summary="Rename a scene or choose its model")
 async def update_scene(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: ScenePatch) -> SceneOut:
     changes = body.model_dump(exclude_unset=True)
-    return SceneOut.of(await scenes.update_scene(res.db, account.id, scene_id, changes))
+    view = await scenes.update_scene(res.db, account.id, scene_id, changes)
+    return SceneOut.of(view, await presets.scene_preset_ref(res.db, account.id, scene_id))
 
 
 @api.delete("/{scene_id}", status_code=204, summary="Delete one of your scenes")
