@@ -61,6 +61,7 @@ from rolecall.services.generation_errors import (
 from rolecall.services.model_facts import ModelFacts, lookup
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import StoredConfigCorrupt
+from rolecall.storage.tables import ProviderConfig
 
 # Which skip best explains a walk where nothing was called (first: most telling).
 _RELEVANCE = {kind: rank for rank, kind in enumerate((
@@ -135,6 +136,7 @@ class Failed:
     error: GenerationError
     partial: str = ""
     hop: Hop | None = None
+    detail: str = ""  # the provider's own words (cleared of secrets) when the stream broke
 
 
 class ChainFailed(Exception):
@@ -147,7 +149,8 @@ class ChainFailed(Exception):
 class Event:
     """``skipped`` (dict), ``calling`` (Hop: before its call; the first one is where a turn stores
     the person's message), ``start`` (Hop: its first token is in hand), ``delta`` (text),
-    ``done`` (Finished), ``error`` (Failed)."""
+    ``reasoning`` (text: a reasoning model's thinking, before or between deltas; a hop that fails
+    before its first token may have sent some), ``done`` (Finished), ``error`` (Failed)."""
 
     name: str
     data: Any
@@ -159,23 +162,28 @@ Keys = Mapping[str, connections.HandedKey]
 
 
 @dataclass
-class _Miss:
-    """Why an entry gave no reply (for the final error)."""
+class Miss:
+    """Why an entry gave no reply (for the final error): ``reason`` is the provider's own text
+    (already cleared of secrets) when a call went out, else the skip reason."""
 
     entry: Planned
     kind: str
     reason: str
     error: GenerationError
     tried: bool  # an upstream call went out
+    status: int | None = None  # the upstream's HTTP status, when it answered one
 
 
 class ChainRun:
     def __init__(self, res: Resources, ctx: Context, walk: Sequence[Planned], build: Builder,
-                 keys: connections.Key | Keys, *, background: bool = False) -> None:
+                 keys: connections.Key | Keys, *, background: bool = False,
+                 loaded: Mapping[str, ProviderConfig] | None = None) -> None:
+        """``loaded``: config rows the caller already read, by id (opened without a second query)."""
         self.res, self.ctx, self.walk, self.build = res, ctx, list(walk), build
+        self.loaded = loaded or {}
         self.keys = keys
         self.background = background
-        self.misses: list[_Miss] = []
+        self.misses: list[Miss] = []
         self.calls = 0
 
     # --- the walk -----------------------------------------------------------------------------
@@ -196,7 +204,7 @@ class ChainRun:
                     yield self._skip(entry, "deadline", reason, first_token_timeout(rules.chain_deadline, None))
                     continue
                 opened = await self._open(entry)
-                if isinstance(opened, _Miss):
+                if isinstance(opened, Miss):
                     yield self._skip(entry, opened.kind, opened.reason, opened.error)
                     continue
                 facts = await lookup(self.res.db, self.res.settings, entry.section, entry.model_id)
@@ -271,6 +279,8 @@ class ChainRun:
                             else:
                                 parts.append(event.text)
                             yield Event("delta", event.text)
+                        elif event.kind == "reasoning" and event.text:
+                            yield Event("reasoning", event.text)
                         elif event.kind == "usage":
                             used = event.usage
                         elif event.kind == "finish":
@@ -297,10 +307,11 @@ class ChainRun:
                 attempt.error_kind, attempt.reason = failure.kind, failure.message or error.message
                 if parts:
                     await self._settle(hop, attempt, clock, "interrupted", request, parts, used)
-                    outcome.append(Failed(error, "".join(parts), hop))
+                    outcome.append(Failed(error, "".join(parts), hop, failure.message))
                     return
                 await self._settle(hop, attempt, clock, "error", request, parts, used)
-                yield self._missed(entry, failure.kind, error.message, error, tried=True)
+                yield self._missed(entry, failure.kind, failure.message or error.message, error, tried=True,
+                                   status=failure.status)
                 return
             if not parts:
                 text = "The model sent an empty reply" + (f" (finish reason: {finish})" if finish else "")
@@ -349,7 +360,7 @@ class ChainRun:
             return self.keys if entry.position == first.position else None
         return self.keys.get(entry.section)
 
-    async def _open(self, entry: Planned) -> Hop | _Miss:
+    async def _open(self, entry: Planned) -> Hop | Miss:
         if entry.section == premiere.SECTION:
             try:
                 call = premiere.open_model(self.res, entry.model_id)
@@ -364,7 +375,9 @@ class ChainRun:
                                   refusal("key_needed", entry.section, connections.E2E_IN_BACKGROUND))
             return self._miss(entry, "key_unavailable", KEY_NOT_HANDED, refusal("key_needed", entry.section))
         try:
-            config = await connections.open_config(self.res, self.ctx.account_id, entry.section, key)
+            row = self.loaded.get(entry.section)
+            config = (connections.open_row(self.res.keyring, row, key) if row is not None
+                      else await connections.open_config(self.res, self.ctx.account_id, entry.section, key))
         except NotFound:
             return self._miss(entry, "broken", "The provider config was deleted", refusal("config_gone"))
         except connections.KeyUnavailable as exc:
@@ -379,8 +392,8 @@ class ChainRun:
 
     # --- skips and the final error ------------------------------------------------------------------
 
-    def _miss(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> _Miss:
-        return _Miss(entry, kind, reason, error, False)
+    def _miss(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> Miss:
+        return Miss(entry, kind, reason, error, False)
 
     def _skip(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> Event:
         """Log a skip (nothing went upstream) and announce it."""
@@ -390,8 +403,9 @@ class ChainRun:
             slot_position=entry.position))
         return self._missed(entry, kind, reason, error, tried=False)
 
-    def _missed(self, entry: Planned, kind: str, reason: str, error: GenerationError, *, tried: bool) -> Event:
-        self.misses.append(_Miss(entry, kind, reason, error, tried))
+    def _missed(self, entry: Planned, kind: str, reason: str, error: GenerationError, *, tried: bool,
+                status: int | None = None) -> Event:
+        self.misses.append(Miss(entry, kind, reason, error, tried, status))
         return Event("skipped", {"position": entry.position, "label": entry.label, "model": entry.model_id,
                                  "kind": kind, "reason": reason})
 

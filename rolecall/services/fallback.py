@@ -76,8 +76,14 @@ async def plan(res: Resources, account_id: str, *, scene_model: tuple[str, str] 
     """The ordered walk for one turn. ``scene_model`` is (section, model id) from the scene, if chosen."""
     slots = await presets.chain(res.db, account_id, preset_id) if preset_id else []
     entries = await _entries(res, account_id, scene_model, slots)
-    verdicts = await breaker.check(res.cache, [e.breaker_id for e in entries if not e.skip],
-                                   policy=policy or breaker.policy_of(res.settings))
+    return await judge(res, account_id, entries, background=background, policy=policy)
+
+
+async def judge(res: Resources, account_id: str, entries: Sequence[Planned], *, background: bool = False,
+                policy: breaker.Policy | None = None) -> list[Planned]:
+    """Mark entries a caller built itself (the OpenAI-compatible API's resolved configs) like `plan` does."""
+    ids = [e.breaker_id for e in entries if not e.skip]
+    verdicts = await breaker.check(res.cache, ids, policy=policy or breaker.policy_of(res.settings)) if ids else {}
     balance_skip = await _balance_skip(res, account_id, entries)
     planned = []
     for entry in entries:

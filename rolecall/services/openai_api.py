@@ -13,12 +13,15 @@ labels and model ids may both hold "/"), ``premiere/<model id>`` and ``preset:<n
 Server-Accessible configs are reachable: an API call has no browser to hand over an End-to-End
 key, so those are left out of the list and answer "not found" with the reason.
 
-A route is a chain of targets; the next one is tried only when one fails before its first token
-(docs/architecture.md, "Generation path"). A stream is started (first event read) before the
-caller answers, so a failure before the first token is a proper HTTP error, not a 200 that breaks.
-
-Seams for what is not on main yet: `_premiere_targets` and `_preset_targets` (the hosted models and
-presets' fallback chains) and `_record` (the usage log and the Premiere balance).
+A route is a chain of targets walked by `chain_run.ChainRun`, as a scene turn is
+(docs/architecture.md, "Generation path"): the next one is tried only when one fails before its
+first token; every attempt is a usage-log row, a Premiere answer debits the balance, each call
+holds a provider-call slot and the first-token and chain deadlines apply. A preset applies its
+chain and its samplers (what the caller's request leaves unset); its system prompt template is
+for scenes and is not added to an API caller's own messages. The walk is judged as a background
+job's: the server opens every key, so End-to-End slots of a preset are skipped. A stream is
+started (first text read) before the caller answers, so a failure before the first token is a
+proper HTTP error, not a 200 that breaks.
 """
 
 from __future__ import annotations
@@ -26,20 +29,21 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 
-from rolecall.providers import Adapter, ChatEvent, ChatRequest, ChatResult, ProviderError, Usage, protocol_for
-from rolecall.providers.protocols.openai_compat import OpenAICompat
-from rolecall.services import connections, provider_configs
+from rolecall.providers import ChatEvent, ChatRequest, ChatResult
+from rolecall.services import chain_run, connections, fallback, premiere
 from rolecall.services.errors import NotFound, ServiceError
+from rolecall.services.fallback import Planned
+from rolecall.services.prompt import estimate
 from rolecall.services.resources import Resources
-from rolecall.services.stored_config import StoredConfigCorrupt
-from rolecall.storage.tables import ProviderConfig
+from rolecall.storage.tables import Preset, ProviderConfig
 
 PREMIERE_PREFIX = "premiere/"
 PRESET_PREFIX = "preset:"
@@ -99,6 +103,8 @@ class Route:
     requested: str
     targets: tuple[Target, ...]
     loaded: dict[str, ProviderConfig] = field(default_factory=dict, compare=False, repr=False)
+    preset_id: str | None = None  # a preset's route: its chain is planned at call time
+    settings: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the preset's samplers
 
 
 def not_found(name: str) -> ModelNotFound:
@@ -123,12 +129,15 @@ async def list_models(res: Resources, account_id: str) -> list[ApiModel]:
         created = int(created_at.timestamp())
         out += [ApiModel(f"{label}/{model_id}", created, provider_id) for model_id in ids]
     out += [ApiModel(name, 0, "premiere") for name in _premiere_listing(res)]
+    async with res.db() as s:
+        found = (await s.execute(select(Preset.name, Preset.created_at).where(Preset.account_id == account_id)
+                                 .order_by(Preset.name))).all()
+    out += [ApiModel(PRESET_PREFIX + name, int(created_at.timestamp()), "preset") for name, created_at in found]
     return out
 
 
 def _premiere_listing(res: Resources) -> list[str]:
-    # Seam: the Premiere Theater is listed once its service (hosted provider + balance) is on main.
-    return []
+    return [PREMIERE_PREFIX + model.id for model in premiere.offered(res.settings)]
 
 
 # --- resolving a model name ---------------------------------------------------------------------
@@ -166,120 +175,149 @@ async def resolve(res: Resources, account_id: str, name: str) -> Route:
 
 
 async def _preset_targets(res: Resources, account_id: str, name: str) -> Route:
-    # Seam: a preset's fallback chain (its slots, in order) becomes the targets once presets are on main.
-    raise not_found(name)
+    """``preset:<name>`` (names compare without case): the preset's chain, planned when called."""
+    wanted = name[len(PRESET_PREFIX):].strip().lower()
+    async with res.db() as s:
+        row = (await s.execute(select(Preset.id, Preset.settings).where(
+            Preset.account_id == account_id, func.lower(Preset.name) == wanted))).first()
+    if row is None or not wanted:
+        raise not_found(name)
+    preset_id, values = row
+    return Route(name, (), preset_id=preset_id, settings=dict(values or {}))
 
 
 async def _premiere_targets(res: Resources, account_id: str, name: str) -> Route:
-    # Seam: the hosted models need the Premiere service (operator keys, balance); not on this server yet.
-    raise ModelNotFound(f"The model `{name}` is not available: the Premiere Theater isn't reachable through the "
-                        "API on this server. Use one of your own configs (`GET /v1/models` lists them).",
-                        field="model")
+    """``premiere/<model id>``: a model the operator offers (its balance is checked when called)."""
+    model_id = name[len(PREMIERE_PREFIX):]
+    try:
+        premiere.find(res.settings, model_id)
+    except NotFound:
+        raise not_found(name) from None
+    return Route(name, (Target(premiere.SECTION, premiere.SECTION, model_id),))
 
 
 # --- calling ----------------------------------------------------------------------------------
 
-@dataclass
-class Attempt:
-    """One call to one target, for the usage log (see `_record`)."""
-
-    account_id: str
-    target: Target
-    provider: str
-    started: float = field(default_factory=time.monotonic)
-    first_token: float | None = None
-    outcome: str = "ok"  # ok | error | interrupted
-    error_kind: str = ""
-    usage: Usage | None = None
-    recorded: bool = False
-
-
-def _record(res: Resources, attempt: Attempt) -> None:
-    """Once per attempt. Seam: one usage-log row (and a Premiere debit) once services.usage is on main."""
-    if attempt.recorded:
-        return
-    attempt.recorded = True
+async def _walk(res: Resources, account_id: str, route: Route) -> list[Planned]:
+    """The route as a chain walk, judged like a background job's (the server opens every key)."""
+    if route.preset_id:
+        return await fallback.plan(res, account_id, scene_model=None, preset_id=route.preset_id, background=True)
+    entries = []
+    for position, target in enumerate(route.targets):
+        if target.section == premiere.SECTION:
+            entries += [replace(e, position=position) for e in await fallback.plan(
+                res, account_id, scene_model=(premiere.SECTION, target.model_id), preset_id=None, background=True)]
+            continue
+        row = route.loaded[target.section]
+        entries.append(Planned(position, row.id, target.model_id, target.label, row.provider_id, row.privacy_mode, row.id))
+    return await fallback.judge(res, account_id, entries, background=True)
 
 
-def _open(res: Resources, route: Route, target: Target) -> connections.OpenConfig:
-    try:
-        return connections.open_row(res.keyring, route.loaded[target.section], connections.ServerKey())
-    except StoredConfigCorrupt as exc:
-        raise UpstreamFailed("config_broken", f"“{target.label}”: {exc.message}") from None
-    except connections.KeyUnavailable:
-        raise ModelNotFound(E2E_UNREACHABLE.format(label=target.label), field="model") from None
+def _builder(request: ChatRequest, samplers: Mapping[str, Any]) -> chain_run.Builder:
+    async def build(target: chain_run.Target) -> ChatRequest:
+        window = target.facts.context_window
+        if window:
+            needed = sum(estimate(m.content) for m in request.messages) + (request.max_tokens or 0)
+            if needed > window:
+                raise chain_run.Unfit("context_too_long", f"The request needs about {needed:,} tokens; "
+                                      f"{target.entry.label} ({target.model_id}) takes {window:,}")
+        # OpenAI's own sampler names mean nothing (or something else) to other protocols' bodies.
+        params = ({**request.params, **samplers} if samplers and target.provider.protocol == "openai_compat"
+                  else request.params)
+        return replace(request, model=target.model_id, params=params)
+    return build
 
 
-def _request_for(target: Target, request: ChatRequest, samplers: Mapping[str, Any], adapter: Adapter) -> ChatRequest:
-    # OpenAI's own sampler names mean nothing (or something else) to other protocols' bodies.
-    params = {**request.params, **samplers} if samplers and isinstance(adapter, OpenAICompat) else request.params
-    return ChatRequest(request.messages, target.model_id, request.max_tokens, request.temperature, request.top_p,
-                       request.stop, params)
+def _runner(res: Resources, account_id: str, route: Route, walk: list[Planned], request: ChatRequest,
+            samplers: Mapping[str, Any]) -> chain_run.ChainRun:
+    ctx = chain_run.Context(account_id, preset_id=route.preset_id, settings=route.settings)
+    return chain_run.ChainRun(res, ctx, walk, _builder(request, samplers), connections.ServerKey(), background=True,
+                              loaded=route.loaded)
 
 
-async def _failed(res: Resources, attempt: Attempt, config: connections.OpenConfig, exc: ProviderError, *,
-                  outcome: str = "error") -> UpstreamFailed:
-    attempt.outcome, attempt.error_kind = outcome, exc.kind
-    _record(res, attempt)
-    label = attempt.target.label
-    text = exc.message or exc.kind.replace("_", " ")
-    if exc.kind == "auth":  # a live auth error turns the config's pill Invalid (user guide, "8. Maintenance Tips")
-        await provider_configs.mark_invalid(res.db, config.config_id, text)
-        text += (f" RoleCall marked “{label}” Invalid: open Settings → API Keys, paste a current key and click "
-                 "Test Key.")
-    return UpstreamFailed(exc.kind, f"The provider of “{label}” answered: {text}", retry_after=exc.retry_after,
-                          status=exc.status)
+def _target(hop: chain_run.Hop) -> Target:
+    if hop.call is not None:
+        return Target(premiere.SECTION, premiere.SECTION, hop.entry.model_id)
+    return Target(hop.section, hop.label, hop.entry.model_id)
+
+
+def _failure(run: chain_run.ChainRun, failed: chain_run.Failed) -> ServiceError:
+    """The walk's end without a reply, as the API reports it (the last provider's own words)."""
+    error = failed.error
+    if failed.partial and failed.hop is not None:  # the stream broke after its first token
+        return UpstreamFailed(error.kind, _answered(failed.hop.entry, error.kind, failed.detail), retry_after=error.retry_after)
+    tried = [m for m in run.misses if m.tried]
+    if not tried:
+        if run.misses and all(m.kind == "key_unavailable" for m in run.misses):
+            return ModelNotFound(E2E_UNREACHABLE.format(label=run.misses[0].entry.label), field="model")
+        main = next((m for m in run.misses if m.error is error), run.misses[0] if run.misses else None)
+        prefix = f"“{_name(main.entry)}”: " if main is not None and len(run.misses) == 1 else ""
+        return UpstreamFailed(error.kind, prefix + error.message, retry_after=error.retry_after)
+    last = tried[-1]
+    return UpstreamFailed(last.kind, _answered(last.entry, last.kind, last.reason), retry_after=error.retry_after,
+                          status=last.status)
+
+
+def _name(entry: Planned) -> str:
+    return entry.label if entry.section != premiere.SECTION else f"{premiere.LABEL} ({entry.model_id})"
+
+
+def _answered(entry: Planned, kind: str, detail: str) -> str:
+    text = detail or kind.replace("_", " ")
+    if kind == "auth":  # the runner marked the config Invalid (user guide, "8. Maintenance Tips")
+        text += (f" RoleCall marked “{entry.label}” Invalid: open Settings → API Keys, paste a current key and "
+                 "click Test Key.")
+    return f"The provider of “{_name(entry)}” answered: {text}"
 
 
 async def complete(res: Resources, account_id: str, route: Route, request: ChatRequest,
                    samplers: Mapping[str, Any] = EMPTY) -> tuple[Target, ChatResult]:
-    """A whole answer from the first target that gives one."""
-    error: ServiceError | None = None
-    for target in route.targets:
-        try:
-            config = _open(res, route, target)
-        except (UpstreamFailed, ModelNotFound) as exc:  # a chain moves on past a config it cannot open
-            error = exc
-            continue
-        attempt = Attempt(account_id, target, config.provider.id)
-        adapter = protocol_for(config.provider.protocol)
-        try:
-            result = await adapter.chat(config.connection, _request_for(target, request, samplers, adapter), res.http)
-        except ProviderError as exc:
-            error = await _failed(res, attempt, config, exc)
-            continue
-        attempt.first_token, attempt.usage = time.monotonic(), result.usage
-        _record(res, attempt)
-        return target, result
-    assert error is not None
-    raise error
+    """A whole answer from the first target that gives one (streamed upstream, so the first-token
+    deadline and the fallback rule are the same as for a stream)."""
+    run = _runner(res, account_id, route, await _walk(res, account_id, route), request, samplers)
+    reasoning: list[str] = []
+    async with aclosing(run.events()) as events:
+        async for event in events:
+            if event.name == "skipped":
+                reasoning.clear()  # thinking of a model that then failed is not part of the answer
+            elif event.name == "reasoning":
+                reasoning.append(event.data)
+            elif event.name == "done":
+                done: chain_run.Finished = event.data
+                result = ChatResult(done.text, "".join(reasoning), done.usage, done.finish_reason, done.hop.entry.model_id)
+                return _target(done.hop), result
+            elif event.name == "error":
+                raise _failure(run, event.data)
+    raise AssertionError("the walk ends with done or error")
 
 
 class Stream:
-    """A started stream: its first event is already in hand; `events()` yields it and the rest."""
+    """A started stream: its first text is already in hand; `events()` yields it and the rest."""
 
-    def __init__(self, res: Resources, target: Target, config: connections.OpenConfig, attempt: Attempt,
-                 first: ChatEvent, rest: AsyncGenerator[ChatEvent, None]) -> None:
-        self.res, self.target, self.config, self.attempt = res, target, config, attempt
+    def __init__(self, run: chain_run.ChainRun, target: Target, first: list[ChatEvent],
+                 rest: AsyncGenerator[chain_run.Event, None]) -> None:
+        self.run, self.target = run, target
         self._first, self._rest = first, rest
 
     async def events(self) -> AsyncIterator[ChatEvent]:
         """The events; a failure after the first token raises `UpstreamFailed` (no fallback then)."""
-        attempt = self.attempt
         try:
-            yield self._first
-            async for event in self._rest:
-                if event.kind == "usage":
-                    attempt.usage = event.usage
+            for event in self._first:
                 yield event
-        except ProviderError as exc:
-            raise await _failed(self.res, attempt, self.config, exc, outcome="interrupted") from None
-        except BaseException:  # the client went away, or the server is stopping
-            attempt.outcome = "interrupted"
-            raise
+            async for item in self._rest:
+                if item.name == "delta":
+                    yield ChatEvent("text", item.data)
+                elif item.name == "reasoning":
+                    yield ChatEvent("reasoning", item.data)
+                elif item.name == "done":
+                    done: chain_run.Finished = item.data
+                    if done.usage is not None:
+                        yield ChatEvent("usage", usage=done.usage)
+                    yield ChatEvent("finish", finish_reason=done.finish_reason)
+                elif item.name == "error":
+                    raise _failure(self.run, item.data)
         finally:
             await self.close()
-            _record(self.res, attempt)
 
     async def close(self) -> None:
         await self._rest.aclose()
@@ -287,33 +325,23 @@ class Stream:
 
 async def start_stream(res: Resources, account_id: str, route: Route, request: ChatRequest,
                        samplers: Mapping[str, Any] = EMPTY) -> Stream:
-    """Open the first target that produces a first event; `UpstreamFailed` when none does."""
-    error: ServiceError | None = None
-    for target in route.targets:
-        try:
-            config = _open(res, route, target)
-        except (UpstreamFailed, ModelNotFound) as exc:
-            error = exc
-            continue
-        attempt = Attempt(account_id, target, config.provider.id)
-        adapter = protocol_for(config.provider.protocol)
-        events = cast(AsyncGenerator[ChatEvent, None], adapter.stream_chat(
-            config.connection, _request_for(target, request, samplers, adapter), res.http))
-        try:
-            first = await anext(events)
-        except ProviderError as exc:
-            await events.aclose()
-            error = await _failed(res, attempt, config, exc)
-            continue
-        except StopAsyncIteration:
-            error = UpstreamFailed("bad_response", f"The provider of “{target.label}” ended the stream without an answer.")
-            continue
-        except BaseException:
-            await events.aclose()
-            raise
-        attempt.first_token = time.monotonic()
-        if first.kind == "usage":
-            attempt.usage = first.usage
-        return Stream(res, target, config, attempt, first, events)
-    assert error is not None
-    raise error
+    """Walk the route until a target sends its first text; `UpstreamFailed` when none does."""
+    run = _runner(res, account_id, route, await _walk(res, account_id, route), request, samplers)
+    events = run.events()
+    thinking: list[ChatEvent] = []
+    try:
+        async for event in events:
+            if event.name == "skipped":
+                thinking.clear()
+            elif event.name == "reasoning":
+                thinking.append(ChatEvent("reasoning", event.data))
+            elif event.name == "start":
+                target = _target(event.data)
+                first = await anext(events)  # the first text, right behind its start
+                return Stream(run, target, [*thinking, ChatEvent("text", first.data)], events)
+            elif event.name == "error":
+                raise _failure(run, event.data)
+    except BaseException:
+        await events.aclose()
+        raise
+    raise AssertionError("the walk ends with done or error")

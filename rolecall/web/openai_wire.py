@@ -260,9 +260,14 @@ UPSTREAM: Mapping[str, tuple[int, str, str | None]] = {
     "bad_response": (502, "server_error", "upstream_bad_response"),
     "blocked": (502, "api_error", "upstream_blocked"),
     "config_broken": (500, "server_error", "config_broken"),
+    # A walk where nothing could be called (services.chain_run's skip reasons).
+    "balance_empty": (429, "insufficient_quota", "premiere_balance_empty"),
+    "premiere_unavailable": (503, "server_error", "premiere_unavailable"),
+    "key_needed": (404, "invalid_request_error", "model_not_found"),
+    "no_model": (404, "invalid_request_error", "model_not_found"),
 }
 # Answers a retry cannot fix: the SDKs honour this header instead of retrying 429/5xx.
-NO_RETRY = frozenset({"auth", "billing", "blocked", "config_broken"})
+NO_RETRY = frozenset({"auth", "billing", "blocked", "config_broken", "balance_empty", "key_needed", "no_model"})
 PARAMS = {"not_found": "model", "context_too_long": "messages"}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from rolecall.config import LimitSettings, NetworkSettings, PremiereModel, PremiereSettings, PremiereUpstream
 from rolecall.services import characters, connections, gateway, presets, scenes, usage
 from rolecall.services.presets import SlotInput
@@ -16,6 +18,12 @@ from tests.services.conftest import add_account
 PRIMARY_MODEL = "gpt-4o-mini"
 BACKUP_MODEL = "llama-3.1-8b-instant"
 HOUSE_MODEL = "house-llama"
+
+
+@pytest.fixture(autouse=True)
+def house_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The operator's key for the Premiere upstream (import this fixture where Premiere answers)."""
+    monkeypatch.setenv("HOUSE_KEY", VALID_KEY)
 
 
 def chain_settings(make_settings, fake_openai, **overrides: Any):  # type: ignore[no-untyped-def]

@@ -11,13 +11,14 @@ from rolecall.storage.generation_tables import TokenLedger
 from tests.factories import e2e_record
 from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
-from tests.services.chain_helpers import (
+from tests.services.chain_helpers import (  # noqa: F401
     BACKUP_MODEL,
     HOUSE_MODEL,
     PRIMARY_MODEL,
     attempts,
     chain_settings,
     chat_models,
+    house_key,
     names,
     one,
     outcomes,
@@ -34,11 +35,6 @@ REPLY = "Aye. Sit by the fire, and mind the lamp."
 @pytest.fixture
 def settings(make_settings, fake_openai):  # type: ignore[no-untyped-def]
     return chain_settings(make_settings, fake_openai)
-
-
-@pytest.fixture(autouse=True)
-def house_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HOUSE_KEY", VALID_KEY)
 
 
 @pytest.fixture(autouse=True)

@@ -13,13 +13,13 @@ from rolecall.resources import open_resources
 from rolecall.services import fallback
 from tests.conftest import REDIS_URL
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
-from tests.fakes.server import VALID_KEY
-from tests.services.chain_helpers import (
+from tests.services.chain_helpers import (  # noqa: F401
     BACKUP_MODEL,
     PRIMARY_MODEL,
     attempts,
     chain_settings,
     chat_models,
+    house_key,
     outcomes,
     person,
     skips,
@@ -27,11 +27,6 @@ from tests.services.chain_helpers import (
 )
 
 COOLDOWN = 0.3
-
-
-@pytest.fixture(autouse=True)
-def house_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HOUSE_KEY", VALID_KEY)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import openai
 import pytest
 
+from rolecall.services import breaker
 from tests.fakes.fixtures import _anthropic_server, _openai_server, fake_anthropic, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.web.openai_api_helpers import (  # noqa: F401
@@ -48,7 +49,9 @@ async def test_a_whole_completion_comes_back_in_openai_shape(app, alice, fake_op
     assert answer.choices[0].message.role == "assistant" and answer.choices[0].finish_reason == "stop"
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.total_tokens) == (12, 9, 21)
     sent = fake_openai.last.json()  # what reached the provider: its own model id, the config's key
-    assert sent["model"] == "gpt-4o-mini" and sent["messages"] == HISTORY and sent["stream"] is False
+    # Streamed upstream even for a whole answer: the first-token deadline and the fallback rule are the
+    # same as for a stream (docs/decisions.md, "Issue 12: the fallback chain in generation").
+    assert sent["model"] == "gpt-4o-mini" and sent["messages"] == HISTORY and sent["stream"] is True
     assert (sent["temperature"], sent["max_completion_tokens"], sent["seed"]) == (0.3, 50, 7)
     assert fake_openai.last.headers["authorization"] == f"Bearer {VALID_KEY}"
 
@@ -117,7 +120,7 @@ async def test_errors_are_the_sdks_own_classes(app, alice, fake_openai) -> None:
 
 
 async def test_upstream_failures_map_to_openai_statuses(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]
-    await add_server_config(alice, "Work", fake_openai)
+    config_id = await add_server_config(alice, "Work", fake_openai)
     client = sdk(app, await new_token(alice))
     cases = [
         (429, {"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
@@ -146,6 +149,21 @@ async def test_upstream_failures_map_to_openai_statuses(app, alice, fake_openai)
                 assert caught.value.status_code == 503
             if status == 500:
                 assert caught.value.status_code == 502
+            await breaker.reset(app.state.res.cache, config_id)  # each case meets a closed circuit
+
+
+async def test_a_providers_retry_after_is_honoured_for_later_calls(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    await add_server_config(alice, "Work", fake_openai)
+    client = sdk(app, await new_token(alice))
+    fake_openai.fail_next(429, {"error": {"message": "slow down", "code": "rate_limit_exceeded"}}, {"retry-after": "30"},
+                          path="/chat/completions")
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY)
+    calls = len(fake_openai.requests)
+    with pytest.raises(openai.RateLimitError) as caught:  # not sent upstream until the provider's time has passed
+        await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY)
+    assert caught.value.code == "rate_limit_exceeded" and "“Work”" in caught.value.message
+    assert "retry-after" in caught.value.response.headers and len(fake_openai.requests) == calls
 
 
 async def test_an_upstream_auth_failure_is_not_our_401_and_marks_the_config_invalid(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]
