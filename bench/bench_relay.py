@@ -20,6 +20,10 @@ at concurrency 1 and 32. Figures are medians over rounds (TTFT percentiles over 
 * the database writes a turn must make, timed from this process on the same database: the person's
   message (before the upstream call, so it is inside TTFT), the reply row (after the first token)
   and the final text. "added TTFT beyond the writes" = relay p50 - direct p50 - user-message write.
+* fallback (c=1, interleaved with relay and direct-503): the scene's model answers 503 at once and
+  the preset's next slot streams; "added by the fallback hop" = fallback p50 - relay p50 - the
+  503 call itself (direct-503 p50), i.e. what walking on to the next slot costs (issue 12 target:
+  <= 2 ms). `--fallback-only` runs just these three cases.
 
 Targets (issue 11): added TTFT p50 <= 1 ms at c=1 beyond the DB writes, <= 30 us CPU per relayed
 chunk, >= 30% of the direct client's streams/s at c=32, memory flat per stream.
@@ -55,6 +59,7 @@ KEY = "sk-test-VALID-0123456789abcdefghijklmnop"
 CHUNKS = 50
 LONG = 1000  # chunks per turn for the marginal CPU figure
 MODEL = "gpt-4o-mini"
+DOWN = "down-model"  # the bench fake answers 503 at once for this model (the fallback case's primary)
 PG_SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -73,6 +78,13 @@ def _serve_fake(conn: Any) -> None:
                 cache[key] = super().stream_frames(model, include_usage)
             self.requests.clear()  # the fake keeps no history during a benchmark
             return cache[key]
+
+        async def chat(self, request: Any) -> Any:
+            from starlette.responses import JSONResponse
+
+            if json.loads(await request.body()).get("model") == DOWN:
+                return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
+            return await super().chat(request)
 
     fake = BenchFake().start()
     fake.reply.text = " ".join(["tok"] * CHUNKS)
@@ -117,6 +129,8 @@ class App:
         # One bench account runs 32 streams (and holds 64 open for the memory figure): a bench
         # setting lifts the per-account and per-destination provider-call slots (8 and 32 by default).
         env.update({"ROLECALL_LIMITS__OUTBOUND_PER_ACCOUNT": "128", "ROLECALL_LIMITS__OUTBOUND_PER_ORIGIN": "128"})
+        # The fallback case's primary fails every time: its circuit must stay closed so each turn pays the failed call.
+        env["ROLECALL_BREAKER__THRESHOLD"] = "1000000000"
         env.update({"ROLECALL_NETWORK__ALLOW_PRIVATE": '["127.0.0.0/8"]', "ROLECALL_LOG_LEVEL": "WARNING",
                     "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
         if database_url:
@@ -173,11 +187,19 @@ async def set_up(app: App, fake: Fake) -> tuple[httpx.AsyncClient, str, str]:
     return client, config.json()["id"], character.json()["id"]
 
 
-async def new_scene(client: httpx.AsyncClient, config_id: str, character_id: str) -> str:
+async def new_scene(client: httpx.AsyncClient, config_id: str, character_id: str, model: str = MODEL) -> str:
     h = await _csrf(client)
     scene = (await client.post("/api/scenes", json={"character_ids": [character_id]}, headers=h)).json()
-    await client.patch(f"/api/scenes/{scene['id']}", json={"model": {"section": config_id, "model_id": MODEL}}, headers=h)
+    await client.patch(f"/api/scenes/{scene['id']}", json={"model": {"section": config_id, "model_id": model}}, headers=h)
     return str(scene["id"])
+
+
+async def default_preset(client: httpx.AsyncClient, config_id: str) -> None:
+    """The account's default preset: one slot, the model that streams (a scene whose own model is
+    DOWN falls back to it; for the other scenes it repeats their model and is dropped from the walk)."""
+    made = await client.post("/api/presets", headers=await _csrf(client), json={
+        "name": "Bench", "is_default": True, "slots": [{"section": config_id, "model_id": MODEL}]})
+    assert made.status_code == 201, made.text
 
 
 # --- one stream per path -----------------------------------------------------------------------
@@ -207,6 +229,15 @@ async def direct_aiohttp(session: aiohttp.ClientSession, url: str) -> float:
     return first
 
 
+async def direct_503(http: httpx.AsyncClient, url: str) -> float:
+    """The failed call alone: the time to the 503 answer of the fallback case's primary."""
+    start = time.perf_counter()
+    response = await http.post(url + "/chat/completions", json={**BODY, "model": DOWN}, headers=AUTH)
+    if response.status_code != 503:
+        raise RuntimeError("the fake did not fail the primary")
+    return time.perf_counter() - start
+
+
 async def relay(client: httpx.AsyncClient, scene_id: str, headers: dict[str, str]) -> float:
     start = time.perf_counter()
     first = 0.0
@@ -231,16 +262,19 @@ class Bench:
     async def run_case(self, case: str, concurrency: int, per_worker: int) -> dict[str, Any]:
         """``concurrency`` workers, each doing ``per_worker`` streams back to back."""
         headers = await _csrf(self.client)
-        scenes = [await new_scene(self.client, self.config_id, self.character_id) for _ in range(concurrency)] \
-            if case == "relay" else []
+        model = DOWN if case == "fallback" else MODEL
+        scenes = [await new_scene(self.client, self.config_id, self.character_id, model) for _ in range(concurrency)] \
+            if case in ("relay", "fallback") else []
 
         async def worker(n: int) -> list[float]:
             out = []
             for _ in range(per_worker):
-                if case == "relay":
+                if case in ("relay", "fallback"):
                     out.append(await relay(self.client, scenes[n], headers))
                 elif case == "direct-httpx":
                     out.append(await direct_httpx(self.http, self.fake.url))
+                elif case == "direct-503":
+                    out.append(await direct_503(self.http, self.fake.url))
                 else:
                     assert self.session is not None
                     out.append(await direct_aiohttp(self.session, self.fake.url))
@@ -266,10 +300,21 @@ class Bench:
                     slot = out.setdefault((case, concurrency), {"sps": [], "user": [], "sys": [], "ttfts": []})
                     slot["sps"].append(r["streams"] / r["wall"])
                     # relay: the server's CPU; direct: this process's (the client library reading the same chunks)
-                    who = "server" if case == "relay" else "client"
+                    who = "server" if case in ("relay", "fallback") else "client"
                     slot["user"].append(r[f"{who}_user"] / (r["streams"] * CHUNKS))
                     slot["sys"].append(r[f"{who}_sys"] / (r["streams"] * CHUNKS))
                     slot["ttfts"] += r["ttfts"]
+        return out
+
+    async def fallback_rounds(self, rounds: int) -> dict[str, list[float]]:
+        """TTFTs at c=1 of relay, fallback and the failed call alone, interleaved within each round."""
+        cases = ("relay", "fallback", "direct-503")
+        for case in cases:
+            await self.run_case(case, 1, 3)  # warm-up
+        out: dict[str, list[float]] = {case: [] for case in cases}
+        for _ in range(rounds):
+            for case in cases:
+                out[case] += (await self.run_case(case, 1, 20))["ttfts"]
         return out
 
     async def marginal_cpu(self, rounds: int) -> tuple[float, float]:
@@ -350,18 +395,35 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def measure(label: str, database_url: str | None, rounds: int) -> None:
+def print_fallback(label: str, ttfts: dict[str, list[float]]) -> None:
+    p50 = {case: statistics.median(values) * 1000 for case, values in ttfts.items()}
+    added = p50["fallback"] - p50["relay"] - p50["direct-503"]
+    print(f"\n== {label}: fallback (c=1, {len(ttfts['fallback'])} turns each, interleaved) ==")
+    print(f"TTFT p50: relay (one slot) {p50['relay']:.2f} ms, fallback (503 then the next slot) {p50['fallback']:.2f} ms, "
+          f"the 503 call alone {p50['direct-503']:.2f} ms")
+    print(f"added by the fallback hop beyond the failed call: {added:.2f} ms (target <= 2 ms)")
+    print(json.dumps({"db": label, "fallback_added_ms": round(added, 2), "p50_ms": {k: round(v, 2) for k, v in p50.items()}}))
+
+
+async def measure(label: str, database_url: str | None, rounds: int, fallback_only: bool = False) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-relay-"))
     fake = Fake()
     app = App(data_dir, database_url)
     try:
         await app.wait()
         client, config_id, character_id = await set_up(app, fake)
+        await default_preset(client, config_id)
         bench = Bench(app, fake, client, config_id, character_id)
+        if fallback_only:
+            print_fallback(label, await bench.fallback_rounds(rounds))
+            await bench.http.aclose()
+            await client.aclose()
+            return
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
             bench.session = session
             rss_start = app.rss_mib()
             results = await bench.rounds(rounds)
+            fallback = await bench.fallback_rounds(rounds)
             marginal = await bench.marginal_cpu(rounds)
             idle, per_stream = await bench.rss_per_stream()
             rss_end = app.rss_mib()
@@ -398,6 +460,7 @@ async def measure(label: str, database_url: str | None, rounds: int) -> None:
     print("database work per turn (median ms, from this process): " + ", ".join(f"{k} {v:.2f}" for k, v in writes.items()))
     print(json.dumps({"db": label, "marginal_cpu_us": [round(marginal[0] * 1e6, 1), round(marginal[1] * 1e6, 1)],
                       "kib_per_stream": round(per_stream, 1), "writes_ms": {k: round(v, 2) for k, v in writes.items()}}))
+    print_fallback(label, fallback)
 
 
 async def _postgres_database() -> tuple[str, Any]:
@@ -420,13 +483,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--fallback-only", action="store_true", help="only the fallback case (and its references)")
     args = parser.parse_args()
     if args.db in ("sqlite", "both"):
-        await measure("SQLite", None, args.rounds)
+        await measure("SQLite", None, args.rounds, args.fallback_only)
     if args.db in ("postgres", "both"):
         url, drop = await _postgres_database()
         try:
-            await measure("PostgreSQL", url, args.rounds)
+            await measure("PostgreSQL", url, args.rounds, args.fallback_only)
         finally:
             await drop()
 

@@ -44,6 +44,8 @@ from typing import Any, cast
 
 import anyio
 import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from rolecall.net import origin_of
 from rolecall.providers import ChatEvent, ChatRequest, Connection, Provider, ProviderError, Usage, get, protocol_for
@@ -181,6 +183,7 @@ class ChainRun:
         """``loaded``: config rows the caller already read, by id (opened without a second query)."""
         self.res, self.ctx, self.walk, self.build = res, ctx, list(walk), build
         self.loaded = loaded or {}
+        self._opened: dict[str, connections.OpenConfig] = {}
         self.keys = keys
         self.background = background
         self.misses: list[Miss] = []
@@ -194,6 +197,7 @@ class ChainRun:
         deadline = time.monotonic() + rules.chain_deadline
         tried: list[int] = []
         try:
+            await self._preload()
             for entry in self.walk:
                 if entry.skip:
                     yield self._skip(entry, entry.skip_kind, entry.skip, self._skip_error(entry))
@@ -349,6 +353,17 @@ class ChainRun:
 
     # --- opening --------------------------------------------------------------------------------
 
+    async def _preload(self) -> None:
+        """Read every config of the walk in one query, so a fallback hop costs no extra round trip."""
+        entries = [e for e in self.walk if not e.skip and e.section != premiere.SECTION]
+        ids = {e.section for e in entries} - set(self.loaded)
+        if len(entries) < 2 or not ids:
+            return  # one config to open: `open_config` reads it, the same one query
+        query = (select(ProviderConfig).options(defer(ProviderConfig.models))
+                 .where(ProviderConfig.account_id == self.ctx.account_id, ProviderConfig.id.in_(ids)))
+        async with self.res.db() as s:
+            self.loaded = {**self.loaded, **{row.id: row for row in await s.scalars(query)}}
+
     def key_for(self, entry: Planned) -> connections.Key | None:
         """The key to open ``entry`` with; None when an End-to-End config's key was not handed over."""
         if entry.privacy_mode != "e2e":
@@ -375,9 +390,12 @@ class ChainRun:
                                   refusal("key_needed", entry.section, connections.E2E_IN_BACKGROUND))
             return self._miss(entry, "key_unavailable", KEY_NOT_HANDED, refusal("key_needed", entry.section))
         try:
-            row = self.loaded.get(entry.section)
-            config = (connections.open_row(self.res.keyring, row, key) if row is not None
-                      else await connections.open_config(self.res, self.ctx.account_id, entry.section, key))
+            config = self._opened.get(entry.section)
+            if config is None:
+                row = self.loaded.get(entry.section)
+                config = (connections.open_row(self.res.keyring, row, key) if row is not None
+                          else await connections.open_config(self.res, self.ctx.account_id, entry.section, key))
+                self._opened[entry.section] = config  # another model of the same config opens at no cost
         except NotFound:
             return self._miss(entry, "broken", "The provider config was deleted", refusal("config_gone"))
         except connections.KeyUnavailable as exc:

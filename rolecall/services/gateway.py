@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from rolecall.providers import ChatRequest
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
@@ -48,7 +48,7 @@ from rolecall.services.prompt import Budget, ContextTooLong, build, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
 from rolecall.storage.db import Sessions
-from rolecall.storage.tables import Account, Preset
+from rolecall.storage.tables import Account, Preset, ScenePreset
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +88,18 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
 
 
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
-    preset_id = await presets.scene_preset_id(db, turn.account_id, turn.scene_id)
-    if preset_id is None:
-        return PresetUse()
+    """The scene's own preset, else the account's default: one query (with the account's name)."""
+    chosen = (select(ScenePreset.preset_id).where(ScenePreset.scene_id == turn.scene_id,
+                                                  ScenePreset.account_id == turn.account_id).scalar_subquery())
+    query = (select(Preset.id, Preset.settings, Preset.system_prompt, Account.name)
+             .join(Account, Account.id == Preset.account_id)
+             .where(Preset.account_id == turn.account_id, or_(Preset.id == chosen, Preset.is_default))
+             .order_by((Preset.id == chosen).desc()).limit(1))
     async with db() as s:
-        row = (await s.execute(select(Preset.settings, Preset.system_prompt, Account.name)
-                               .join(Account, Account.id == Preset.account_id)
-                               .where(Preset.id == preset_id, Preset.account_id == turn.account_id))).first()
+        row = (await s.execute(query)).first()
     if row is None:
         return PresetUse()
-    values, template, user_name = row
+    preset_id, values, template, user_name = row
     return PresetUse(preset_id, dict(values or {}), template or "", user_name or "")
 
 

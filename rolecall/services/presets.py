@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from rolecall.config import Settings
 from rolecall.providers import get
@@ -183,7 +184,8 @@ async def _slots(s: AsyncSession, preset_ids: Sequence[str]) -> dict[str, list[S
     if not preset_ids:
         return found
     rows = await s.execute(
-        select(PresetSlot, ProviderConfig).outerjoin(ProviderConfig, ProviderConfig.id == PresetSlot.config_id)
+        select(PresetSlot, ProviderConfig).options(defer(ProviderConfig.models))  # the list is not needed here
+        .outerjoin(ProviderConfig, ProviderConfig.id == PresetSlot.config_id)
         .where(PresetSlot.preset_id.in_(preset_ids)).order_by(PresetSlot.preset_id, PresetSlot.position))
     for slot, config in rows:
         found[slot.preset_id].append(_slot_view(slot, config))
