@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rolecall.config import LimitSettings
-from rolecall.services import breaker, connections, presets, provider_configs, scenes, token_balance
+from rolecall.services import breaker, connections, gateway, presets, provider_configs, scenes, token_balance
 from rolecall.services.presets import SlotInput
 from rolecall.storage.generation_tables import TokenLedger
 from tests.factories import e2e_record
@@ -243,3 +243,32 @@ async def test_the_preset_samplers_and_system_prompt_reach_the_request(res, fake
     row = (await attempts(res, who))[0]
     assert row.reason == "Not sent (this provider has no such setting): top_k, min_p"
 
+
+
+async def test_stop_keeps_the_partial_reply_and_logs_the_attempt_cancelled(res, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    who = await person(res, fake_openai.base_url)
+    fake_openai.plan.chunk_delay = 0.05
+    prepared = await gateway.prepare(res, who.account_id, who.scene_id, "send", text="Evening, Mira.")
+    run = gateway.run(res, prepared, connections.ServerKey())
+    seen = []
+    async for event in run:
+        seen.append(event.name)
+        if seen.count("delta") == 2:
+            break
+    await run.aclose()  # the person pressed Stop (the page went away)
+    rows = await attempts(res, who)
+    assert outcomes(rows) == [(0, "cancelled", "")] and rows[0].ttft_ms is not None
+    stored = (await scenes.get_scene(res.db, who.account_id, who.scene_id)).messages
+    assert stored[-1].status == "interrupted" and stored[-1].text and REPLY.startswith(stored[-1].text)
+
+
+async def test_a_premiere_billing_error_falls_back_to_the_next_slot(res, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    who = await person(res, fake_openai.base_url)
+    await presets.update_preset(res.db, res.settings, who.account_id, who.preset_id, {"slots": [
+        SlotInput("premiere", HOUSE_MODEL), SlotInput(who.backup, BACKUP_MODEL)]})
+    fake_openai.fail_next(402, path="/chat/completions")
+    events = await turn(res, who)
+    assert skips(events) == [(0, "billing")] and one(events, "done").model.model_id == BACKUP_MODEL
+    rows = await attempts(res, who)
+    assert [(r.config_label, r.outcome, r.premiere_tokens) for r in rows] == [
+        ("Premiere Theater", "error", 0), ("Backup", "ok", 0)]
