@@ -30,6 +30,7 @@ from rolecall.providers.protocols import PROTOCOLS, Adapter, protocol_for
 from rolecall.providers.registry import all_providers, by_category, get
 from rolecall.providers.types import (
     CATEGORIES,
+    IMAGE_PROTOCOLS,
     ChatEvent,
     ChatMessage,
     ChatRequest,
@@ -37,6 +38,7 @@ from rolecall.providers.types import (
     Connection,
     Endpoint,
     Field,
+    ImagePart,
     KeyCheck,
     ModelInfo,
     Provider,
@@ -54,6 +56,8 @@ __all__ = [
     "Connection",
     "Endpoint",
     "Field",
+    "IMAGE_PROTOCOLS",
+    "ImagePart",
     "KINDS",
     "KeyCheck",
     "ModelInfo",

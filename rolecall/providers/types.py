@@ -309,9 +309,27 @@ class Connection:
 # --- chat -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image sent with a message: its media type (image/png, image/jpeg, ...) and base64 data."""
+
+    media_type: str
+    data: str
+
+    def __repr__(self) -> str:
+        return f"ImagePart({self.media_type}, {len(self.data)} base64 chars)"
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One message. ``images`` go with it where a protocol can send them (OpenAI-style and
+    Anthropic bodies, `IMAGE_PROTOCOLS`); callers skip other protocols for a turn with images."""
+
     role: Role
     content: str
+    images: tuple[ImagePart, ...] = ()
+
+
+IMAGE_PROTOCOLS = frozenset({"openai_compat", "azure_openai", "anthropic"})
 
 
 @dataclass(frozen=True)

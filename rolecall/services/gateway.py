@@ -40,11 +40,12 @@ from typing import Any
 import anyio
 from sqlalchemy import or_, select
 
-from rolecall.providers import ChatRequest
+from rolecall.providers import IMAGE_PROTOCOLS, ChatMessage, ChatRequest
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
+from rolecall.services.errors import Invalid
 from rolecall.services.generation_errors import GenerationError, refusal
 from rolecall.services.messages import Action, Made, Outcome, ReplyTarget, Turn
-from rolecall.services.prompt import Budget, ContextTooLong, build, system_text
+from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
 from rolecall.storage.db import Sessions
@@ -66,6 +67,7 @@ class Prepared:
     turn: Turn
     action: Action
     text: str | None
+    image: messages.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,16 @@ class PresetUse:
 
 
 async def prepare(res: Resources, account_id: str, scene_id: str, action: Action, *,
-                  text: str | None = None, message_id: str | None = None) -> Prepared:
-    """Read the turn (raises `NotFound` for another account's scene or message, `Invalid` for bad input)."""
+                  text: str | None = None, message_id: str | None = None,
+                  image: messages.Image | None = None) -> Prepared:
+    """Read the turn (raises `NotFound` for another account's scene or message, `Invalid` for bad input).
+    ``image`` (checked with `messages.check_image`) goes with the person's new message."""
     if text is not None and text.strip():
         text = messages.check_text(text)
+    if image is not None and action != "send":
+        raise Invalid("An image goes with a new message.", field="image")
     turn = await messages.load_turn(res.db, account_id, scene_id, action, message_id)
-    return Prepared(turn, action, text or None)
+    return Prepared(turn, action, text or ("" if image is not None else None), image)
 
 
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
@@ -134,7 +140,7 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
         return
     history = turn.history
     if prepared.text is not None:
-        history = (*history, messages.Line("user", prepared.text))
+        history = (*history, messages.Line("user", prepared.text, prepared.image))
     system = system_prompt(turn, preset)
     reply_cap = preset.settings.get("max_tokens")
 
@@ -147,6 +153,8 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
             error = _too_long(exc, model_view(target.entry.section, target.model_id, {}))
             raise chain_run.Unfit("context_too_long", f"The turn needs about {exc.needed:,} tokens; this model "
                                   f"takes {exc.window:,}", error) from None
+        if has_images(prompt):
+            prompt = _fit_images(prompt, target)
         return ChatRequest(prompt, model=target.model_id, max_tokens=budget.reply)
 
     ctx = chain_run.Context(turn.account_id, turn.scene_id, preset.id, preset.settings)
@@ -167,7 +175,7 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                 elif event.name == "calling":
                     if prepared.text is not None and walker.calls == 0:  # stored once, before the first call
                         user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
-                                                               turn.next_position)
+                                                               turn.next_position, prepared.image)
                         target = dataclasses.replace(target, position=turn.next_position + 1)
                         yield StreamEvent("user", user)
                 elif event.name == "start":
@@ -214,6 +222,20 @@ class Reply:
             await self.begin(db)
         assert self.started_at is not None
         return await messages.finish_reply(db, self.target, outcome, self.made, self.names, self.started_at)
+
+
+def _fit_images(prompt: tuple[ChatMessage, ...], target: chain_run.Target) -> tuple[ChatMessage, ...]:
+    """A turn whose newest message has an image goes only to a model that takes images, through a
+    protocol that can send them; older images in the history are left out for other models."""
+    if target.facts.vision is not False and target.provider.protocol in IMAGE_PROTOCOLS:
+        return prompt
+    if not prompt[-1].images:
+        return tuple(dataclasses.replace(m, images=()) if m.images else m for m in prompt)
+    reason = ("This model doesn't take images" if target.facts.vision is False
+              else f"RoleCall can't send images to {target.provider.name} yet")
+    message = (f"{reason}. Pick a model that takes images (in the AI wing or as a fallback slot of the preset), "
+               "or send the message without its image.")
+    raise chain_run.Unfit("no_vision", reason, GenerationError("no_vision", "This model can't see images", message))
 
 
 def _too_long(exc: ContextTooLong, model: ModelView | None) -> GenerationError:

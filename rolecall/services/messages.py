@@ -11,6 +11,8 @@ start-up so the scene reads consistently.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,12 +25,25 @@ from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.scene_views import ConfigName, MessageView, message_view
 from rolecall.services.scenes import NO_SUCH_SCENE, config_names, owned_scene
 from rolecall.storage.db import Sessions, rowcount
-from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter
+from rolecall.storage.scene_tables import Character, Message, MessageAlternative, MessageImage, Scene, SceneCharacter
 from rolecall.storage.tables import new_id, utcnow
 
 MAX_TEXT = 50_000
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes up to 20 MB
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NO_SUCH_MESSAGE = "No such message."
 Action = Literal["send", "regenerate", "continue"]
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image attached to a person's message: media type and base64 data (checked by `check_image`)."""
+
+    media_type: str
+    data: str
+
+    def __repr__(self) -> str:
+        return f"Image({self.media_type}, {len(self.data)} base64 chars)"
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Line:
 
     role: str
     text: str
+    image: Image | None = None
 
 
 @dataclass(frozen=True)
@@ -93,21 +109,22 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             raise NotFound(NO_SUCH_SCENE)
         rows = (await s.execute(
             select(Message.id, Message.role, Message.active, MessageAlternative.idx, MessageAlternative.text,
-                   Message.position)
+                   Message.position, MessageImage.media_type, MessageImage.data)
             .join(MessageAlternative, MessageAlternative.message_id == Message.id)
+            .outerjoin(MessageImage, MessageImage.message_id == Message.id)  # same round trip; user messages only
             .where(Message.scene_id == scene_id).order_by(Message.position, Message.created_at, MessageAlternative.idx)
         )).all()
     order: list[str] = []
     shown: dict[str, Line] = {}
     alt_count: dict[str, int] = {}
     next_position = 0
-    for mid, role, active, idx, text, position in rows:
+    for mid, role, active, idx, text, position, media_type, data in rows:
         next_position = max(next_position, position + 1)
         if mid not in alt_count:
             order.append(mid)
         alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
         if idx == active or mid not in shown:
-            shown[mid] = Line(role, text)
+            shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
     title, description, model_section, model_id, speaker, name, persona_text, example = scene
     target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker, position=next_position)
     upto = len(order)
@@ -126,10 +143,26 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
                 raise Invalid("Only the last reply can be continued.", field="message_id")
             active = next(a for m, _, a, *_ in rows if m == message_id)
             target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
-    history = tuple(shown[m] for m in order[:upto] if shown[m].text)
+    history = tuple(shown[m] for m in order[:upto] if shown[m].text or shown[m].image)
     persona = Persona(speaker, name, persona_text, example) if speaker else None
     return Turn(scene_id, account_id, title, description, persona, model_section, model_id,
                 history, target, next_position)
+
+
+def check_image(media_type: str, data: str) -> Image:
+    """An attached image: a known type, valid base64, at most ``MAX_IMAGE_BYTES`` once decoded."""
+    if media_type not in IMAGE_TYPES:
+        raise Invalid(f"Attach a {', '.join(t.removeprefix('image/').upper() for t in IMAGE_TYPES)} image.",
+                      field="image.media_type")
+    if len(data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise Invalid(f"Images can be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB.", field="image.data")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid("The image is not valid base64.", field="image.data") from None
+    if not raw or len(raw) > MAX_IMAGE_BYTES:
+        raise Invalid(f"Images can be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB.", field="image.data")
+    return Image(media_type, data)
 
 
 # --- the generation's writes -----------------------------------------------------------------
@@ -140,9 +173,10 @@ async def _next_position(s: AsyncSession, scene_id: str) -> int:
 
 
 async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str,
-                           position: int | None = None) -> MessageView:
-    """Store the person's message (at ``position``, from the turn just read; else after the last one)."""
-    text = check_text(text)
+                           position: int | None = None, image: Image | None = None) -> MessageView:
+    """Store the person's message (at ``position``, from the turn just read; else after the last one),
+    with its image when one is attached (then the text may be empty)."""
+    text = check_text(text) if image is None or text.strip() else ""
     async with db.begin() as s:
         if position is None:
             position = await _next_position(s, scene_id)
@@ -151,6 +185,8 @@ async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: s
                           active=0, created_at=utcnow())
         alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
         s.add_all((message, alt))
+        if image is not None:
+            s.add(MessageImage(message_id=message.id, media_type=image.media_type, data=image.data))
         await s.execute(update(Scene).where(Scene.id == scene_id).values(last_activity_at=utcnow()))
     return message_view(message, [alt], {})
 

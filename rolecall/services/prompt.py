@@ -19,12 +19,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rolecall.providers import ChatMessage
+from rolecall.providers import ChatMessage, ImagePart
 from rolecall.services.messages import Line, Persona
 
 CHARS_PER_TOKEN = 3
 MESSAGE_OVERHEAD = 4
 PRIMING = 3
+IMAGE_TOKENS = 1600  # an attached image, as the larger providers count a ~1 MP picture
 DEFAULT_CONTEXT = 8192  # a model RoleCall knows nothing about: assume a small window
 DEFAULT_REPLY = 1024  # tokens reserved for (and asked of) the reply
 MAX_REPLY = 2048
@@ -43,6 +44,14 @@ class ContextTooLong(Exception):
 
 def estimate(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD
+
+
+def _cost(line: Line) -> int:
+    return estimate(line.text) + (IMAGE_TOKENS if line.image else 0)
+
+
+def has_images(messages: Sequence[ChatMessage]) -> bool:
+    return any(m.images for m in messages)
 
 
 @dataclass(frozen=True)
@@ -82,13 +91,14 @@ def build(system: str, history: Sequence[Line], budget: Budget) -> tuple[ChatMes
     room = budget.prompt - estimate(system)
     kept: list[ChatMessage] = []
     for line in reversed(history):
-        cost = estimate(line.text)
+        cost = _cost(line)
         if cost > room:
             break
         room -= cost
-        kept.append(ChatMessage("assistant" if line.role == "assistant" else "user", line.text))
+        images = (ImagePart(line.image.media_type, line.image.data),) if line.image else ()
+        kept.append(ChatMessage("assistant" if line.role == "assistant" else "user", line.text, images))
     if (history and not kept) or room < 0:
-        needed = estimate(system) + (estimate(history[-1].text) if history else 0) + budget.reply + PRIMING
+        needed = estimate(system) + (_cost(history[-1]) if history else 0) + budget.reply + PRIMING
         raise ContextTooLong(needed, budget.context)
     kept.reverse()
     # Several protocols (Anthropic, Gemini) want the conversation to open with the person.

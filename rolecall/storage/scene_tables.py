@@ -101,3 +101,16 @@ class MessageAlternative(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MessageImage(Base):
+    """An image a person attached to their message (base64, checked and capped when it was sent).
+
+    Its own table so scene views and message lists never read image bytes they do not show.
+    """
+
+    __tablename__ = "message_image"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[str] = mapped_column(Text)  # base64

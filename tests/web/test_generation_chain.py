@@ -63,3 +63,17 @@ async def test_keys_for_e2e_fallback_slots_are_handed_over_by_config(owner: Owne
     handed = await stream(owner.client, f"/api/scenes/{scene['id']}/messages",
                           {"text": "Hello?", "keys": {sealed: {"api_key": VALID_KEY}}})
     assert reply_text(handed) == TEXT and only(handed, "done")["model"]["section"] == sealed
+
+
+async def test_an_image_goes_with_the_message_and_is_checked(owner: Owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.services.test_chain_images import PIXEL
+
+    fake_openai.reply.text = TEXT
+    config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
+    scene = await scene_with(owner.client, config_id)  # gpt-4o-mini takes images
+    path = f"/api/scenes/{scene['id']}/messages"
+    events = await stream(owner.client, path, {"text": "Look", "image": {"media_type": "image/png", "data": PIXEL}})
+    assert reply_text(events) == TEXT
+    assert fake_openai.last.json()["messages"][-1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+    bad = await post(owner.client, path, {"text": "Look", "image": {"media_type": "image/png", "data": "???"}})
+    assert bad.status_code == 400 and bad.json()["field"] == "image.data"

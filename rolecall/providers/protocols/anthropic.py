@@ -30,7 +30,7 @@ from rolecall.providers.protocols.base import (
     samplers,
 )
 from rolecall.providers.sse import SSEEvent
-from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo, Usage
+from rolecall.providers.types import ChatEvent, ChatMessage, ChatRequest, ChatResult, Connection, ModelInfo, Usage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; the preset usually sets it
@@ -38,11 +38,23 @@ PAGE_LIMIT = "1000"
 SAMPLERS = SamplerNames(stop="stop_sequences")
 
 
+def _content(message: ChatMessage) -> Any:
+    """Plain text, or image blocks then the text block when the message carries images."""
+    if not message.images:
+        return message.content
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.data}}
+        for image in message.images]
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    return blocks
+
+
 def anthropic_body(conn: Connection, request: ChatRequest, model: str | None, stream: bool) -> dict[str, Any]:
     """The Messages body. `model=None` leaves it out (Vertex puts the model in the URL)."""
     system = "\n\n".join(m.content for m in request.messages if m.role == "system")
     body: dict[str, Any] = {
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+        "messages": [{"role": m.role, "content": _content(m)} for m in request.messages if m.role != "system"],
         **samplers(request, SAMPLERS),
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
     }

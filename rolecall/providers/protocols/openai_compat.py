@@ -37,6 +37,7 @@ from rolecall.providers.protocols.base import (
 )
 from rolecall.providers.types import (
     ChatEvent,
+    ChatMessage,
     ChatRequest,
     ChatResult,
     Connection,
@@ -90,7 +91,7 @@ class OpenAICompat(BaseAdapter):
     def body(self, conn: Connection, request: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
             "stream": stream,
             **samplers(request, SamplerNames(max_tokens=conn.provider.max_tokens_param)),
         }
@@ -241,3 +242,13 @@ class _StreamState:
         if chunk.get("usage"):
             self.usage = usage_from(chunk["usage"]) or self.usage
         return out
+
+
+def _content(message: ChatMessage) -> Any:
+    """Plain text, or text and image parts (data URLs) when the message carries images."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    parts += [{"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{image.data}"}}
+              for image in message.images]
+    return parts

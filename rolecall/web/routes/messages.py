@@ -52,8 +52,19 @@ class KeyOnly(BaseModel):
     keys: dict[str, KeyIn] | None = Field(None, max_length=16, description=KEYS_DOC)
 
 
+class ImageIn(BaseModel):
+    """An image for the person's message: only models that take images are tried for the turn."""
+
+    media_type: str = Field(max_length=40, description="image/png, image/jpeg, image/webp or image/gif")
+    data: str = Field(max_length=messages.MAX_IMAGE_BYTES * 4 // 3 + 8, description="Base64, at most 5 MB decoded")
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        return [("media_type", self.media_type), ("data", f"[{len(self.data)} base64 chars]")]
+
+
 class SendIn(KeyOnly):
     text: str = Field("", max_length=messages.MAX_TEXT * 2, description="Empty: no new message, the character replies")
+    image: ImageIn | None = None
 
 
 class MessagePatch(BaseModel):
@@ -91,7 +102,8 @@ async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.K
 
 @api.post("", responses=STREAM, response_class=EventStream, summary="Send a message; the reply streams back")
 async def send(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: SendIn) -> EventStream:
-    prepared = await gateway.prepare(res, account.id, scene_id, "send", text=body.text)
+    image = messages.check_image(body.image.media_type, body.image.data) if body.image else None
+    prepared = await gateway.prepare(res, account.id, scene_id, "send", text=body.text, image=image)
     return EventStream(_frames(res, prepared, _key(prepared, body)))
 
 
