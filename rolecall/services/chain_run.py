@@ -50,6 +50,7 @@ from sqlalchemy.orm import defer
 from rolecall.net import origin_of
 from rolecall.providers import ChatEvent, ChatRequest, Connection, Provider, ProviderError, Usage, get, protocol_for
 from rolecall.services import breaker, connections, fallback, premiere, provider_configs, samplers, usage
+from rolecall.services.chain_errors import Miss, final_error, skip_error
 from rolecall.services.errors import Invalid, NotFound, RateLimited
 from rolecall.services.fallback import Planned
 from rolecall.services.generation_errors import (
@@ -57,7 +58,6 @@ from rolecall.services.generation_errors import (
     busy,
     first_token_timeout,
     from_provider,
-    headline_for,
     refusal,
 )
 from rolecall.services.model_facts import ModelFacts, lookup
@@ -65,10 +65,6 @@ from rolecall.services.resources import Resources
 from rolecall.services.stored_config import StoredConfigCorrupt
 from rolecall.storage.tables import ProviderConfig
 
-# Which skip best explains a walk where nothing was called (first: most telling).
-_RELEVANCE = {kind: rank for rank, kind in enumerate((
-    "key_unavailable", "balance_empty", "context_too_long", "no_vision", "rate_limited", "circuit_open", "busy",
-    "deadline", "auth", "premiere_unavailable", "config_broken", "broken"))}
 KEY_NOT_HANDED = "This end-to-end config's key wasn't handed over for this message"
 DEADLINE_PASSED = "Not tried: the chain's overall deadline of {s} had passed"
 
@@ -163,19 +159,6 @@ Builder = Callable[[Target], Awaitable[ChatRequest]]
 Keys = Mapping[str, connections.HandedKey]
 
 
-@dataclass
-class Miss:
-    """Why an entry gave no reply (for the final error): ``reason`` is the provider's own text
-    (already cleared of secrets) when a call went out, else the skip reason."""
-
-    entry: Planned
-    kind: str
-    reason: str
-    error: GenerationError
-    tried: bool  # an upstream call went out
-    status: int | None = None  # the upstream's HTTP status, when it answered one
-
-
 class ChainRun:
     def __init__(self, res: Resources, ctx: Context, walk: Sequence[Planned], build: Builder,
                  keys: connections.Key | Keys, *, background: bool = False,
@@ -200,7 +183,7 @@ class ChainRun:
             await self._preload()
             for entry in self.walk:
                 if entry.skip:
-                    yield self._skip(entry, entry.skip_kind, entry.skip, self._skip_error(entry))
+                    yield self._skip(entry, entry.skip_kind, entry.skip, skip_error(entry, self.background))
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -229,7 +212,7 @@ class ChainRun:
                 if outcome:
                     yield Event("done" if isinstance(outcome[0], Finished) else "error", outcome[0])
                     return
-            yield Event("error", Failed(self._final_error()))
+            yield Event("error", Failed(final_error(self.misses, self.background)))
         finally:
             with anyio.CancelScope(shield=True):
                 await fallback.release_unused(self.res, self.walk, tried)
@@ -257,6 +240,8 @@ class ChainRun:
                 await held.enter_async_context(self.res.limits.slot(self.ctx.account_id,
                                                                      origin_of(hop.connection.base_url)))
             except RateLimited as exc:
+                if entry.verdict is not None:  # a probe claim this walk will not use
+                    await breaker.release_probe(self.res.cache, entry.verdict)
                 yield self._skip(entry, "busy", exc.message, busy(exc.message, exc.retry_after))
                 return
             yield Event("calling", hop)
@@ -322,6 +307,7 @@ class ChainRun:
                 error = GenerationError("bad_response", "Empty reply", text + ". Try again or pick another model.",
                                         hop.config_id)
                 attempt.error_kind, attempt.reason = "bad_response", text
+                await breaker_failure(self.res, entry, ProviderError("bad_response", text))  # a probe's answer all the same
                 await self._settle(hop, attempt, clock, "error", request, parts, used)
                 yield self._missed(entry, "bad_response", text, error, tried=True)
                 return
@@ -427,50 +413,10 @@ class ChainRun:
         return Event("skipped", {"position": entry.position, "label": entry.label, "model": entry.model_id,
                                  "kind": kind, "reason": reason})
 
-    def _skip_error(self, entry: Planned) -> GenerationError:
-        kind, reason = entry.skip_kind, entry.skip
-        if kind == "broken":
-            return refusal("config_gone")
-        if kind == "key_unavailable":
-            return refusal("key_needed", entry.section or None, reason if self.background else None)
-        if kind == "balance_empty":
-            return GenerationError("balance_empty", headline_for("balance_empty"), reason)
-        if kind == "premiere_unavailable":
-            return refusal("premiere_unavailable", message=reason)
-        if kind == "rate_limited":
-            until = entry.verdict.until if entry.verdict else None
-            wait = max(1.0, until - time.time()) if until else None
-            return GenerationError("rate_limited", "Rate limited", reason, entry.section or None, wait)
-        return GenerationError("unavailable", "Provider unavailable", reason, entry.section or None)
-
-    def _final_error(self) -> GenerationError:
-        """The most telling reason nothing answered: the last upstream error, else the first skip;
-        with more than one entry, what happened to each of the others is added."""
-        if not self.misses:
-            return refusal("no_model")
-        if self.background and all(m.kind == "key_unavailable" for m in self.misses if not m.tried) and \
-                not any(m.tried for m in self.misses):
-            main = self.misses[0]
-            return GenerationError("key_needed", "End-to-end keys can't be used here", connections.E2E_IN_BACKGROUND,
-                                   main.entry.section or None)
-        tried = [m for m in self.misses if m.tried]
-        main = tried[-1] if tried else min(self.misses, key=lambda m: _RELEVANCE.get(m.kind, len(_RELEVANCE)))
-        if len(self.misses) == 1:
-            return main.error
-        others = "; ".join(f"{_name(m.entry)}: {m.reason.rstrip('.')}" for m in self.misses if m is not main)
-        message = f"{main.error.message} (Also tried: {others}.)"
-        return GenerationError(main.error.kind, main.error.headline, message, main.error.config_id,
-                               main.error.retry_after)
-
-
 async def breaker_failure(res: Resources, entry: Planned, exc: ProviderError) -> None:
     if entry.verdict is not None:
         await breaker.record_failure(res.cache, entry.verdict, exc.kind, retry_after=exc.retry_after,
                                      policy=breaker.policy_of(res.settings))
-
-
-def _name(entry: Planned) -> str:
-    return f"{entry.label or 'a deleted config'} ({entry.model_id})"
 
 
 def _seconds(value: float) -> str:
