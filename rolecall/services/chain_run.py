@@ -2,19 +2,21 @@
 post-production pass): docs/architecture.md, "Generation path".
 
 ```python
-walk = await fallback.plan(res, account_id, scene_model=None, preset_id=preset_id, background=True)
-
 async def build(target: chain_run.Target) -> ChatRequest:     # per model: fit its window here
     if target.facts.context_window and needed > target.facts.context_window:
         raise chain_run.Unfit("context_too_long", "The summary prompt does not fit this model's window.")
     return ChatRequest(messages, model=target.model_id, max_tokens=600)
 
-run = chain_run.ChainRun(res, chain_run.Context(account_id, preset_id=preset_id), walk, build,
-                         connections.ServerKey(), background=True)
-async for event in run.events():   # skipped | calling | start | delta | done | error (see `ChainRun.events`)
+# A scene's preset (and its own model first), from a background job: the server's keys only.
+run = await chain_run.for_preset(res, account_id, build, preset_id=await presets.scene_preset_id(
+    res.db, account_id, scene_id), scene_model=(section, model_id), scene_id=scene_id)
+finished = await run.text()        # the reply (`Finished`: text, usage, hop), or raises `ChainFailed`
+async for event in run.events():   # or the events: skipped | calling | start | delta | reasoning | done | error
     ...
-finished = await run.text()        # or just the final text: `Finished`, or raises `ChainFailed`
 ```
+
+`for_preset` plans the walk (`fallback.plan`) and reads the preset's samplers; the pieces are
+public for callers that plan their own walk: ``ChainRun(res, Context(...), walk, build, keys)``.
 
 For each entry of the walk, in order: a planned skip is logged and announced; otherwise the
 entry is opened (the Premiere Theater with the operator's key, a config with the caller's key:
@@ -63,8 +65,9 @@ from rolecall.services.generation_errors import (
 from rolecall.services.model_facts import ModelFacts, lookup
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import StoredConfigCorrupt
-from rolecall.storage.tables import ProviderConfig
+from rolecall.storage.tables import Preset, ProviderConfig
 
+_SERVER_KEY = connections.ServerKey()
 KEY_NOT_HANDED = "This end-to-end config's key wasn't handed over for this message"
 DEADLINE_PASSED = "Not tried: the chain's overall deadline of {s} had passed"
 
@@ -422,3 +425,19 @@ async def breaker_failure(res: Resources, entry: Planned, exc: ProviderError) ->
 def _seconds(value: float) -> str:
     seconds = max(1, round(value))
     return "1 second" if seconds == 1 else f"{seconds} seconds"
+
+
+async def for_preset(res: Resources, account_id: str, build: Builder, *, preset_id: str | None,
+                     scene_model: tuple[str, str] | None = None, scene_id: str | None = None,
+                     keys: connections.Key | Keys = _SERVER_KEY, background: bool = True) -> ChainRun:
+    """A runner over a preset's chain (after ``scene_model``, when given), with its samplers.
+
+    ``background`` defaults to True: a caller without a browser request holds no End-to-End key.
+    """
+    walk = await fallback.plan(res, account_id, scene_model=scene_model, preset_id=preset_id, background=background)
+    settings: dict[str, Any] = {}
+    if preset_id is not None:
+        async with res.db() as s:
+            settings = dict(await s.scalar(select(Preset.settings).where(
+                Preset.id == preset_id, Preset.account_id == account_id)) or {})
+    return ChainRun(res, Context(account_id, scene_id, preset_id, settings), walk, build, keys, background=background)

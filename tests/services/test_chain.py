@@ -272,3 +272,27 @@ async def test_a_premiere_billing_error_falls_back_to_the_next_slot(res, fake_op
     rows = await attempts(res, who)
     assert [(r.config_label, r.outcome, r.premiere_tokens) for r in rows] == [
         ("Premiere Theater", "error", 0), ("Backup", "ok", 0)]
+
+
+async def test_a_scene_independent_pass_runs_a_preset_chain_in_the_background(res, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from rolecall.providers import ChatMessage, ChatRequest
+    from rolecall.services import chain_run
+
+    who = await person(res, fake_openai.base_url, primary_mode="e2e", udk=UDK, values={"temperature": 0.2})
+
+    async def build(target: chain_run.Target) -> ChatRequest:
+        return ChatRequest((ChatMessage("user", "Summarize the scene."),), model=target.model_id, max_tokens=200)
+
+    run = await chain_run.for_preset(res, who.account_id, build, preset_id=who.preset_id, scene_id=who.scene_id)
+    finished = await run.text()
+    assert finished.text == REPLY and finished.hop.entry.model_id == BACKUP_MODEL
+    assert fake_openai.last.json()["temperature"] == 0.2
+    rows = await attempts(res, who)
+    assert outcomes(rows) == [(0, "skipped", "key_unavailable"), (1, "ok", "")]
+    assert rows[0].reason == connections.E2E_IN_BACKGROUND and rows[1].id == finished.usage_id
+    fake_openai.fail_next(503, path="/chat/completions", times=2)
+    await token_balance.debit(res.db, who.account_id, 50_000)
+    again = await chain_run.for_preset(res, who.account_id, build, preset_id=who.preset_id)
+    with pytest.raises(chain_run.ChainFailed) as failed:
+        await again.text()
+    assert failed.value.failed.error.kind == "unavailable"
