@@ -179,14 +179,17 @@ def _slot_view(slot: PresetSlot, config: ProviderConfig | None) -> Slot:
                 get(config.provider_id).name, config.privacy_mode, slot.model_id, False, "")
 
 
-async def _slots(s: AsyncSession, preset_ids: Sequence[str]) -> dict[str, list[Slot]]:
+async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | None = None) -> dict[str, list[Slot]]:
+    """The slots of these presets (only the account's slots when ``account_id`` is given)."""
     found: dict[str, list[Slot]] = {pid: [] for pid in preset_ids}
     if not preset_ids:
         return found
-    rows = await s.execute(
-        select(PresetSlot, ProviderConfig).options(defer(ProviderConfig.models))  # the list is not needed here
-        .outerjoin(ProviderConfig, ProviderConfig.id == PresetSlot.config_id)
-        .where(PresetSlot.preset_id.in_(preset_ids)).order_by(PresetSlot.preset_id, PresetSlot.position))
+    query = (select(PresetSlot, ProviderConfig).options(defer(ProviderConfig.models))  # the list is not needed here
+             .outerjoin(ProviderConfig, ProviderConfig.id == PresetSlot.config_id)
+             .where(PresetSlot.preset_id.in_(preset_ids)).order_by(PresetSlot.preset_id, PresetSlot.position))
+    if account_id is not None:
+        query = query.where(PresetSlot.account_id == account_id)
+    rows = await s.execute(query)
     for slot, config in rows:
         found[slot.preset_id].append(_slot_view(slot, config))
     return found
@@ -219,10 +222,15 @@ async def get_preset(db: Sessions, account_id: str, preset_id: str) -> PresetVie
 
 
 async def chain(db: Sessions, account_id: str, preset_id: str) -> list[Slot]:
-    """The preset's models in the order the gateway tries them (broken slots included, flagged)."""
+    """The preset's models in the order the gateway tries them (broken slots included, flagged).
+
+    One query on the hot path: the slots are the account's own; only an empty answer needs the
+    second look (an empty chain, or no such preset: `NotFound`)."""
     async with db() as s:
-        await _owned(s, account_id, preset_id)
-        return (await _slots(s, [preset_id]))[preset_id]
+        slots = (await _slots(s, [preset_id], account_id))[preset_id]
+        if not slots:
+            await _owned(s, account_id, preset_id)
+        return slots
 
 
 # --- writing ----------------------------------------------------------------------------------
