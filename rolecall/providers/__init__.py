@@ -26,11 +26,10 @@ from rolecall.providers.options import (
     parse_body_params,
     parse_headers,
 )
-from rolecall.providers.protocols import PROTOCOLS, Adapter, protocol_for
+from rolecall.providers.protocols import PROTOCOLS, Adapter, protocol_for, sampler_fields, takes_images, takes_max_tokens
 from rolecall.providers.registry import all_providers, by_category, get
 from rolecall.providers.types import (
     CATEGORIES,
-    IMAGE_PROTOCOLS,
     ChatEvent,
     ChatMessage,
     ChatRequest,
@@ -56,7 +55,6 @@ __all__ = [
     "Connection",
     "Endpoint",
     "Field",
-    "IMAGE_PROTOCOLS",
     "ImagePart",
     "KINDS",
     "KeyCheck",
@@ -82,5 +80,8 @@ __all__ = [
     "parse_headers",
     "protocol_for",
     "resolve_target",
+    "sampler_fields",
+    "takes_images",
+    "takes_max_tokens",
     "trusted_connection",
 ]

@@ -18,6 +18,8 @@ Reading a record:
   the list is public), `ProbeChat` (a one-token generation: no list and no auth endpoint, or
   Azure's deployment) or `TokenExchange` (Vertex's service account).
 * urls: other hosts of the same provider (an account API used for the key check).
+* open_model_samplers: the server takes top_k, min_p and repetition_penalty besides OpenAI's
+  own samplers (OpenAI itself answers 400 to them); preset samplers use it.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ PROVIDERS: tuple[Provider, ...] = (
         notes="A disabled key answers 404 on /models; the adapter reports that as an auth failure.",
     ),
     Provider(
-        id="openrouter", name="OpenRouter", category="major", protocol="openai_compat",
+        id="openrouter", open_model_samplers=True, name="OpenRouter", category="major", protocol="openai_compat",
         endpoints=_one("https://openrouter.ai/api/v1"), auth=Bearer(),
         key_prefixes=("sk-or-",), key_url="https://openrouter.ai/keys",
         models=ModelsEndpoint("/models", validates_key=False, fields=ModelFields(
@@ -126,7 +128,7 @@ PROVIDERS: tuple[Provider, ...] = (
         "Key URL UNCONFIRMED.",
     ),
     Provider(
-        id="fireworks", name="Fireworks AI", category="openai_compatible", protocol="openai_compat",
+        id="fireworks", open_model_samplers=True, name="Fireworks AI", category="openai_compatible", protocol="openai_compat",
         endpoints=_one("https://api.fireworks.ai/inference/v1"), auth=Bearer(),
         key_prefixes=("fw_",), key_url="https://fireworks.ai/account/api-keys",
         models=ModelsEndpoint("/models", fields=ModelFields(keep=(Keep("supports_chat"),))),
@@ -145,7 +147,7 @@ PROVIDERS: tuple[Provider, ...] = (
         "(probe model UNCONFIRMED).",
     ),
     Provider(
-        id="nanogpt", name="NanoGPT", category="openai_compatible", protocol="openai_compat",
+        id="nanogpt", open_model_samplers=True, name="NanoGPT", category="openai_compatible", protocol="openai_compat",
         endpoints=(
             Endpoint("paygo", "Pay-per-use", "https://nano-gpt.com/api/v1"),
             Endpoint("subscription", "Subscription", "https://nano-gpt.com/api/subscription/v1"),
@@ -263,7 +265,7 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     # --- custom --------------------------------------------------------------------------------
     Provider(
-        id="custom_openai", name="Custom (OpenAI-compatible)", category="custom", protocol="openai_compat",
+        id="custom_openai", open_model_samplers=True, name="Custom (OpenAI-compatible)", category="custom", protocol="openai_compat",
         endpoints=_one(""), auth=Bearer(), key_policy="optional",
         models=ModelsEndpoint("/models"), discover_base=True,
         notes="Ollama, LM Studio, llama.cpp, vLLM, KoboldCpp, TabbyAPI, proxies. The base URL is tried as "

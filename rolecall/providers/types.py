@@ -222,6 +222,7 @@ class Provider:
     max_tokens_param: str = "max_tokens"
     stream_usage: bool = True
     discover_base: bool = False
+    open_model_samplers: bool = False  # takes top_k, min_p and repetition_penalty (open-model servers)
     notes: str = ""
 
     @property
@@ -321,15 +322,12 @@ class ImagePart:
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message. ``images`` go with it where a protocol can send them (OpenAI-style and
-    Anthropic bodies, `IMAGE_PROTOCOLS`); callers skip other protocols for a turn with images."""
+    """One message. ``images`` go with it where a protocol can send them (`protocols.takes_images`);
+    callers skip other protocols for a turn with images."""
 
     role: Role
     content: str
     images: tuple[ImagePart, ...] = ()
-
-
-IMAGE_PROTOCOLS = frozenset({"openai_compat", "azure_openai", "anthropic"})
 
 
 @dataclass(frozen=True)

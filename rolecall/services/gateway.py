@@ -40,7 +40,7 @@ from typing import Any
 import anyio
 from sqlalchemy import or_, select
 
-from rolecall.providers import IMAGE_PROTOCOLS, ChatMessage, ChatRequest
+from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
 from rolecall.services.errors import Invalid
 from rolecall.services.generation_errors import GenerationError, refusal
@@ -227,7 +227,7 @@ class Reply:
 def _fit_images(prompt: tuple[ChatMessage, ...], target: chain_run.Target) -> tuple[ChatMessage, ...]:
     """A turn whose newest message has an image goes only to a model that takes images, through a
     protocol that can send them; older images in the history are left out for other models."""
-    if target.facts.vision is not False and target.provider.protocol in IMAGE_PROTOCOLS:
+    if target.facts.vision is not False and takes_images(target.provider):
         return prompt
     if not prompt[-1].images:
         return tuple(dataclasses.replace(m, images=()) if m.images else m for m in prompt)

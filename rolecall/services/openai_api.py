@@ -37,7 +37,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 
-from rolecall.providers import ChatEvent, ChatRequest, ChatResult
+from rolecall.providers import ChatEvent, ChatRequest, ChatResult, protocol_for
+from rolecall.providers.protocols.openai_compat import OpenAICompat
 from rolecall.services import chain_run, connections, fallback, premiere
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.fallback import Planned
@@ -222,8 +223,8 @@ def _builder(request: ChatRequest, samplers: Mapping[str, Any]) -> chain_run.Bui
                 raise chain_run.Unfit("context_too_long", f"The request needs about {needed:,} tokens; "
                                       f"{target.entry.label} ({target.model_id}) takes {window:,}")
         # OpenAI's own sampler names mean nothing (or something else) to other protocols' bodies.
-        params = ({**request.params, **samplers} if samplers and target.provider.protocol == "openai_compat"
-                  else request.params)
+        openai_style = isinstance(protocol_for(target.provider.protocol), OpenAICompat)
+        params = {**request.params, **samplers} if samplers and openai_style else request.params
         return replace(request, model=target.model_id, params=params)
     return build
 

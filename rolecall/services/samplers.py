@@ -1,24 +1,14 @@
 """A preset's sampler settings, mapped onto what each protocol's body accepts.
 
 `ChatRequest` carries the samplers every protocol shares as typed fields (temperature, top-p,
-max tokens, stop sequences; each adapter names them in its own body). The others travel in
-``ChatRequest.params`` under the protocol's own name, and only where the protocol has the
-setting:
-
-=================  ===========================  ======================================
-setting            sent as                      dropped for
-=================  ===========================  ======================================
-top_k              ``top_k`` / ``topK`` / ``k``  OpenAI-style APIs except those below
-min_p              ``min_p``                    all but NovelAI and the list below
-repetition_pen.    ``repetition_penalty``       all but NovelAI and the list below
-presence_pen.      ``presence_penalty``         Anthropic, NovelAI
-frequency_pen.     ``frequency_penalty``        Anthropic, NovelAI
-=================  ===========================  ======================================
-
-OpenAI-style servers that take the open-model samplers (top-k, min-p, repetition penalty):
-`EXTENDED_OPENAI`. OpenAI itself (and most hosted APIs) answers 400 to an unknown field, so
-they are left out there rather than breaking the turn. A dropped setting is named in the
-attempt's note (`Mapped.dropped`), which the usage log keeps.
+max tokens, stop sequences; each adapter names them in its own body). The others (top-k, min-p,
+repetition, presence and frequency penalties) travel in ``ChatRequest.params`` under the body
+field the provider's protocol has for them (`providers.sampler_fields`: top-k as ``top_k``,
+``topK`` or ``k``; min-p and repetition penalty only on NovelAI and on OpenAI-compatible servers
+the registry marks ``open_model_samplers``; the penalties on OpenAI-style APIs, Gemini/Vertex and
+Cohere). OpenAI itself (and most hosted APIs) answers 400 to an unknown field, so a setting a
+provider lacks is left out rather than breaking the turn, and named in the attempt's note
+(`Mapped.dropped`), which the usage log keeps.
 """
 
 from __future__ import annotations
@@ -28,25 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rolecall.providers import ChatRequest, Provider
+from rolecall.providers import ChatRequest, Provider, sampler_fields, takes_max_tokens
 
-# OpenAI-compatible providers whose servers accept top_k, min_p and repetition_penalty.
-EXTENDED_OPENAI = frozenset({"openrouter", "fireworks", "nanogpt", "custom_openai"})
-_OPEN_MODEL = {"top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty"}
-_PENALTIES = {"presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty"}
-_GEMINI = {"top_k": "topK", "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
-# protocol -> {preset setting: body field}
-EXTRAS: Mapping[str, Mapping[str, str]] = {
-    "openai_compat": _PENALTIES,
-    "azure_openai": _PENALTIES,
-    "anthropic": {"top_k": "top_k"},
-    "gemini": _GEMINI,
-    "vertex": _GEMINI,
-    "cohere": {"top_k": "k", **_PENALTIES},
-    "novelai": _OPEN_MODEL,
-}
 TYPED = ("temperature", "top_p", "max_tokens", "stop")
-NO_MAX_TOKENS = frozenset({"novelai"})  # its adapter sends a fixed length field of its own
 
 
 @dataclass(frozen=True)
@@ -59,13 +33,6 @@ class Mapped:
         return f"Not sent (this provider has no such setting): {', '.join(self.dropped)}" if self.dropped else ""
 
 
-def extras_for(provider: Provider) -> Mapping[str, str]:
-    names = dict(EXTRAS.get(provider.protocol, {}))
-    if provider.protocol == "openai_compat" and provider.id in EXTENDED_OPENAI:
-        names.update(_OPEN_MODEL)
-    return names
-
-
 def apply(request: ChatRequest, settings: Mapping[str, Any], provider: Provider) -> Mapped:
     """``request`` with the preset's ``settings`` filled in where the request leaves them unset.
 
@@ -74,7 +41,7 @@ def apply(request: ChatRequest, settings: Mapping[str, Any], provider: Provider)
     """
     if not settings:
         return Mapped(request)
-    names = extras_for(provider)
+    names = sampler_fields(provider)
     changes: dict[str, Any] = {}
     params = dict(request.params)
     dropped: list[str] = []
@@ -82,7 +49,7 @@ def apply(request: ChatRequest, settings: Mapping[str, Any], provider: Provider)
         if value is None or value == []:
             continue
         if name in TYPED:
-            if name == "max_tokens" and provider.protocol in NO_MAX_TOKENS:
+            if name == "max_tokens" and not takes_max_tokens(provider):
                 dropped.append(name)
             elif name == "stop":
                 if not request.stop:
