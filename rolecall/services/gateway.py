@@ -162,6 +162,7 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
     target = turn.target
     reply: Reply | None = None
     parts: list[str] = []
+    settled = False
     async with aclosing(walker.events()) as events:
         try:
             async for event in events:
@@ -192,14 +193,17 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                     used = finished.usage
                     outcome = Outcome(finished.text, "complete", finished.finish_reason,
                                       used.input_tokens if used else None, used.output_tokens if used else None)
-                    yield StreamEvent("done", await reply.finish(res.db, outcome))
+                    view = await reply.finish(res.db, outcome)
+                    settled = True  # a caller closing us after this event must not mark it interrupted
+                    yield StreamEvent("done", view)
                 elif event.name == "error":
                     failed: chain_run.Failed = event.data
                     kept = (await reply.finish(res.db, _interrupted(failed.partial, failed.error))
                             if failed.partial and reply is not None else None)
+                    settled = True
                     yield _error(failed.error, kept)
         except BaseException:  # Stop (client gone), server shutdown: keep what was written
-            if parts and reply is not None:
+            if parts and reply is not None and not settled:
                 with anyio.CancelScope(shield=True):
                     await reply.finish(res.db, _interrupted("".join(parts), None))
             raise

@@ -296,3 +296,16 @@ async def test_a_scene_independent_pass_runs_a_preset_chain_in_the_background(re
     with pytest.raises(chain_run.ChainFailed) as failed:
         await again.text()
     assert failed.value.failed.error.kind == "unavailable"
+
+
+async def test_closing_the_events_after_done_keeps_the_reply_complete(res, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    who = await person(res, fake_openai.base_url)
+    prepared = await gateway.prepare(res, who.account_id, who.scene_id, "send", text="Evening, Mira.")
+    run = gateway.run(res, prepared, connections.ServerKey(), background=True)
+    async for event in run:
+        if event.name == "done":
+            break  # a job that has what it needs and closes the stream
+    await run.aclose()
+    stored = (await scenes.get_scene(res.db, who.account_id, who.scene_id)).messages
+    assert (stored[-1].status, stored[-1].text) == ("complete", REPLY)
+    assert outcomes(await attempts(res, who)) == [(0, "ok", "")]
