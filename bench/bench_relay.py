@@ -348,7 +348,7 @@ class Bench:
 
     async def db_writes(self, samples: int = 60) -> dict[str, float]:
         """Median ms of each write a turn makes, against the server's database, from this process."""
-        from rolecall.services import messages
+        from rolecall.services import gateway, messages, presets
         from rolecall.services.messages import Made, Outcome, ReplyTarget
         from rolecall.services.stored_config import load_owned
         from rolecall.storage.db import make_engine, make_sessionmaker
@@ -361,10 +361,14 @@ class Bench:
         made = Made(self.config_id, MODEL, "openai")
         try:
             for _ in range(samples):
-                # What a turn reads before the upstream call: the session, the turn, the config.
+                # What a turn reads before the upstream call: the session, the turn, its preset and
+                # chain (the scene's model's label comes with the chain walk's plan), the config.
                 r0 = time.perf_counter()
                 await accounts_session(db)
-                await messages.load_turn(db, account_id, scene_id, "send")
+                turn = await messages.load_turn(db, account_id, scene_id, "send")
+                preset = await gateway.preset_use(db, turn)
+                if preset.id:
+                    await presets.chain(db, account_id, preset.id)
                 await load_owned(db, account_id, self.config_id, with_models=False)
                 times["reads before upstream"].append(time.perf_counter() - r0)
                 t0 = time.perf_counter()
