@@ -26,7 +26,7 @@ from tests.services.chain_helpers import (  # noqa: F401
     turn,
 )
 
-COOLDOWN = 0.3
+COOLDOWN = 1.5  # long enough that the next turn lands inside it even on a loaded machine
 
 
 @pytest.fixture
