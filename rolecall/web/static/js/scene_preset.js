@@ -1,0 +1,122 @@
+// The scene's preset, in the scene header: a labelled <select> of the person's presets (the first
+// option follows their default), and the order a turn tries its models in. The model picked in the
+// AI wing goes first; the preset's API Options chain follows without repeats (services/fallback.py
+// walks the same order), so its fallbacks apply to every turn of the scene.
+// Signals: [data-role=scene-preset] carries data-preset-id (the preset in use) and data-state.
+
+import { api } from "./app.js";
+import { el } from "./dom.js";
+
+const PREMIERE = "premiere";
+
+/** A preset slot in the shape of the scene's model (ModelOut), for the header and the key gate. */
+function slotModel(slot) {
+  return {
+    section: slot.section, model_id: slot.model_id, config_label: slot.kind === PREMIERE ? null : slot.label,
+    provider_name: slot.provider_name, privacy_mode: slot.privacy_mode, display_name: slot.model_id,
+  };
+}
+
+/**
+ * opts: {root: the scene element, sceneId, current(): the scene's own model (AI wing) or null,
+ *   modelName(model) -> text, announce(text): say it in the page's live region,
+ *   changed(): the preset in use changed (the header re-renders, which calls render())}
+ */
+export function initScenePreset(opts) {
+  const box = opts.root.querySelector('[data-role="scene-preset"]');
+  const select = box.querySelector("select");
+  const chainLine = box.querySelector('[data-role="preset-chain"]');
+  const path = `/api/scene-presets/${encodeURIComponent(opts.sceneId)}`;
+  const S = { presets: [], presetId: null, chosen: false };
+
+  const inUse = () => S.presets.find((p) => p.id === S.presetId) ?? null;
+  const same = (a, b) => a.section === b.section && a.model_id === b.model_id;
+
+  /** The models a turn tries, in order: the scene's own choice first, then the preset's slots. */
+  function walk() {
+    const own = opts.current();
+    const slots = (inUse()?.slots ?? []).filter((s) => !s.broken).map(slotModel);
+    return own ? [own, ...slots.filter((s) => !same(s, own))] : slots;
+  }
+
+  function describe(model) {
+    const where = model.section === PREMIERE ? "Premiere Theater" : (model.config_label || model.provider_name || "a provider config");
+    return el("span", { className: "chain__step" }, el("strong", { textContent: opts.modelName(model) }), ` via ${where}`);
+  }
+
+  function renderChain() {
+    const preset = inUse();
+    if (!S.presets.length) {
+      chainLine.replaceChildren("No presets yet. ", el("a", { href: "/presets", textContent: "Create one" }),
+        " to add fallback models that answer when this one fails.");
+      return;
+    }
+    const fallbacks = walk().slice(1);
+    const parts = [];
+    if (fallbacks.length) {
+      parts.push("Fallbacks, in order, when the model fails before it answers: ");
+      fallbacks.forEach((model, i) => parts.push(i ? " → " : "", describe(model)));
+      parts.push(". ");
+    } else {
+      parts.push(preset ? `“${preset.name}” has no fallback models yet. ` : "No preset, so no fallback models. ");
+    }
+    parts.push(el("a", { href: "/presets", textContent: "Edit presets" }));
+    chainLine.replaceChildren(...parts);
+  }
+
+  function renderSelect() {
+    const fallback = S.presets.find((p) => p.is_default);
+    const options = [el("option", { value: "", textContent: fallback ? `Default: ${fallback.name}` : "Default (none yet)" })];
+    for (const preset of S.presets) options.push(el("option", { value: preset.id, textContent: preset.name }));
+    select.replaceChildren(...options);
+    select.value = S.chosen ? S.presetId : "";
+    select.disabled = !S.presets.length;
+    box.dataset.presetId = S.presetId ?? "";
+  }
+
+  function render() {
+    if (box.dataset.state !== "ready") return;
+    renderChain();
+  }
+
+  async function load() {
+    try {
+      const [list, pick] = await Promise.all([api("/api/presets"), api(path)]);
+      S.presets = list.presets;
+      S.presetId = pick.preset_id;
+      S.chosen = pick.chosen;
+      box.dataset.state = "ready";
+      renderSelect();
+      opts.changed();
+    } catch (error) {
+      box.dataset.state = "error";
+      chainLine.textContent = `Couldn't load your presets: ${error.message}`;
+    }
+  }
+
+  select.addEventListener("change", async () => {
+    const wanted = select.value || null;
+    box.dataset.state = "working";
+    try {
+      await api(path, { method: "PUT", body: { preset_id: wanted } });
+      const pick = await api(path);
+      Object.assign(S, { presetId: pick.preset_id, chosen: pick.chosen });
+      box.dataset.state = "ready";
+      renderSelect();
+      opts.changed();
+      const name = inUse()?.name;
+      opts.announce(name ? `This scene now uses the preset ${name}; its fallback chain applies.` : "This scene uses no preset.");
+    } catch (error) {
+      box.dataset.state = "ready";
+      renderSelect();
+      opts.announce(`The preset wasn't changed: ${error.message}`);
+    }
+  });
+
+  load();
+  return {
+    render,
+    /** The model a turn starts with when the scene has not picked one: the preset's primary. */
+    primary: () => (opts.current() ? null : walk()[0] ?? null),
+  };
+}
