@@ -35,10 +35,11 @@ function renderHeader() {
   $("scene-title").textContent = scene.title || names;
   document.title = `${scene.title || names} · RoleCall`;
   $("cast").replaceChildren(...scene.characters.map((c) => avatar(c)));
-  const model = scene.model ?? preset?.primary() ?? null;  // none picked in the wing: the preset's primary
+  const begin = scene.model ? null : preset?.start();  // none picked in the wing: where the chain starts
+  const model = scene.model ?? begin?.model ?? null;
   $("model-name").textContent = model ? modelName(model) : "None chosen";
   const via = model?.config_label || model?.provider_name || "a deleted provider config";
-  const from = scene.model ? "" : " · the preset's primary";
+  const from = begin ? ` · ${begin.note}` : "";
   $("model-config").textContent = model ? `via ${via}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}${from}` : "Pick a model in the AI wing";
   const head = $("current-model");
   head.dataset.modelSection = model?.section ?? "";
@@ -129,7 +130,7 @@ async function run(action) {
   clearError();
   let key;
   try {
-    key = await gate.keyFor(S.scene.model ?? preset.primary());
+    key = await gate.keyFor(preset.keyed());
   } catch (error) {
     if (error instanceof NeedsUnlock) return gate.ask(action);
     return showError({ kind: "key", headline: "Your key couldn't be opened here", message: error.message }, null);

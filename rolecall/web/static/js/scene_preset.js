@@ -1,7 +1,8 @@
 // The scene's preset, in the scene header: a labelled <select> of the person's presets (the first
 // option follows their default), and the order a turn tries its models in. The model picked in the
-// AI wing goes first; the preset's API Options chain follows without repeats (services/fallback.py
-// walks the same order), so its fallbacks apply to every turn of the scene.
+// AI wing goes first; the preset's API Options chain follows without repeats; with neither, the
+// Premiere Theater's first model answers (services/fallback.py walks the same order), so the
+// preset's fallbacks apply to every turn of the scene.
 // Signals: [data-role=scene-preset] carries data-preset-id (the preset in use) and data-state.
 
 import { api } from "./app.js";
@@ -27,7 +28,7 @@ export function initScenePreset(opts) {
   const select = box.querySelector("select");
   const chainLine = box.querySelector('[data-role="preset-chain"]');
   const path = `/api/scene-presets/${encodeURIComponent(opts.sceneId)}`;
-  const S = { presets: [], presetId: null, chosen: false };
+  const S = { presets: [], presetId: null, chosen: false, premiere: null };
 
   const inUse = () => S.presets.find((p) => p.id === S.presetId) ?? null;
   const same = (a, b) => a.section === b.section && a.model_id === b.model_id;
@@ -36,7 +37,18 @@ export function initScenePreset(opts) {
   function walk() {
     const own = opts.current();
     const slots = (inUse()?.slots ?? []).filter((s) => !s.broken).map(slotModel);
-    return own ? [own, ...slots.filter((s) => !same(s, own))] : slots;
+    if (own) return [own, ...slots.filter((s) => !same(s, own))];
+    return slots.length || !S.premiere ? slots : [S.premiere];
+  }
+
+  /** The hosted default: the operator's first Premiere Theater model, if any (none: null). */
+  async function premiereDefault() {
+    const data = await api(`/api/catalog/sections/${PREMIERE}?view=compact`).catch(() => null);
+    const row = data?.section?.rows?.[0];
+    if (!row) return null;
+    const at = (name) => row[data.columns.indexOf(name)];
+    return { section: PREMIERE, model_id: at("id"), config_label: null, provider_name: "Premiere Theater",
+      privacy_mode: null, display_name: at("name") || at("id") };
   }
 
   function describe(model) {
@@ -81,8 +93,8 @@ export function initScenePreset(opts) {
 
   async function load() {
     try {
-      const [list, pick] = await Promise.all([api("/api/presets"), api(path)]);
-      S.presets = list.presets;
+      const [list, pick, hosted] = await Promise.all([api("/api/presets"), api(path), premiereDefault()]);
+      Object.assign(S, { presets: list.presets, premiere: hosted });
       S.presetId = pick.preset_id;
       S.chosen = pick.chosen;
       box.dataset.state = "ready";
@@ -116,7 +128,13 @@ export function initScenePreset(opts) {
   load();
   return {
     render,
-    /** The model a turn starts with when the scene has not picked one: the preset's primary. */
-    primary: () => (opts.current() ? null : walk()[0] ?? null),
+    /** With no model picked in the wing: {model, note} of the one a turn starts with, else null. */
+    start: () => {
+      const first = opts.current() ? null : walk()[0];
+      if (!first) return null;
+      return { model: first, note: inUse()?.slots.length ? "the preset's primary" : "the hosted default, no key needed" };
+    },
+    /** The model whose End-to-End key the page hands over: the wing's pick, else the chain's first E2E. */
+    keyed: () => opts.current() ?? walk().find((m) => m.privacy_mode === "e2e") ?? null,
   };
 }
