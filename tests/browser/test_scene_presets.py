@@ -182,3 +182,21 @@ def test_scene_picks_its_preset_and_shows_the_chain(chromium: Any, premiere_serv
     expect(page.locator('[data-role="live"]')).to_contain_text("the preset Everyday")
     assert api_call(page, "GET", f"/api/scene-presets/{scene_id}")["chosen"] is False
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_empty_balance_points_to_the_token_balance_and_a_byok_provider(chromium: Any, premiere_server: Server) -> None:
+    page = chromium.new_context().new_page()
+    page.goto(premiere_server.url + "/login")  # any page of ours: same origin, same CSP
+    view = page.evaluate("""async () => {
+      const { describeError } = await import("/static/js/scene_errors.js");
+      const view = describeError({ kind: "balance_empty", retryable: false,
+        message: "Your Premiere Theater balance is empty; it refills on December 7, 2026, or add a BYOK provider" });
+      const box = document.createElement("div");
+      box.append(...view.nodes);
+      return { retry: view.retry, text: box.textContent,
+               links: [...box.querySelectorAll("a")].map((a) => [a.textContent, a.getAttribute("href")]) };
+    }""")
+    assert view["retry"] is False
+    assert view["text"].startswith("Your Premiere Theater balance is empty")
+    assert view["links"] == [["See your Token Balance", "/settings?tab=api-keys#token-balance"],
+                             ["Add a BYOK provider", "/settings?tab=api-keys#byok"]]

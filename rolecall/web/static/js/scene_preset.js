@@ -28,7 +28,7 @@ export function initScenePreset(opts) {
   const select = box.querySelector("select");
   const chainLine = box.querySelector('[data-role="preset-chain"]');
   const path = `/api/scene-presets/${encodeURIComponent(opts.sceneId)}`;
-  const S = { presets: [], presetId: null, chosen: false, premiere: null };
+  const S = { presets: [], presetId: null, chosen: false, premiere: null, pending: 0, loaded: false };
 
   const inUse = () => S.presets.find((p) => p.id === S.presetId) ?? null;
   const same = (a, b) => a.section === b.section && a.model_id === b.model_id;
@@ -87,8 +87,7 @@ export function initScenePreset(opts) {
   }
 
   function render() {
-    if (box.dataset.state !== "ready") return;
-    renderChain();
+    if (S.loaded) renderChain();
   }
 
   async function load() {
@@ -97,6 +96,7 @@ export function initScenePreset(opts) {
       Object.assign(S, { presets: list.presets, premiere: hosted });
       S.presetId = pick.preset_id;
       S.chosen = pick.chosen;
+      S.loaded = true;
       box.dataset.state = "ready";
       renderSelect();
       opts.changed();
@@ -106,24 +106,32 @@ export function initScenePreset(opts) {
     }
   }
 
-  select.addEventListener("change", async () => {
+  // Arrow keys on a focused select fire a change per step: the saves run one after another, in order.
+  let saving = Promise.resolve();
+  select.addEventListener("change", () => {
     const wanted = select.value || null;
     box.dataset.state = "working";
+    S.pending += 1;
+    saving = saving.then(() => save(wanted)).finally(() => {
+      if (--S.pending === 0) box.dataset.state = "ready";
+    });
+  });
+
+  async function save(wanted) {
     try {
       await api(path, { method: "PUT", body: { preset_id: wanted } });
       const pick = await api(path);
       Object.assign(S, { presetId: pick.preset_id, chosen: pick.chosen });
-      box.dataset.state = "ready";
+      if (S.pending > 1) return;  // another step is on its way: show where it lands
       renderSelect();
       opts.changed();
       const name = inUse()?.name;
       opts.announce(name ? `This scene now uses the preset ${name}; its fallback chain applies.` : "This scene uses no preset.");
     } catch (error) {
-      box.dataset.state = "ready";
       renderSelect();
       opts.announce(`The preset wasn't changed: ${error.message}`);
     }
-  });
+  }
 
   load();
   return {
