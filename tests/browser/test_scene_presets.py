@@ -22,16 +22,19 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import (
     Server,
+    add_e2e_config,
     add_tested_config,
     api_call,
     encryption_set_up_by_api,
     last_reply,
     page_says,
     running_fakes,
+    say,
     sign_up,
     start_server,
 )
 from tests.browser.test_accessibility import axe_violations
+from tests.factories import PHRASE
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_compat import FakeOpenAI
 
@@ -181,6 +184,134 @@ def test_scene_picks_its_preset_and_shows_the_chain(chromium: Any, premiere_serv
     page.get_by_label("Preset", exact=True).select_option("")
     expect(page.locator('[data-role="live"]')).to_contain_text("the preset Everyday")
     assert api_call(page, "GET", f"/api/scene-presets/{scene_id}")["chosen"] is False
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_guides_three_slot_chain_answers_through_401_429_and_503(
+    chromium: Any, premiere_server: Server, fakes: SimpleNamespace,
+) -> None:
+    page = new_person(chromium, premiere_server, "chain-builder")
+    udk = encryption_set_up_by_api(page)
+    add_e2e_config(page, udk, "Anthropic personal", "anthropic", fakes.anthropic.base_url, E2E_KEY)
+    add_tested_config(page, "OpenRouter fallback (group-safe)", "openrouter", fakes.router.base_url)
+
+    # The guide's example, built in the preset editor's API Options card.
+    page.goto(premiere_server.url + "/presets")
+    page.get_by_role("button", name="+ New preset").click()
+    page.get_by_label("Name").fill("Guide chain")
+    page.get_by_label("Default preset (used by scenes that have not picked one)").check()
+    page.get_by_role("button", name="+ Add a model").click()
+    pick_in_editor(page, "haiku 4.5", HAIKU_NAME, "Anthropic personal")
+    pick_in_editor(page, "haiku 4.5", ROUTED_NAME, "OpenRouter fallback (group-safe)")
+    pick_in_editor(page, "house", "House Llama", "Premiere Theater")
+    slots = page.locator("#slot-list .slot")
+    expect(slots).to_have_count(3)
+    page.get_by_role("button", name="Save preset").click()
+    expect(page.get_by_role("status").filter(has_text="Saved “Guide chain”.")).to_be_visible()
+
+    # A scene uses it: the E2E primary needs the key opened in this browser, once.
+    new_scene(page, premiere_server)
+    expect(page.locator('[data-role="current-model"]')).to_have_attribute("data-model-id", HAIKU)
+    expect(page.locator('[data-role="preset-chain"] .chain__step')).to_have_count(2)
+    say(page, "Is the light on?")
+    expect(page.locator("[data-scene]")).to_have_attribute("data-needs-unlock", "true")
+    page.get_by_label("Recovery phrase").fill(PHRASE)
+    page.get_by_role("button", name="Unlock and send").click()
+    reply_arrives(page, CLAUDE_SAYS)
+    assert chats(fakes.anthropic, "/messages")[-1].headers["x-api-key"] == E2E_KEY
+
+    # The primary fails before its first token: 401, then 429, then 503. The reply still arrives.
+    for status, line in ((401, "Are you there?"), (429, "Still there?"), (503, "And now?")):
+        fakes.anthropic.fail_next(status, path="/messages")
+        say(page, line)
+        reply_arrives(page, ROUTER_SAYS)
+        assert chats(fakes.router)[-1].json()["model"] == ROUTED
+    expect(page.locator('.msg[data-role="user"]')).to_have_count(4)
+    assert E2E_KEY not in premiere_server.log()
+
+    # Both the primary and OpenRouter are down: the Premiere Theater answers.
+    fakes.anthropic.fail_next(503, path="/messages")
+    fakes.router.fail_next(503, path="/chat/completions")
+    say(page, "Anyone?")
+    reply_arrives(page, HOUSE_SAYS)
+    assert chats(fakes.house)[-1].headers["authorization"] == f"Bearer {HOUSE_KEY}"
+
+    # The usage log shows every attempt: the primary's errors, the fallbacks that answered.
+    usage_rows(page, premiere_server, want=10)
+    errors = page.locator('[data-testid="usage-rows"] tr[data-outcome="error"]')
+    ok = page.locator('[data-testid="usage-rows"] tr[data-outcome="ok"]')
+    expect(errors).to_have_count(5)
+    expect(ok).to_have_count(5)
+    primary_errors = errors.filter(has_text="Anthropic personal")
+    expect(primary_errors).to_have_count(4)
+    for kind in ("auth", "rate_limited", "unavailable"):
+        expect(primary_errors.filter(has_text=f"error: {kind}").first).to_be_visible()
+    expect(primary_errors.first).to_contain_text("primary")
+    expect(ok.filter(has_text="OpenRouter fallback (group-safe)")).to_have_count(3)
+    expect(ok.filter(has_text="OpenRouter fallback (group-safe)").first).to_contain_text("fallback 1")
+    expect(ok.filter(has_text="Premiere Theater")).to_have_count(1)
+    expect(ok.filter(has_text="Premiere Theater")).to_contain_text("fallback 2")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_interrupted_reply_offers_retry_which_starts_the_chain_again(
+    chromium: Any, premiere_server: Server, fakes: SimpleNamespace,
+) -> None:
+    page = new_person(chromium, premiere_server, "retry")
+    encryption_set_up_by_api(page)
+    router = add_tested_config(page, "OpenRouter fallback (group-safe)", "openrouter", fakes.router.base_url)["id"]
+    api_call(page, "POST", "/api/presets", {"name": "Routed", "slots": [
+        {"section": router, "model_id": ROUTED}, {"section": "premiere", "model_id": "house-llama"}]})
+    new_scene(page, premiere_server)
+
+    # The stream breaks after the first words: no other model's text is spliced in.
+    fakes.router.plan.break_after = 3
+    say(page, "Tell me about the storm.")
+    error = page.locator('[data-role="error"]')
+    expect(error).to_be_visible()
+    kept = last_reply(page)
+    expect(kept).to_have_attribute("data-status", "interrupted")
+    expect(kept).to_contain_text("Routed around")
+    expect(kept).not_to_contain_text(HOUSE_SAYS)
+    assert chats(fakes.house) == []
+    expect(kept.get_by_role("button", name="Retry this reply")).to_be_visible()
+
+    # Retry: the chain starts again from its first model (down now, so the Premiere Theater answers),
+    # as a new alternative; the interrupted text stays one click away.
+    fakes.router.plan.break_after = None
+    fakes.router.fail_next(503, path="/chat/completions")
+    error.get_by_role("button", name="Retry").click()
+    reply_arrives(page, HOUSE_SAYS)
+    expect(error).to_be_hidden()
+    assert len(chats(fakes.router)) == 2
+    expect(last_reply(page).get_by_label("Reply 2 of 2")).to_be_visible()
+    last_reply(page).get_by_role("button", name="Previous reply").click()
+    expect(last_reply(page)).to_have_attribute("data-status", "interrupted")
+    expect(last_reply(page).get_by_role("button", name="Retry this reply")).to_be_visible()
+    expect(page.locator('.msg[data-role="user"]')).to_have_count(1)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_new_account_with_no_keys_chats_through_the_premiere_theater(
+    chromium: Any, premiere_server: Server, fakes: SimpleNamespace,
+) -> None:
+    page = new_person(chromium, premiere_server, "no-keys")
+    page.goto(premiere_server.url + "/settings?tab=api-keys")
+    start = int(page.get_by_test_id("balance-amount").inner_text().split()[0].replace(",", ""))
+    assert start == 50_000
+
+    new_scene(page, premiere_server)
+    expect(page.locator('[data-role="current-model"]')).to_have_attribute("data-model-section", "premiere")
+    say(page, "Hello, is anyone home?")
+    reply_arrives(page, HOUSE_SAYS)
+    sent = chats(fakes.house)[-1]
+    assert sent.json()["model"] == "gpt-4o-mini" and sent.headers["authorization"] == f"Bearer {HOUSE_KEY}"
+
+    # The Token Balance shows the debit: the tokens the upstream reported (12 in + 9 out).
+    page.goto(premiere_server.url + "/settings?tab=api-keys")
+    expect(page.get_by_test_id("balance-amount")).to_have_text(f"{start - 21:,} tokens")
+    expect(page.get_by_test_id("balance-used-today")).to_have_text("21 tokens")
+    expect(page.get_by_test_id("balance-recent")).to_contain_text("house-llama")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
