@@ -149,3 +149,12 @@ async def test_each_row_names_its_scene_and_preset(app, alice: httpx.AsyncClient
     assert cells == {"named": [scene["title"], "Guide chain"], "deleted": ["a deleted scene", "a deleted preset"],
                      "foreign": ["a deleted scene", "–"], "none": ["–", "–"]}
     assert page.find("a", string=scene["title"])["href"] == f"/scenes/{scene['id']}"
+    config = page.find("code", string="named").find_parent("tr").find_all("td")[3]
+    assert config.get_text(" ", strip=True) == "OpenRouter fallback OpenRouter"  # the provider's name, not its id
+
+
+async def test_premiere_rows_do_not_name_the_operators_upstream(app, alice: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    await seed(app, await account_id(alice))
+    page = BeautifulSoup((await alice.get("/usage", params={"section": "premiere"})).text, "html.parser")
+    (row,) = page.find(attrs={"data-testid": "usage-rows"}).find("tbody").find_all("tr")
+    assert row.find_all("td")[3].get_text(" ", strip=True) == "Premiere Theater"
