@@ -202,6 +202,7 @@ def test_the_guides_three_slot_chain_answers_through_401_429_and_503(
     page.get_by_role("button", name="+ New preset").click()
     page.get_by_label("Name").fill("Guide chain")
     page.get_by_label("Default preset (used by scenes that have not picked one)").check()
+    page.get_by_label("Presence penalty").fill("0.3")
     page.get_by_role("button", name="+ Add a model").click()
     pick_in_editor(page, "haiku 4.5", HAIKU_NAME, "Anthropic personal")
     pick_in_editor(page, "haiku 4.5", ROUTED_NAME, "OpenRouter fallback (group-safe)")
@@ -210,6 +211,9 @@ def test_the_guides_three_slot_chain_answers_through_401_429_and_503(
     expect(slots).to_have_count(3)
     page.get_by_role("button", name="Save preset").click()
     expect(page.get_by_role("status").filter(has_text="Saved “Guide chain”.")).to_be_visible()
+    # Anthropic has no presence penalty: the editor says it is not sent there.
+    expect(slots.nth(0)).to_contain_text("Not sent to this provider (no such setting): presence penalty.")
+    expect(slots.nth(1)).not_to_contain_text("Not sent")
     assert not (problems := axe_violations(page, axe_script)), problems
 
     # A scene uses it: the E2E primary needs the key opened in this browser, once.
@@ -229,6 +233,8 @@ def test_the_guides_three_slot_chain_answers_through_401_429_and_503(
         say(page, line)
         reply_arrives(page, ROUTER_SAYS)
         assert chats(fakes.router)[-1].json()["model"] == ROUTED
+        assert chats(fakes.router)[-1].json()["presence_penalty"] == 0.3
+    assert all("presence_penalty" not in r.json() for r in chats(fakes.anthropic, "/messages"))
     expect(page.locator('.msg[data-role="user"]')).to_have_count(4)
     assert E2E_KEY not in premiere_server.log()
 
