@@ -128,14 +128,17 @@ function showError(error, retry) {
 async function run(action) {
   if (S.busy) return;
   clearError();
-  let key;
+  let key, keys;
   try {
-    key = await gate.keyFor(preset.keyed());
+    const first = preset.keyed();
+    key = await gate.keyFor(first);
+    // The fallback slots' End-to-End keys, by config id (the first one's too: it may be a preset slot).
+    keys = { ...(await gate.moreKeys(preset.walk())), ...(key ? { [first.section]: key } : {}) };
   } catch (error) {
     if (error instanceof NeedsUnlock) return gate.ask(action);
     return showError({ kind: "key", headline: "Your key couldn't be opened here", message: error.message }, null);
   }
-  const body = key ? { key } : {};
+  const body = { ...(key ? { key } : {}), ...(Object.keys(keys).length ? { keys } : {}) };
   if (action.kind === "send") {
     S.scene.messages.push({ id: null, role: "user", text: action.text, status: "sending", alternatives: [], active: 0 });
     return stream(`${base}/messages`, { ...body, text: action.text }, action);

@@ -144,5 +144,7 @@ export function initScenePreset(opts) {
     },
     /** The model whose End-to-End key the page hands over: the wing's pick, else the chain's first E2E. */
     keyed: () => opts.current() ?? walk().find((m) => m.privacy_mode === "e2e") ?? null,
+    /** Every model of the walk: the page hands over the keys of its End-to-End ones it can open. */
+    walk,
   };
 }
