@@ -142,8 +142,8 @@ export function initScenePreset(opts) {
       if (!first) return null;
       return { model: first, note: inUse()?.slots.length ? "the preset's primary" : "the hosted default, no key needed" };
     },
-    /** The model whose End-to-End key the page hands over: the wing's pick, else the chain's first E2E. */
-    keyed: () => opts.current() ?? walk().find((m) => m.privacy_mode === "e2e") ?? null,
+    /** The model a turn starts with: the page asks for the phrase only when it is End-to-End. */
+    keyed: () => opts.current() ?? walk()[0] ?? null,
     /** Every model of the walk: the page hands over the keys of its End-to-End ones it can open. */
     walk,
   };
