@@ -96,7 +96,8 @@ async def _entries(res: Resources, account_id: str, scene_model: tuple[str, str]
         wanted.append((scene_model[0], scene_model[1], None))
     wanted += [(slot.section, slot.model_id, slot) for slot in slots]
     offered = premiere.offered(res.settings)
-    if not wanted and offered:  # nothing chosen anywhere: the hosted default, no key needed
+    if offered and all(slot is not None and slot.broken for _, _, slot in wanted):
+        # Nothing chosen anywhere (or only deleted configs): the hosted default, no key needed.
         wanted.append((premiere.SECTION, offered[0].id, None))
     entries: list[Planned] = []
     seen: set[tuple[str, str]] = set()

@@ -55,6 +55,12 @@ async def test_with_nothing_chosen_the_premiere_theater_answers(res) -> None:  #
         ("premiere", "house-llama", "Premiere Theater", True)]
     empty = await presets.create(res.db, res.settings, alice, name="No models yet")
     assert [p.model_id for p in await fallback.plan(res, alice, scene_model=None, preset_id=empty.id)] == ["house-llama"]
+    config = await add_provider_config(res.db, alice, mode="srv", ring=res.keyring, provider_id="openrouter",
+                                       origin="https://openrouter.ai", label="Gone soon")
+    gone = await presets.create(res.db, res.settings, alice, name="Gone", slots=[SlotInput(config.id, "openai/gpt-4o")])
+    await provider_configs.delete(res.db, alice, config.id)
+    walk = await fallback.plan(res, alice, scene_model=None, preset_id=gone.id)
+    assert [(p.skip_kind, p.model_id) for p in walk] == [("broken", "openai/gpt-4o"), ("", "house-llama")]
 
 
 async def test_without_premiere_models_nothing_chosen_is_an_empty_walk(res, make_settings) -> None:  # type: ignore[no-untyped-def]
