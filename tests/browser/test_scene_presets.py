@@ -331,6 +331,41 @@ def test_a_new_account_with_no_keys_chats_through_the_premiere_theater(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_an_end_to_end_fallback_slot_gets_its_key_from_this_browser(
+    chromium: Any, premiere_server: Server, fakes: SimpleNamespace,
+) -> None:
+    page = new_person(chromium, premiere_server, "e2e-fallback")
+    udk = encryption_set_up_by_api(page)
+    anthropic = add_e2e_config(page, udk, "Anthropic personal", "anthropic", fakes.anthropic.base_url, E2E_KEY)
+    router = add_tested_config(page, "OpenRouter fallback (group-safe)", "openrouter", fakes.router.base_url)["id"]
+    api_call(page, "POST", "/api/presets", {"name": "Routed, then mine", "slots": [
+        {"section": router, "model_id": ROUTED}, {"section": anthropic, "model_id": HAIKU}]})
+    new_scene(page, premiere_server)
+
+    # Locked in this browser: a fallback never asks for the phrase; it is skipped, and the error says so.
+    fakes.router.fail_next(503, path="/chat/completions")
+    say(page, "Anyone awake?")
+    error = page.locator('[data-role="error"]')
+    expect(error).to_be_visible()
+    expect(page.locator("[data-scene]")).not_to_have_attribute("data-needs-unlock", "true")
+    assert chats(fakes.anthropic, "/messages") == []
+
+    # Unlocked (remembered on this device): the fallback's key goes with the turn, by its config id.
+    page.goto(premiere_server.url + "/settings?tab=api-keys")
+    page.get_by_role("textbox", name="Recovery phrase").fill(PHRASE)
+    page.get_by_label(re.compile("Remember on this device")).check()
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_text("Unlocked on this device.")).to_be_visible()
+    page.go_back()
+    expect(page.locator("[data-scene]")).to_have_attribute("data-state", "ready")
+    fakes.router.fail_next(503, path="/chat/completions")
+    page.locator('.msg[data-role="user"]').last.get_by_role("button", name="Get a reply to this message").click()
+    reply_arrives(page, CLAUDE_SAYS)
+    assert chats(fakes.anthropic, "/messages")[-1].headers["x-api-key"] == E2E_KEY
+    assert E2E_KEY not in premiere_server.log()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_an_empty_balance_points_to_the_token_balance_and_a_byok_provider(chromium: Any, premiere_server: Server) -> None:
     page = chromium.new_context().new_page()
     page.goto(premiere_server.url + "/login")  # any page of ours: same origin, same CSP
