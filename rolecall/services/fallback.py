@@ -2,7 +2,9 @@
 
 `plan()` merges the scene's own model choice (the AI wing: it goes first) with the preset's API
 Options chain, drops repeats, and marks every entry that cannot run right now with the reason
-the usage log records as a skip:
+the usage log records as a skip. With neither, it is the operator's first Premiere Theater model
+(docs/user-guide.md, "1. What BYOK Is — and When to Use It": by default RoleCall runs on the
+Premiere Theater, no key required), so a new account can chat at once. The skips:
 
 * a slot whose provider config was deleted (broken);
 * an End-to-End config in a background job (the server cannot open its key);
@@ -99,6 +101,10 @@ async def _entries(res: Resources, account_id: str, scene_model: tuple[str, str]
     if scene_model and scene_model[0] and scene_model[1]:
         wanted.append((scene_model[0], scene_model[1], None))
     wanted += [(slot.section, slot.model_id, slot) for slot in slots]
+    offered = premiere.offered(res.settings)
+    if offered and all(slot is not None and slot.broken for _, _, slot in wanted):
+        # Nothing chosen anywhere (or only deleted configs): the hosted default, no key needed.
+        wanted.append((premiere.SECTION, offered[0].id, None))
     entries: list[Planned] = []
     seen: set[tuple[str, str]] = set()
     for section, model_id, slot in wanted:

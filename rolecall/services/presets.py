@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 
 from rolecall.config import Settings
 from rolecall.providers import get
-from rolecall.services import premiere
+from rolecall.services import premiere, samplers
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import Preset, PresetSlot, ProviderConfig, Scene, ScenePreset, utcnow
@@ -219,6 +219,21 @@ async def get_preset(db: Sessions, account_id: str, preset_id: str) -> PresetVie
     async with db() as s:
         row = await _owned(s, account_id, preset_id)
         return _view(row, (await _slots(s, [row.id]))[row.id])
+
+
+def unsupported(settings: Settings, view: PresetView) -> list[tuple[str, ...]]:
+    """Per slot, the preset's settings its provider has no field for: they are not sent to it."""
+    notes = []
+    for slot in view.slots:
+        provider_id = slot.provider_id
+        if slot.kind == "premiere":
+            try:
+                upstream = premiere.find(settings, slot.model_id).upstream
+            except NotFound:
+                upstream = ""
+            provider_id = next((u.provider for u in settings.premiere.upstreams if u.id == upstream), None)
+        notes.append(samplers.unsupported(view.settings, get(provider_id)) if provider_id else ())
+    return notes
 
 
 async def chain(db: Sessions, account_id: str, preset_id: str) -> list[Slot]:

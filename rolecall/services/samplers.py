@@ -63,3 +63,8 @@ def apply(request: ChatRequest, settings: Mapping[str, Any], provider: Provider)
     if params != dict(request.params):
         changes["params"] = params
     return Mapped(dataclasses.replace(request, **changes) if changes else request, tuple(dropped))
+
+
+def unsupported(settings: Mapping[str, Any], provider: Provider) -> tuple[str, ...]:
+    """The settings `apply` would drop for ``provider`` (the preset editor names them per slot)."""
+    return apply(ChatRequest(()), settings, provider).dropped

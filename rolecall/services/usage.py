@@ -31,7 +31,8 @@ from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.resources import Resources
 from rolecall.storage.db import Sessions
 from rolecall.storage.generation_tables import OUTCOMES as OUTCOMES
-from rolecall.storage.generation_tables import UsageEvent
+from rolecall.storage.generation_tables import Preset, UsageEvent
+from rolecall.storage.scene_tables import Scene
 from rolecall.storage.tables import new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,19 @@ async def get(db: Sessions, account_id: str, usage_id: str) -> UsageRow:
     if row is None:
         raise NotFound("No such usage record.")
     return _view(row)
+
+
+async def names_of(db: Sessions, account_id: str, rows: Iterable[UsageRow]) -> tuple[dict[str, str], dict[str, str]]:
+    """(scene id -> title, preset id -> name) for the rows' scenes and presets that still exist."""
+    listed = list(rows)
+    scene_ids = {r.scene_id for r in listed if r.scene_id}
+    preset_ids = {r.preset_id for r in listed if r.preset_id}
+    async with db() as s:
+        scenes = dict((await s.execute(select(Scene.id, Scene.title).where(
+            Scene.account_id == account_id, Scene.id.in_(scene_ids)))).all()) if scene_ids else {}
+        named = dict((await s.execute(select(Preset.id, Preset.name).where(
+            Preset.account_id == account_id, Preset.id.in_(preset_ids)))).all()) if preset_ids else {}
+    return scenes, named
 
 
 async def all_rows(db: Sessions, account_id: str, filters: Filters, *, limit: int = 100_000) -> list[UsageRow]:

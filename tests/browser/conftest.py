@@ -8,13 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.axe import axe_core_path
 
@@ -220,9 +222,53 @@ def add_tested_config(page: Page, label: str, provider_id: str, base_url: str, *
                     {**body, "label": label, "privacy_mode": "srv", "test_id": test["test_id"]})
 
 
-def encryption_set_up_by_api(page: Page) -> None:
-    """An Active key record made by the Python reference (for tests about pages other than set-up)."""
+def encryption_set_up_by_api(page: Page) -> bytes:
+    """An Active key record made by the Python reference (for tests about pages other than set-up);
+    returns the UDK (the recovery phrase is `tests.factories.PHRASE`; this browser stays locked)."""
     from tests.factories import e2e_record
 
-    record, _ = e2e_record(api_call(page, "GET", "/api/me")["id"])
+    record, udk = e2e_record(api_call(page, "GET", "/api/me")["id"])
     api_call(page, "POST", "/api/encryption/setup", record)
+    return udk
+
+
+def add_e2e_config(page: Page, udk: bytes, label: str, provider_id: str, base_url: str, api_key: str) -> str:
+    """An End-to-End config sealed the way the browser seals it (the Python reference), then tested
+    with the key handed over (which caches its model list); returns its id."""
+    from rolecall.crypto import Binding, e2e
+
+    account_id = api_call(page, "GET", "/api/me")["id"]
+    where = {"provider_id": provider_id, "base_url": base_url}
+    origin = api_call(page, "POST", "/api/provider-configs/resolve", where)["dest_origin"]
+    config_id = str(uuid.uuid4())
+    envelope = e2e.seal_bundle(udk, {"api_key": api_key}, 1, Binding(account_id, config_id, provider_id, origin))
+    api_call(page, "POST", "/api/provider-configs",
+             {**where, "id": config_id, "label": label, "privacy_mode": "e2e", "credential": envelope})
+    test = api_call(page, "POST", f"/api/provider-configs/{config_id}/test", {"api_key": api_key})
+    assert test["status"] == "valid", test
+    return config_id
+
+
+# ---- the scene page ------------------------------------------------------------------------------
+
+def running_fakes(**fakes: Any) -> Iterator[SimpleNamespace]:
+    """Start provider fakes for a module fixture (``yield from running_fakes(router=FakeOpenAI())``)."""
+    servers = SimpleNamespace(**fakes)
+    for fake in fakes.values():
+        fake.start()
+    try:
+        yield servers
+    finally:
+        for fake in fakes.values():
+            fake.stop()
+
+
+def say(page: Page, text: str) -> None:
+    """Type a line into the scene's composer and press Enter."""
+    box = page.get_by_label("Your message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+
+
+def last_reply(page: Page) -> Locator:
+    return page.locator('.msg[data-role="assistant"]').last

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from rolecall.crypto import Binding, e2e
-from tests.browser.conftest import Server
+from tests.browser.conftest import Server, last_reply, say
 from tests.factories import PHRASE, e2e_record
 from tests.fakes.openai_compat import FakeOpenAI
 from tests.fakes.server import VALID_KEY
@@ -111,16 +111,6 @@ def scene_with(person: Person, server: Server, section: str, model_id: str) -> s
 
 
 # ---- what a person does on the scene page --------------------------------------------------------
-
-def say(page: Page, text: str) -> None:
-    box = page.get_by_label("Your message", exact=True)
-    box.fill(text)
-    box.press("Enter")
-
-
-def last_reply(page: Page) -> Locator:
-    return page.locator('.msg[data-role="assistant"]').last
-
 
 def wait_done(page: Page) -> None:
     expect(page.locator("[data-scene]")).to_have_attribute("data-state", "ready")

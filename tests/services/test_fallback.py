@@ -48,6 +48,27 @@ async def test_the_scene_model_goes_first_and_repeats_are_dropped(res) -> None: 
         (router, "anthropic/claude-sonnet-4.5"), (anthropic, "claude-sonnet-4-5"), ("premiere", "house-llama")]
 
 
+async def test_with_nothing_chosen_the_premiere_theater_answers(res) -> None:  # type: ignore[no-untyped-def]
+    alice = await add_account(res, "alice")
+    walk = await fallback.plan(res, alice, scene_model=None, preset_id=None)
+    assert [(p.section, p.model_id, p.label, p.runnable) for p in walk] == [
+        ("premiere", "house-llama", "Premiere Theater", True)]
+    empty = await presets.create(res.db, res.settings, alice, name="No models yet")
+    assert [p.model_id for p in await fallback.plan(res, alice, scene_model=None, preset_id=empty.id)] == ["house-llama"]
+    config = await add_provider_config(res.db, alice, mode="srv", ring=res.keyring, provider_id="openrouter",
+                                       origin="https://openrouter.ai", label="Gone soon")
+    gone = await presets.create(res.db, res.settings, alice, name="Gone", slots=[SlotInput(config.id, "openai/gpt-4o")])
+    await provider_configs.delete(res.db, alice, config.id)
+    walk = await fallback.plan(res, alice, scene_model=None, preset_id=gone.id)
+    assert [(p.skip_kind, p.model_id) for p in walk] == [("broken", "openai/gpt-4o"), ("", "house-llama")]
+
+
+async def test_without_premiere_models_nothing_chosen_is_an_empty_walk(res, make_settings) -> None:  # type: ignore[no-untyped-def]
+    alice = await add_account(res, "alice")
+    res.settings = make_settings()
+    assert await fallback.plan(res, alice, scene_model=None, preset_id=None) == []
+
+
 async def test_background_jobs_skip_e2e_and_open_circuits_are_skipped(res) -> None:  # type: ignore[no-untyped-def]
     alice, anthropic, router, preset = await guide_chain(res)
     for _ in range(3):

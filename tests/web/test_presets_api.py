@@ -62,6 +62,18 @@ async def test_create_edit_reorder_and_delete_over_http(alice: httpx.AsyncClient
     assert (await alice.get("/api/presets")).json()["presets"] == []
 
 
+async def test_each_slot_names_the_settings_its_provider_has_no_field_for(alice: httpx.AsyncClient, configs) -> None:  # type: ignore[no-untyped-def]
+    created = await alice.post("/api/presets", headers=await csrf_headers(alice), json={
+        "name": "Samplers", "settings": {"temperature": 0.7, "top_k": 40, "min_p": 0.05, "presence_penalty": 0.3},
+        "slots": chain_body(configs)})
+    assert created.status_code == 201, created.text
+    # Anthropic takes top-k but no min-p or penalties; OpenRouter (and the Premiere upstream, an
+    # OpenRouter one here) take them all.
+    assert [s["unsupported"] for s in created.json()["slots"]] == [["min_p", "presence_penalty"], [], []]
+    listed = (await alice.get("/api/presets")).json()["presets"][0]
+    assert listed["slots"][0]["unsupported"] == ["min_p", "presence_penalty"]
+
+
 async def test_a_deleted_config_shows_as_a_broken_slot(alice: httpx.AsyncClient, configs) -> None:  # type: ignore[no-untyped-def]
     headers = await csrf_headers(alice)
     preset = (await alice.post("/api/presets", headers=headers, json={"name": "Chain", "slots": chain_body(configs)})).json()

@@ -127,3 +127,34 @@ async def test_the_page_shows_fifty_attempts_then_links_to_older_ones(app, alice
     second = BeautifulSoup((await alice.get(older)).text, "html.parser")
     models = [code.text for code in second.find(attrs={"data-testid": "usage-rows"}).find_all("code")]
     assert models == [f"model-{n:02d}" for n in range(50, 60)] and not second.find("a", string="Older attempts")
+
+
+async def test_each_row_names_its_scene_and_preset(app, alice: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    from tests.scene_helpers import post, scene_with
+
+    owner, res = await account_id(alice), app.state.res
+    scene = await scene_with(alice)
+    preset = (await post(alice, "/api/presets", {"name": "Guide chain"})).json()
+    async with make_client(app) as bob:
+        await sign_up(bob, "bob")
+        bobs = await scene_with(bob)  # another account's scene: its title is never shown here
+    for scene_id, preset_id, model in ((scene["id"], preset["id"], "named"), ("gone-scene", "gone-preset", "deleted"),
+                                       (bobs["id"], None, "foreign"), (None, None, "none")):
+        usage.record(res, Attempt(owner, "cfg-or", "OpenRouter fallback", "openrouter", model, "ok",
+                                  scene_id=scene_id, preset_id=preset_id, at=NOW))
+    await res.usage.flush()
+    page = BeautifulSoup((await alice.get("/usage")).text, "html.parser")
+    cells = {row.find("code").text: [td.get_text(" ", strip=True) for td in row.find_all("td")[1:3]]
+             for row in page.find(attrs={"data-testid": "usage-rows"}).find("tbody").find_all("tr")}
+    assert cells == {"named": [scene["title"], "Guide chain"], "deleted": ["a deleted scene", "a deleted preset"],
+                     "foreign": ["a deleted scene", "–"], "none": ["–", "–"]}
+    assert page.find("a", string=scene["title"])["href"] == f"/scenes/{scene['id']}"
+    config = page.find("code", string="named").find_parent("tr").find_all("td")[3]
+    assert config.get_text(" ", strip=True) == "OpenRouter fallback OpenRouter"  # the provider's name, not its id
+
+
+async def test_premiere_rows_do_not_name_the_operators_upstream(app, alice: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    await seed(app, await account_id(alice))
+    page = BeautifulSoup((await alice.get("/usage", params={"section": "premiere"})).text, "html.parser")
+    (row,) = page.find(attrs={"data-testid": "usage-rows"}).find("tbody").find_all("tr")
+    assert row.find_all("td")[3].get_text(" ", strip=True) == "Premiere Theater"

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from rolecall.config import Settings
 from rolecall.services import presets
 from rolecall.services.presets import PresetView, Slot, SlotInput
 from rolecall.web.deps import CurrentAccount, ResourcesDep, render
@@ -63,12 +64,14 @@ class SlotOut(BaseModel):
     model_id: str
     broken: bool
     reason: str
+    unsupported: list[str] = Field(default_factory=list, description="The preset's settings this slot's provider "
+                                   "has no field for: not sent to it (the usage log notes them)")
 
     @classmethod
-    def of(cls, slot: Slot) -> SlotOut:
+    def of(cls, slot: Slot, unsupported: tuple[str, ...] = ()) -> SlotOut:
         return cls(position=slot.position, kind=slot.kind, section=slot.section, config_id=slot.config_id,
                    label=slot.label, provider_name=slot.provider_name, privacy_mode=slot.privacy_mode,
-                   model_id=slot.model_id, broken=slot.broken, reason=slot.reason)
+                   model_id=slot.model_id, broken=slot.broken, reason=slot.reason, unsupported=list(unsupported))
 
 
 class PresetOut(BaseModel):
@@ -82,9 +85,10 @@ class PresetOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, view: PresetView) -> PresetOut:
+    def of(cls, view: PresetView, settings: Settings) -> PresetOut:
+        notes = presets.unsupported(settings, view)
         return cls(id=view.id, name=view.name, is_default=view.is_default, settings=view.settings,
-                   system_prompt=view.system_prompt, slots=[SlotOut.of(s) for s in view.slots],
+                   system_prompt=view.system_prompt, slots=[SlotOut.of(s, n) for s, n in zip(view.slots, notes, strict=True)],
                    created_at=view.created_at, updated_at=view.updated_at)
 
 
@@ -108,19 +112,19 @@ def _slots(body: list[SlotIn]) -> list[SlotInput]:
 @api.get("/presets", summary="Your presets, the default first")
 async def list_presets(res: ResourcesDep, account: CurrentAccount) -> PresetList:
     found = await presets.list_presets(res.db, account.id)
-    return PresetList(presets=[PresetOut.of(p) for p in found], placeholders=list(presets.PLACEHOLDERS))
+    return PresetList(presets=[PresetOut.of(p, res.settings) for p in found], placeholders=list(presets.PLACEHOLDERS))
 
 
 @api.post("/presets", status_code=201, summary="Create a preset")
 async def create_preset(res: ResourcesDep, account: CurrentAccount, body: PresetIn) -> PresetOut:
     made = await presets.create(res.db, res.settings, account.id, name=body.name, values=_samplers(body.settings),
                                 system_prompt=body.system_prompt, slots=_slots(body.slots), is_default=body.is_default)
-    return PresetOut.of(made)
+    return PresetOut.of(made, res.settings)
 
 
 @api.get("/presets/{preset_id}", summary="One preset")
 async def get_preset(res: ResourcesDep, account: CurrentAccount, preset_id: str) -> PresetOut:
-    return PresetOut.of(await presets.get_preset(res.db, account.id, preset_id))
+    return PresetOut.of(await presets.get_preset(res.db, account.id, preset_id), res.settings)
 
 
 @api.patch("/presets/{preset_id}", summary="Change a preset; `slots` replaces the whole chain (reorder, remove, add)")
@@ -136,7 +140,7 @@ async def update_preset(res: ResourcesDep, account: CurrentAccount, preset_id: s
         changes["slots"] = _slots(body.slots)
     if body.is_default:
         changes["is_default"] = True
-    return PresetOut.of(await presets.update_preset(res.db, res.settings, account.id, preset_id, changes))
+    return PresetOut.of(await presets.update_preset(res.db, res.settings, account.id, preset_id, changes), res.settings)
 
 
 @api.delete("/presets/{preset_id}", status_code=204, summary="Delete a preset")

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from rolecall.providers import all_providers
 from rolecall.services import provider_configs, token_balance, usage, usage_chart
 from rolecall.services.premiere import LABEL as PREMIERE_LABEL
 from rolecall.services.premiere import SECTION as PREMIERE
@@ -19,6 +20,7 @@ from rolecall.web.routes.settings import TABS
 api = APIRouter(prefix="/api", tags=["usage"])
 pages = APIRouter(include_in_schema=False)
 CHART_DAYS = 30
+PROVIDER_NAMES = {p.id: p.name for p in all_providers()}
 
 
 def filters(
@@ -115,10 +117,13 @@ async def usage_page(request: Request, res: ResourcesDep, account: CurrentAccoun
     since = chosen.since or until - timedelta(days=CHART_DAYS - 1)
     window = Filters(since=since, until=until, section=chosen.section, outcome=chosen.outcome)
     daily = usage.daily_tokens(await usage.all_rows(res.db, account.id, window), since, until)
+    scene_titles, preset_names = await usage.names_of(res.db, account.id, found.rows)
     configs = [(c.id, c.label) for c in await provider_configs.list_configs(res.db, account.id)]
     given = {"since": chosen.since, "until": chosen.until, "section": chosen.section, "outcome": chosen.outcome}
     query = urlencode({k: v for k, v in given.items() if v is not None})
     return render(request, "usage/index.html", account=account, tab="usage", tabs=TABS, nav="settings",
-                  rows=found.rows, next_cursor=found.next_cursor, filters=chosen, chart=usage_chart.render(daily),
+                  rows=found.rows, scene_titles=scene_titles, preset_names=preset_names,
+                  provider_names=PROVIDER_NAMES, premiere=PREMIERE,
+                  next_cursor=found.next_cursor, filters=chosen, chart=usage_chart.render(daily),
                   legend=usage_chart.legend(daily), since=since, until=until, outcomes=usage.OUTCOMES,
                   sections=[(PREMIERE, PREMIERE_LABEL), *configs], filter_query=query)

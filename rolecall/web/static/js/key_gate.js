@@ -24,6 +24,22 @@ export function createKeyGate(opts) {
     return session.openCredential(config);
   }
 
+  /** {config id: key} for more End-to-End configs (the preset's fallback slots), only when this
+   * browser is unlocked already: a fallback never asks for the phrase, it is skipped instead. */
+  async function moreKeys(models) {
+    const wanted = models.filter((m) => m?.privacy_mode === "e2e");
+    if (!wanted.length) return {};
+    if (!session.unlocked()) await session.restore(opts.userId).catch(() => false);
+    if (!session.unlocked()) return {};
+    const configs = await opts.configs();
+    const keys = {};
+    for (const model of wanted) {
+      const config = configs.get(model.section);
+      if (config && !(model.section in keys)) keys[model.section] = await session.openCredential(config).catch(() => undefined);
+    }
+    return Object.fromEntries(Object.entries(keys).filter(([, key]) => key));
+  }
+
   function ask(action) {
     pending = action;
     $("unlock").hidden = false;
@@ -64,5 +80,5 @@ export function createKeyGate(opts) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); unlock(); }
   });
 
-  return { keyFor, ask, dismiss: () => { if (opts.root.dataset.needsUnlock) close(); } };
+  return { keyFor, moreKeys, ask, dismiss: () => { if (opts.root.dataset.needsUnlock) close(); } };
 }

@@ -55,7 +55,11 @@ export function messageItem(message, ctx) {
   // Hidden by the stylesheet while a reply streams (the page ignores them then too).
   const actions = el("div", { className: "msg__actions" }, alternativesNav(message));
   // Any reply can be regenerated (written from the history before it); only the last one continued.
-  if (!mine && message.id) actions.append(button("Regenerate", "regenerate", "Regenerate this reply"));
+  // An interrupted reply (the stream broke, or Stop) offers Retry: a new alternative, the partial kept.
+  if (!mine && message.id) {
+    actions.append(message.status === "interrupted" ? button("Retry", "regenerate", "Retry this reply")
+      : button("Regenerate", "regenerate", "Regenerate this reply"));
+  }
   if (!mine && message.id && ctx.last) actions.append(button("Continue", "continue", "Continue this reply"));
   // A last line with no answer (a failed reply, or a deleted one): ask for the reply again.
   if (mine && ctx.last && message.id) actions.append(button("Get a reply", "reply", "Get a reply to this message"));

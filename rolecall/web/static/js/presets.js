@@ -8,6 +8,8 @@ import { el } from "./dom.js";
 const SAMPLERS = ["temperature", "top_p", "top_k", "min_p", "max_tokens", "repetition_penalty", "presence_penalty", "frequency_penalty"];
 const INTEGERS = new Set(["top_k", "max_tokens"]);
 const MODES = { e2e: "E2E", srv: "Server-Accessible" };
+const LABELS = { top_k: "top-k", min_p: "min-p", max_tokens: "max reply tokens", repetition_penalty: "repetition penalty",
+  presence_penalty: "presence penalty", frequency_penalty: "frequency penalty" };
 
 const form = document.getElementById("preset-editor");
 const list = document.getElementById("preset-list");
@@ -53,6 +55,11 @@ function slotRow(slot, index) {
   const where = slot.kind === "premiere" ? "Premiere Theater" : `${slot.label}${slot.provider_name && slot.provider_name !== slot.label ? ` (${slot.provider_name})` : ""}`;
   const model = el("span", { className: "slot__model" }, el("strong", { textContent: where }), " · ", el("code", { textContent: slot.model_id }));
   if (slot.broken) model.append(el("br"), el("span", { className: "muted", textContent: slot.reason }));
+  // As saved: the settings this provider has no field for are left out of its requests.
+  if (slot.unsupported?.length) {
+    const names = slot.unsupported.map((n) => LABELS[n] || n).join(", ");
+    model.append(el("br"), el("span", { className: "muted slot__note", textContent: `Not sent to this provider (no such setting): ${names}.` }));
+  }
   const button = (text, label, action, disabled = false) => {
     const b = el("button", { type: "button", className: "btn btn-ghost btn-small", textContent: text, disabled });
     b.setAttribute("aria-label", label);

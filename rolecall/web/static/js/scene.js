@@ -11,6 +11,7 @@ import { postStream, StreamRefused } from "./sse.js";
 import { createKeyGate, NeedsUnlock } from "./key_gate.js";
 import { initWing } from "./wing.js";
 import { describeError } from "./scene_errors.js";
+import { initScenePreset } from "./scene_preset.js";
 
 const root = document.querySelector("[data-scene]");
 const sceneId = root?.dataset.sceneId;
@@ -20,6 +21,7 @@ const $ = (role) => root.querySelector(`[data-role="${role}"]`);
 const S = { scene: null, busy: false, editing: false, controller: null, live: null, configs: null, reloads: 0 };
 let wing = null;
 let gate = null;
+let preset = null;  // the scene's preset: its chain follows the scene's own model
 
 // ---- rendering -------------------------------------------------------------------------------
 
@@ -33,13 +35,16 @@ function renderHeader() {
   $("scene-title").textContent = scene.title || names;
   document.title = `${scene.title || names} · RoleCall`;
   $("cast").replaceChildren(...scene.characters.map((c) => avatar(c)));
-  const model = scene.model;
+  const begin = scene.model ? null : preset?.start();  // none picked in the wing: where the chain starts
+  const model = scene.model ?? begin?.model ?? null;
   $("model-name").textContent = model ? modelName(model) : "None chosen";
   const via = model?.config_label || model?.provider_name || "a deleted provider config";
-  $("model-config").textContent = model ? `via ${via}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}` : "Pick a model in the AI wing";
+  const from = begin ? ` · ${begin.note}` : "";
+  $("model-config").textContent = model ? `via ${via}${model.privacy_mode === "e2e" ? " · end-to-end key" : ""}${from}` : "Pick a model in the AI wing";
   const head = $("current-model");
   head.dataset.modelSection = model?.section ?? "";
   head.dataset.modelId = model?.model_id ?? "";
+  preset?.render();
 }
 
 // Built items are reused while nothing they show has changed, so a send in a long scene does not
@@ -123,14 +128,17 @@ function showError(error, retry) {
 async function run(action) {
   if (S.busy) return;
   clearError();
-  let key;
+  let key, keys;
   try {
-    key = await gate.keyFor(S.scene.model);
+    const first = preset.keyed();
+    key = await gate.keyFor(first);
+    // The fallback slots' End-to-End keys, by config id (the first one's too: it may be a preset slot).
+    keys = { ...(await gate.moreKeys(preset.walk())), ...(key ? { [first.section]: key } : {}) };
   } catch (error) {
     if (error instanceof NeedsUnlock) return gate.ask(action);
     return showError({ kind: "key", headline: "Your key couldn't be opened here", message: error.message }, null);
   }
-  const body = key ? { key } : {};
+  const body = { ...(key ? { key } : {}), ...(Object.keys(keys).length ? { keys } : {}) };
   if (action.kind === "send") {
     S.scene.messages.push({ id: null, role: "user", text: action.text, status: "sending", alternatives: [], active: 0 });
     return stream(`${base}/messages`, { ...body, text: action.text }, action);
@@ -208,7 +216,8 @@ async function onError(data, action) {
   await loadScene().catch(() => {});  // what the server kept: an interrupted partial, or nothing
   if (data.kind === "key_needed") return gate.ask(retry);
   if (data.kind === "auth") wing.reload();
-  showError({ ...data, message: text }, retry);
+  // A kept partial is never spliced: Retry writes the reply again, from the chain's first model.
+  showError({ ...data, message: text, retryable: partial ? true : data.retryable }, retry);
 }
 
 function retryOf(action, partial) {
@@ -350,6 +359,8 @@ function wire() {
     if (button) onMessageAction(button);
   });
   wing = initWing({ root, configs, current: () => S.scene?.model ?? null, pick: pickModel });
+  preset = initScenePreset({ root, sceneId, current: () => S.scene?.model ?? null, modelName,
+    announce: (text) => { $("live").textContent = text; }, changed: () => { if (S.scene) renderHeader(); } });
   // Server-rendered disabled, so nothing is clicked before it works.
   for (const action of ["send", "delete-scene"]) root.querySelector(`[data-action="${action}"]`).disabled = false;
 }

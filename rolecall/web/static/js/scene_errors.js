@@ -17,6 +17,7 @@ const HEADLINES = {
   blocked: "That address is blocked",
   key_needed: "Unlock your end-to-end key",
   no_model: "Pick a model first",
+  balance_empty: "Your Premiere Theater balance is empty",
   network: "Connection lost",
 };
 
@@ -31,7 +32,7 @@ const ADVICE = {
 };
 
 const KEY_KINDS = new Set(["auth", "forbidden", "billing"]);
-const NO_RETRY = new Set(["no_model", "key_needed", "blocked"]);
+const NO_RETRY = new Set(["no_model", "key_needed", "blocked", "balance_empty"]);
 
 /** {nodes, retry}: the error box's content and whether to offer Retry. */
 export function describeError(error) {
@@ -45,6 +46,13 @@ export function describeError(error) {
   const actions = el("div", { className: "actions" });
   if (KEY_KINDS.has(kind) && error.config_id) {
     actions.append(el("a", { className: "btn btn-small btn-ghost", href: `/settings?tab=api-keys#provider-${encodeURIComponent(error.config_id)}`, textContent: "Open the config in Settings" }));
+  }
+  // The hosted models can't answer: the way on is a provider of one's own (guide, "1. What BYOK Is").
+  if (kind === "balance_empty") {
+    actions.append(el("a", { className: "btn btn-small btn-ghost", href: "/settings?tab=api-keys#token-balance", textContent: "See your Token Balance" }));
+  }
+  if (kind === "balance_empty" || kind === "premiere_unavailable") {
+    actions.append(el("a", { className: "btn btn-small btn-ghost", href: "/settings?tab=api-keys#byok", textContent: "Add a BYOK provider" }));
   }
   if (kind === "no_model") {
     const open = el("button", { type: "button", className: "btn btn-small", textContent: "Open the AI wing" });
