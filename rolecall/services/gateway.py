@@ -79,16 +79,18 @@ class PresetUse:
 
 
 async def prepare(res: Resources, account_id: str, scene_id: str, action: Action, *,
-                  text: str | None = None, message_id: str | None = None) -> Prepared:
-    """Read the turn (raises `NotFound` for another account's scene or message, `Invalid` for bad input)."""
+                  text: str | None = None, message_id: str | None = None, character_id: str | None = None) -> Prepared:
+    """Read the turn (raises `NotFound` for another account's scene or message, `Invalid` for bad input).
+    ``character_id``: who speaks (a group scene's turn); else the first cast member."""
     if text is not None and text.strip():
         text = messages.check_text(text)
-    turn = await messages.load_turn(res.db, account_id, scene_id, action, message_id)
+    turn = await messages.load_turn(res.db, account_id, scene_id, action, message_id, character_id=character_id)
     return Prepared(turn, action, text or None)
 
 
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
-    preset_id = await presets.scene_preset_id(db, turn.account_id, turn.scene_id)
+    # A group character's own preset first (docs/group-scenes.md), else the scene's.
+    preset_id = turn.preset_id or await presets.scene_preset_id(db, turn.account_id, turn.scene_id)
     if preset_id is None:
         return PresetUse()
     async with db() as s:
