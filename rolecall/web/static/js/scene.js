@@ -350,6 +350,8 @@ function wire() {
     if (button) onMessageAction(button);
   });
   wing = initWing({ root, configs, current: () => S.scene?.model ?? null, pick: pickModel });
+  // group.js: a group scene's turn arrived or its cast changed (docs/group-scenes.md).
+  root.addEventListener("scene:reload", () => { if (!S.busy) loadScene().catch(() => {}); });
   // Server-rendered disabled, so nothing is clicked before it works.
   for (const action of ["send", "delete-scene"]) root.querySelector(`[data-action="${action}"]`).disabled = false;
 }
