@@ -141,7 +141,7 @@ async def _group_round(res: Resources, account_id: str, scene_ids: list[str], tu
     for scene_id in scene_ids:
         await group_turns.say(res, account_id, scene_id, "Evening, both of you.")
     try:
-        await asyncio.wait_for(asyncio.gather(*watchers), timeout=300)
+        await asyncio.wait_for(asyncio.gather(*watchers), timeout=60)
     finally:
         for w in watchers:
             w.cancel()
