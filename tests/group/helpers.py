@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from rolecall.services import group_turns
 from rolecall.services.resources import Resources
+from rolecall.storage.generation_tables import UsageEvent
 from tests.scene_helpers import character, patch, post
 
 
@@ -65,3 +67,12 @@ async def listening(res: Resources, scene_id: str) -> AsyncIterator[Heard]:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+
+async def usage_rows(app, account_id: str) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    res = app.state.res
+    assert res.usage is not None
+    await res.usage.flush()
+    async with res.db() as s:
+        rows = await s.execute(select(UsageEvent.outcome, UsageEvent.model, UsageEvent.reason)
+                               .where(UsageEvent.account_id == account_id).order_by(UsageEvent.at))
+        return [tuple(r) for r in rows]  # type: ignore[misc]

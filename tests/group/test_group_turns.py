@@ -15,9 +15,10 @@ from sqlalchemy import update
 from rolecall.config import JobSettings, NetworkSettings
 from rolecall.jobs import tasks
 from rolecall.services import group_turns, jobs
+from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.storage.tables import JobRecord, utcnow
 from tests.fakes.server import VALID_KEY
-from tests.group.helpers import group_scene, listening, say
+from tests.group.helpers import group_scene, listening, say, usage_rows
 from tests.helpers import csrf_headers, make_client, sign_up, until
 from tests.scene_helpers import Owner, character, e2e_config, patch, post, server_config, set_up_owner
 
@@ -133,6 +134,7 @@ async def test_an_e2e_only_chain_tells_the_person_and_calls_no_upstream(app, own
     group = (await owner.client.get(f"/api/scenes/{scene['id']}/group")).json()
     assert group["running"] is False and group["turns"][0]["job"]["error"] == notice
     assert fake_openai.requests == []
+    assert await usage_rows(app, owner.account_id) == [("skipped", "gpt-4o-mini", E2E_IN_BACKGROUND)]
     shown = (await owner.client.get(f"/api/scenes/{scene['id']}")).json()["messages"]
     assert [m["role"] for m in shown] == ["user"]
 
