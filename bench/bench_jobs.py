@@ -12,7 +12,14 @@ Per case: jobs per second (N over first submit to last finish) and queue latency
 start (the row's ``started_at - created_at``), p50 and p99. Prints medians over the rounds and
 each case's throughput against the bare calls.
 
-Run: `python bench/bench_jobs.py [rounds] [jobs_per_round]` (DATABASE_URL for PostgreSQL, which
+Then group-scene turns (docs/group-scenes.md), through the same workers: S group scenes of two
+characters each get one message at once; each answers with T turns (`group_turn` jobs, one turn
+after another within a scene, the scenes in parallel), streamed from the fake. Per case: turns
+per second (S x T over the first message to the last round's end) and queue latency from enqueue
+to first token (the job row's ``created_at`` to the turn's first ``delta`` heard on the scene's
+Redis pub/sub channel, as a browser would), p50 and p99.
+
+Run: `python bench/bench_jobs.py [rounds] [jobs_per_round] [group_scenes] [turns_per_scene]` (DATABASE_URL for PostgreSQL, which
 then needs ROLECALL_ENCRYPTION_KEYS; default SQLite in a temporary dir).
 """
 
@@ -40,9 +47,9 @@ from sqlalchemy import select  # noqa: E402
 
 from rolecall.config import Settings  # noqa: E402
 from rolecall.resources import open_resources  # noqa: E402
-from rolecall.services import accounts, jobs  # noqa: E402
+from rolecall.services import accounts, cast, characters, group_turns, jobs, scenes  # noqa: E402
 from rolecall.services.resources import Resources  # noqa: E402
-from rolecall.storage.tables import JobRecord  # noqa: E402
+from rolecall.storage.tables import JobRecord, utcnow  # noqa: E402
 from tests.factories import add_provider_config  # noqa: E402
 
 KEY = "sk-test-VALID-0123456789abcdefghijklmnop"
@@ -96,6 +103,56 @@ async def _round(res: Resources, account_id: str, config_id: str, n: int) -> tup
     return n / elapsed, latencies
 
 
+async def _group_scenes(res: Resources, account_id: str, config_id: str, count: int, turns: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        cast_ids = [(await characters.create(res.db, account_id, {"name": name, "persona": "A regular."})).id
+                    for name in (f"Ada{i}", f"Bram{i}")]
+        scene = await scenes.create_scene(res.db, account_id, f"Bench {i}", cast_ids)
+        await scenes.update_scene(res.db, account_id, scene.id, {"model": {"section": config_id,
+                                                                            "model_id": "gpt-4o-mini"}})
+        await cast.update_group(res.db, account_id, scene.id, {"turn_limit": turns})
+        ids.append(scene.id)
+    return ids
+
+
+async def _group_round(res: Resources, account_id: str, scene_ids: list[str], turns: int) -> tuple[float, list[float]]:
+    """One message to every scene; (turns per second, enqueue-to-first-token latencies in ms)."""
+    first_token: dict[str, Any] = {}  # job id -> when its first delta was heard
+    ended: set[str] = set()
+
+    async def watch(scene_id: str, ready: asyncio.Event) -> None:
+        async with res.pubsub.subscribe(group_turns.channel(scene_id)) as heard:
+            ready.set()
+            job_id = None
+            async for message in heard:
+                if message["e"] == "turn_started":
+                    job_id = message["d"]["job_id"]
+                elif message["e"] == "delta" and job_id is not None and job_id not in first_token:
+                    first_token[job_id] = utcnow()
+                elif message["e"] == "stopped":
+                    ended.add(scene_id)
+                    return
+
+    readies = [asyncio.Event() for _ in scene_ids]
+    watchers = [asyncio.create_task(watch(sid, ready)) for sid, ready in zip(scene_ids, readies, strict=True)]
+    await asyncio.gather(*(r.wait() for r in readies))
+    t0 = time.perf_counter()
+    for scene_id in scene_ids:
+        await group_turns.say(res, account_id, scene_id, "Evening, both of you.")
+    try:
+        await asyncio.wait_for(asyncio.gather(*watchers), timeout=60)
+    finally:
+        for w in watchers:
+            w.cancel()
+    elapsed = time.perf_counter() - t0
+    async with res.db() as s:
+        created = dict((await s.execute(select(JobRecord.id, JobRecord.created_at)
+                                        .where(JobRecord.id.in_(list(first_token))))).all())
+    latencies = [(first_token[j] - created[j]).total_seconds() * 1000 for j in first_token if j in created]
+    return len(scene_ids) * turns / elapsed, latencies
+
+
 async def _bare(url: str, n: int) -> float:
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as client:
         gate = asyncio.Semaphore(10)
@@ -114,7 +171,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def main(rounds: int, n: int) -> None:
+async def main(rounds: int, n: int, group_count: int = 10, turns: int = 2) -> None:
     parent, child = mp.Pipe()
     fake = mp.Process(target=_serve, args=(child,), daemon=True)
     fake.start()
@@ -125,7 +182,8 @@ async def main(rounds: int, n: int) -> None:
     tag = secrets.token_hex(3)
     prefixes = {"one": f"bench-one-{tag}", "two": f"bench-two-{tag}"}
     workers: list[subprocess.Popen[bytes]] = []
-    figures: dict[str, list[tuple[float, float, float]]] = {"bare": [], "one": [], "two": []}
+    figures: dict[str, list[tuple[float, float, float]]] = {"bare": [], "one": [], "two": [],
+                                                           "group one": [], "group two": []}
     try:
         async with open_resources(_settings(data_dir, prefixes["one"]), consume_jobs=False) as res_one, \
                 open_resources(_settings(data_dir, prefixes["two"]), consume_jobs=False,
@@ -147,6 +205,10 @@ async def main(rounds: int, n: int) -> None:
                 for case, res in (("one", res_one), ("two", res_two)):
                     rate, lat = await _round(res, account.id, config.id, n)
                     figures[case].append((rate, _pct(lat, 0.5), _pct(lat, 0.99)))
+                for case, res in (("group one", res_one), ("group two", res_two)):
+                    scene_ids = await _group_scenes(res, account.id, config.id, group_count, turns)
+                    rate, lat = await _group_round(res, account.id, scene_ids, turns)
+                    figures[case].append((rate, _pct(lat, 0.5), _pct(lat, 0.99)))
                 print(f"round {r + 1}: " + ", ".join(f"{c} {v[-1][0]:.0f}/s" for c, v in figures.items()), flush=True)
     finally:
         for w in workers:
@@ -158,14 +220,16 @@ async def main(rounds: int, n: int) -> None:
         tmp.cleanup()
     bare = statistics.median(f[0] for f in figures["bare"])
     print(f"\n{rounds} rounds of {n} jobs, medians; database: {'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
-    print(f"{'case':6} {'jobs/s':>8} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"group: {group_count} scenes x {turns} turns per round; group rates are turns/s, latency to first token")
+    print(f"{'case':10} {'jobs/s':>8} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for case, rows in figures.items():
         rate = statistics.median(f[0] for f in rows)
         p50 = statistics.median(f[1] for f in rows)
         p99 = statistics.median(f[2] for f in rows)
-        print(f"{case:6} {rate:8.1f} {rate / bare:8.2f} {p50:8.1f} {p99:8.1f}")
+        print(f"{case:10} {rate:8.1f} {rate / bare:8.2f} {p50:8.1f} {p99:8.1f}")
     print(json.dumps({c: [list(f) for f in rows] for c, rows in figures.items()}))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5, int(sys.argv[2]) if len(sys.argv) > 2 else 100))
+    args = [int(a) for a in sys.argv[1:5]]
+    asyncio.run(main(*args) if args else main(5, 100))

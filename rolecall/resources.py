@@ -22,6 +22,7 @@ from rolecall.services.usage import UsageLog
 from rolecall.storage import migrate
 from rolecall.storage.cache import make_cache
 from rolecall.storage.db import make_engine, make_private_dir, make_sessionmaker
+from rolecall.storage.pubsub import make_pubsub
 from rolecall.storage.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ async def open_resources(
     limiter = Limiter(cache, LimitRules(**settings.limits.model_dump()))
     res = Resources(settings, engine, db, cache, queue, ring, _outbound_client(settings), limiter)
     res.usage = UsageLog(db)
+    res.pubsub = make_pubsub(settings.redis_url, prefix=f"{settings.redis_prefix}:")
     premiere_policy = premiere.network_policy(settings)
     if premiere_policy is not None:
         res.premiere_http = _outbound_client(settings, premiere_policy)
@@ -72,6 +74,7 @@ async def open_resources(
             await res.premiere_http.aclose()
         await res.http.aclose()
         await res.cache.close()
+        await res.pubsub.close()
         await engine.dispose()
 
 

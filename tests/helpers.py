@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import httpx
 
 PASSWORD = "correct horse battery"
@@ -20,3 +24,14 @@ async def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
 
 async def sign_up(client: httpx.AsyncClient, name: str, password: str = PASSWORD) -> httpx.Response:
     return await client.post("/api/auth/signup", json={"name": name, "password": password}, headers=await csrf_headers(client))
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy (that value), failing after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)

@@ -50,7 +50,7 @@ class Runner:
         if job is None:
             await jobs.fail(res.db, lease, f"This server has no job named {claimed.name!r}.")
             return
-        work = asyncio.create_task(self._call(res, lease, job, claimed.params))
+        work = asyncio.create_task(self._call(res, lease, job, claimed))
         beat = asyncio.create_task(self._heartbeat(res, lease, work))
         try:
             value = await work
@@ -69,9 +69,9 @@ class Runner:
         if not await jobs.finish(res.db, lease, value):
             log.warning("job %s finished after losing its lease; its result was not recorded", job_id)
 
-    async def _call(self, res: Resources, lease: jobs.Lease, job: Job, params: dict[str, Any]) -> Any:
-        async with jobs.running(res.db, lease):
-            return await job(res, **params)
+    async def _call(self, res: Resources, lease: jobs.Lease, job: Job, claimed: jobs.Claimed) -> Any:
+        async with jobs.running(res.db, lease, claimed.progress):
+            return await job(res, **claimed.params)
 
     async def _heartbeat(self, res: Resources, lease: jobs.Lease, work: asyncio.Task[Any]) -> bool:
         lease_seconds = res.settings.jobs.lease_seconds

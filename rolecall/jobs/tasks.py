@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.jobs.runner import Runner
-from rolecall.services import accounts, catalog
+from rolecall.services import accounts, catalog, group_turns
 from rolecall.services.jobs import RUN_JOB
 from rolecall.services.resources import Resources
 from rolecall.storage.queue import Job, JobQueue
@@ -24,9 +24,15 @@ async def refresh_models(res: Resources, config_id: str) -> dict[str, Any]:
     return await catalog.refresh(res, config_id)
 
 
+async def group_turn(res: Resources, account_id: str, scene_id: str, position: int, round: int) -> dict[str, Any]:
+    """One auto-responder turn of a group scene (services.group_turns)."""
+    return await group_turns.run_turn(res, account_id, scene_id, position, round)
+
+
 JOBS: dict[str, Job] = {
     "purge_expired_sessions": purge_expired_sessions,
     "refresh_models": refresh_models,
+    group_turns.TURN_JOB: group_turn,
 }
 
 

@@ -82,21 +82,26 @@ class PresetUse:
 
 async def prepare(res: Resources, account_id: str, scene_id: str, action: Action, *,
                   text: str | None = None, message_id: str | None = None,
-                  image: messages.Image | None = None) -> Prepared:
+                  image: messages.Image | None = None, character_id: str | None = None) -> Prepared:
     """Read the turn (raises `NotFound` for another account's scene or message, `Invalid` for bad input).
-    ``image`` (checked with `messages.check_image`) goes with the person's new message."""
+    ``image`` (checked with `messages.check_image`) goes with the person's new message;
+    ``character_id``: who speaks (a group scene's turn), else the first cast member."""
     if text is not None and text.strip():
         text = messages.check_text(text)
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
-    turn = await messages.load_turn(res.db, account_id, scene_id, action, message_id)
+    turn = await messages.load_turn(res.db, account_id, scene_id, action, message_id, character_id=character_id)
     return Prepared(turn, action, text or ("" if image is not None else None), image)
 
 
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
-    """The scene's own preset, else the account's default: one query (with the account's name)."""
-    chosen = (select(ScenePreset.preset_id).where(ScenePreset.scene_id == turn.scene_id,
-                                                  ScenePreset.account_id == turn.account_id).scalar_subquery())
+    """A group character's own preset (docs/group-scenes.md), else the scene's own, else the account's
+    default: one query (with the account's name)."""
+    if turn.preset_id:
+        chosen: Any = turn.preset_id
+    else:
+        chosen = (select(ScenePreset.preset_id).where(ScenePreset.scene_id == turn.scene_id,
+                                                      ScenePreset.account_id == turn.account_id).scalar_subquery())
     query = (select(Preset.id, Preset.settings, Preset.system_prompt, Account.name)
              .join(Account, Account.id == Preset.account_id)
              .where(Preset.account_id == turn.account_id, or_(Preset.id == chosen, Preset.is_default))

@@ -74,6 +74,7 @@ class Lease:
 
 
 _current: ContextVar[tuple[Sessions, Lease] | None] = ContextVar("rolecall_job_lease", default=None)
+_earlier: ContextVar[Any] = ContextVar("rolecall_job_earlier_progress", default=None)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -185,13 +186,28 @@ async def retry_later(db: Sessions, lease: Lease, reason: str, delay: float) -> 
 
 
 @contextlib.asynccontextmanager
-async def running(db: Sessions, lease: Lease) -> AsyncIterator[None]:
-    """While the job's own code runs, `record_progress` knows which job it belongs to."""
+async def running(db: Sessions, lease: Lease, progress: Any = None) -> AsyncIterator[None]:
+    """While the job's own code runs, `record_progress` knows which job it belongs to, and
+    `earlier_progress` returns what an interrupted attempt recorded (``progress``)."""
     token = _current.set((db, lease))
+    earlier = _earlier.set(progress)
     try:
         yield
     finally:
+        _earlier.reset(earlier)
         _current.reset(token)
+
+
+def current_job_id() -> str | None:
+    """The id of the job whose code is running (None outside a job)."""
+    current = _current.get()
+    return current[1].job_id if current is not None else None
+
+
+def earlier_progress() -> Any:
+    """What an interrupted earlier attempt of this job recorded with `record_progress` (None if nothing)."""
+    earlier = _earlier.get()
+    return earlier.get("value") if isinstance(earlier, dict) else None
 
 
 async def record_progress(progress: Any) -> bool:
@@ -253,6 +269,15 @@ async def list_for(db: Sessions, account_id: str, *, limit: int = 50) -> list[Jo
         rows = await s.scalars(select(JobRecord).where(JobRecord.account_id == account_id)
                                .order_by(JobRecord.created_at.desc()).limit(limit))
         return [_view(r) for r in rows]
+
+
+async def list_keyed(db: Sessions, account_id: str, key_prefix: str, *, limit: int = 20) -> list[tuple[str, JobView]]:
+    """The account's jobs whose idempotency key starts with ``key_prefix``, newest first, with their keys."""
+    async with db() as s:
+        rows = await s.scalars(select(JobRecord).where(JobRecord.account_id == account_id,
+                                                       JobRecord.idempotency_key.startswith(key_prefix, autoescape=True))
+                               .order_by(JobRecord.created_at.desc()).limit(limit))
+        return [(r.idempotency_key or "", _view(r)) for r in rows]
 
 
 async def get_any(db: Sessions, job_id: str) -> JobView | None:

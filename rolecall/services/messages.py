@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -91,12 +91,22 @@ class Turn:
     history: tuple[Line, ...]
     target: ReplyTarget
     next_position: int
+    preset_id: str | None = None  # a group character's own preset (its chain), else the scene's applies
 
 
-async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None) -> Turn:
-    """The context of a turn: scene, first cast member, the history the reply follows, and the target."""
+async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
+                    *, character_id: str | None = None) -> Turn:
+    """The context of a turn: scene, first cast member, the history the reply follows, and the target.
+
+    ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
+    one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
+    """
     first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id)
                   .order_by(SceneCharacter.position).limit(1).scalar_subquery())
+    if character_id is not None:
+        first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id,
+                                                                SceneCharacter.character_id == character_id)
+                      .scalar_subquery())
     async with db() as s:
         # The scene and its first cast member in one statement (columns, not ORM objects).
         scene = (await s.execute(
@@ -105,8 +115,9 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             .outerjoin(Character, Character.id == first_cast)
             .where(Scene.id == scene_id, Scene.account_id == account_id)
         )).first()
-        if scene is None:
+        if scene is None or (character_id is not None and scene[4] is None):
             raise NotFound(NO_SUCH_SCENE)
+        group = await _group_context(s, scene_id, character_id) if character_id is not None else None
         rows = (await s.execute(
             select(Message.id, Message.role, Message.active, MessageAlternative.idx, MessageAlternative.text,
                    Message.position, MessageImage.media_type, MessageImage.data)
@@ -143,10 +154,39 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
                 raise Invalid("Only the last reply can be continued.", field="message_id")
             active = next(a for m, _, a, *_ in rows if m == message_id)
             target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
+    if group is not None:
+        shown = {m: _as_heard(line, group.speakers.get(m), speaker, group.names) for m, line in shown.items()}
     history = tuple(shown[m] for m in order[:upto] if shown[m].text or shown[m].image)
     persona = Persona(speaker, name, persona_text, example) if speaker else None
-    return Turn(scene_id, account_id, title, description, persona, model_section, model_id,
+    turn = Turn(scene_id, account_id, title, description, persona, model_section, model_id,
                 history, target, next_position)
+    if group is not None and group.preset_id:  # the character's own chain replaces the scene's
+        turn = replace(turn, model_section=None, model_id=None, preset_id=group.preset_id)
+    return turn
+
+
+@dataclass(frozen=True)
+class _Group:
+    speakers: dict[str, str | None]  # message id -> character id
+    names: dict[str, str]  # character id -> name
+    preset_id: str | None  # the speaking character's own preset
+
+
+async def _group_context(s: AsyncSession, scene_id: str, character_id: str) -> _Group:
+    cast = (await s.execute(select(Character.id, Character.name, SceneCharacter.preset_id)
+                            .join(SceneCharacter, SceneCharacter.character_id == Character.id)
+                            .where(SceneCharacter.scene_id == scene_id))).all()
+    speakers = {m: c for m, c in await s.execute(select(Message.id, Message.character_id)
+                                                 .where(Message.scene_id == scene_id, Message.role == "assistant"))}
+    preset = next((p for c, _, p in cast if c == character_id), None)
+    return _Group(speakers, {c: n for c, n, _ in cast}, preset)
+
+
+def _as_heard(line: Line, author: str | None, speaker: str | None, names: Mapping[str, str]) -> Line:
+    """Another character's reply, as the speaking character hears it: a named line, not its own words."""
+    if line.role != "assistant" or author == speaker or not line.text:
+        return line
+    return Line("user", f"{names.get(author or '', 'Someone')}: {line.text}")
 
 
 def check_image(media_type: str, data: str) -> Image:
@@ -318,3 +358,12 @@ async def delete_message(db: Sessions, account_id: str, scene_id: str, message_i
         await _owned_message(s, account_id, scene_id, message_id)
         await s.execute(delete(Message).where(Message.id == message_id))
 
+
+
+async def get_message(db: Sessions, account_id: str, message_id: str) -> MessageView:
+    """One of the account's messages as the page shows it (a group turn that just finished)."""
+    async with db() as s:
+        found = await s.scalar(select(Message.id).where(Message.id == message_id, Message.account_id == account_id))
+        if found is None:
+            raise NotFound(NO_SUCH_MESSAGE)
+        return await _view(s, account_id, message_id)

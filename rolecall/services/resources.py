@@ -7,7 +7,7 @@ building connections themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,6 +18,7 @@ from rolecall.crypto import KeyRing
 from rolecall.services.limits import Limiter
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions
+from rolecall.storage.pubsub import MemoryPubSub, PubSub
 from rolecall.storage.queue import JobQueue
 
 if TYPE_CHECKING:
@@ -39,3 +40,5 @@ class Resources:
     # Premiere Theater calls only, when an operator upstream is on a private address the
     # people's policy refuses (services.premiere.network_policy); else None and `http` is used.
     premiere_http: httpx.AsyncClient | None = None
+    # Live events (a group scene's turns) from jobs to the pages watching: Redis with REDIS_URL.
+    pubsub: PubSub = field(default_factory=MemoryPubSub)

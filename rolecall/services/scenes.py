@@ -31,7 +31,7 @@ from rolecall.storage.tables import ProviderConfig, utcnow
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 4000
-MAX_CAST = 1  # solo scenes for now; the tables allow more
+MAX_CAST = 8  # a group scene's cast (docs/group-scenes.md)
 MAX_MODEL_ID = 256
 PREVIEW = 140
 NO_SUCH_SCENE = "No such scene."
@@ -136,7 +136,7 @@ async def create_scene(db: Sessions, account_id: str, title: str | None, charact
     scene is named after the cast."""
     ids = list(dict.fromkeys(character_ids))
     if len(ids) > MAX_CAST:
-        raise Invalid("A scene has one character for now.", field="character_ids")
+        raise Invalid(f"A scene can have at most {MAX_CAST} characters.", field="character_ids")
     async with db.begin() as s:
         found = {c.id: c for c in await s.scalars(
             select(Character).where(Character.id.in_(ids), Character.account_id == account_id))} if ids else {}

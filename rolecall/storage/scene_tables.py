@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rolecall.storage.tables import Base, new_id, utcnow
@@ -43,13 +43,21 @@ class Scene(Base):
     # The chosen model: a provider config id or "premiere", and the model id within it.
     model_section: Mapped[str | None] = mapped_column(String(40), nullable=True)
     model_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Group scenes (docs/group-scenes.md): who speaks next, how many turns follow a message, and the
+    # position of the person's message whose round is running (NULL: none; Stop clears it).
+    group_rule: Mapped[str] = mapped_column(String(16), default="round_robin", server_default="round_robin")
+    turn_limit: Mapped[int] = mapped_column(Integer, default=3, server_default=text("3"))
+    group_round: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class SceneCharacter(Base):
-    """A character cast in a scene (solo scenes have one; the table allows several)."""
+    """A character cast in a scene (solo scenes have one, group scenes several).
+
+    ``preset_id``: the character's own preset (its model chain), else the scene's; ``muted``: the
+    orchestrator passes over it."""
 
     __tablename__ = "scene_character"
 
@@ -57,6 +65,8 @@ class SceneCharacter(Base):
     character_id: Mapped[str] = mapped_column(ForeignKey("character.id", ondelete="CASCADE"), primary_key=True, index=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    preset_id: Mapped[str | None] = mapped_column(ForeignKey("preset.id", ondelete="SET NULL"), nullable=True)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Message(Base):

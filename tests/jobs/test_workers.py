@@ -4,77 +4,25 @@ job, a schedule with two workers, an E2E config; and `serve` with REDIS_URL runs
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import secrets
 import signal
-import subprocess
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from rolecall.config import JobSettings, NetworkSettings, Settings
 from rolecall.services import jobs, schedules
 from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.services.jobs import JobView
 from rolecall.storage.tables import JobRecord, ProviderConfig
-from tests.conftest import REDIS_URL, TEST_ENCRYPTION_KEYS
+from tests.conftest import REDIS_URL
 from tests.factories import add_provider_config, e2e_record
 from tests.fakes.server import VALID_KEY
-from tests.helpers import csrf_headers
-
-ROOT = Path(__file__).resolve().parents[2]
-LEASE = 2.0
+from tests.helpers import csrf_headers, until
 
 
 @pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]), redis_url=REDIS_URL,
-                         redis_prefix=f"test-{secrets.token_hex(4)}",
-                         jobs=JobSettings(lease_seconds=LEASE, tick_seconds=0.3, retry_delay=0))
-
-
-@pytest.fixture
-def spawn(settings: Settings) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start `python -m rolecall worker` processes sharing the test's database and Redis."""
-    started: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ROLECALL_DATA_DIR": str(settings.data_dir),
-           "REDIS_URL": REDIS_URL, "ROLECALL_REDIS_PREFIX": settings.redis_prefix,
-           "ROLECALL_JOBS__LEASE_SECONDS": str(LEASE), "ROLECALL_JOBS__TICK_SECONDS": "0.3",
-           "ROLECALL_JOBS__RETRY_DELAY": "0", "ROLECALL_NETWORK__ALLOW_PRIVATE": json.dumps(["127.0.0.0/8"])}
-    if settings.database_url:
-        env |= {"DATABASE_URL": settings.database_url, "ROLECALL_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS}
-
-    def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "rolecall", "worker"], env=env, cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def _until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.1)
+def settings(worker_settings):  # type: ignore[no-untyped-def]
+    return worker_settings
 
 
 async def _view(res, job_id: str) -> JobView:  # type: ignore[no-untyped-def]
@@ -105,7 +53,7 @@ async def test_serve_with_redis_leaves_jobs_to_workers(app, alice, fake_openai, 
         await redis.aclose()
     assert (await alice.get(f"/api/jobs/{job_id}")).json()["status"] == "queued"
     spawn()
-    done = await _until(lambda: _done(res, job_id))
+    done = await until(lambda: _done(res, job_id))
     assert done.attempts == 1 and done.result == {"models": 4}
     assert _model_list_calls(fake_openai) == 1
 
@@ -123,12 +71,12 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(ap
     first = spawn()
     job_id = await jobs.submit(res, "refresh_models", {"config_id": config_id}, account_id=account_id,
                                key=f"refresh:{config_id}:1")
-    await _until(lambda: _running_with_request(res, job_id, fake_openai))
+    await until(lambda: _running_with_request(res, job_id, fake_openai))
     first.send_signal(signal.SIGKILL)
     first.wait()
     fake_openai.models_drip = 0.0
     spawn()
-    done = await _until(lambda: _done(res, job_id))
+    done = await until(lambda: _done(res, job_id))
     assert (done.status, done.attempts, done.result) == ("done", 2, {"models": 5})
     assert "interrupted" in done.note
     # The same key again is the same job, not a second run.
@@ -156,7 +104,7 @@ async def test_two_workers_racing_one_job_run_it_once(app, alice, fake_openai, s
                                   key=None, max_attempts=3)
     for _ in range(4):  # four deliveries of one job, with ids arq will not merge
         await jobs.deliver(res, job_id, 0, again=True)
-    done = await _until(lambda: _done(res, job_id))
+    done = await until(lambda: _done(res, job_id))
     await asyncio.sleep(1)  # late deliveries have had their chance
     assert (done.status, done.attempts) == ("done", 1)
     assert _model_list_calls(fake_openai) == 1
@@ -173,7 +121,7 @@ async def test_a_schedule_with_two_workers_fires_once_per_due_time(app, spawn) -
             rows = list(await s.scalars(JobRecord.__table__.select().where(JobRecord.status == "done")))
         return rows if len(rows) >= 3 else None
 
-    await _until(three_done, timeout=90)
+    await until(three_done, timeout=90)
     async with res.db() as s:
         rows = (await s.execute(JobRecord.__table__.select())).all()
     keys = sorted(r.idempotency_key for r in rows)
@@ -190,7 +138,7 @@ async def test_an_e2e_config_fails_in_a_worker_without_an_upstream_call(app, ali
     row = await add_provider_config(res.db, account_id, mode="e2e", udk=udk, api_key=VALID_KEY, origin=fake_openai.url)
     spawn()
     job_id = await jobs.submit(res, "refresh_models", {"config_id": row.id}, account_id=account_id)
-    done = await _until(lambda: _done(res, job_id))
+    done = await until(lambda: _done(res, job_id))
     assert (done.status, done.attempts, done.error) == ("failed", 1, E2E_IN_BACKGROUND)
     body = (await alice.get(f"/api/jobs/{job_id}")).json()
     assert body["status"] == "failed" and body["error"] == E2E_IN_BACKGROUND

@@ -20,7 +20,7 @@ api = APIRouter(prefix="/api/scenes", tags=["scenes"])
 class SceneIn(BaseModel):
     title: str | None = Field(None, max_length=scenes.MAX_TITLE * 2, description="Named after the cast when left out")
     description: str = Field("", max_length=scenes.MAX_DESCRIPTION * 2)
-    character_ids: list[str] = Field(min_length=1, max_length=8, description="Solo scenes for now: exactly one")
+    character_ids: list[str] = Field(min_length=1, max_length=8, description="One for a solo scene, several for a group scene")
 
 
 class ModelChoice(BaseModel):

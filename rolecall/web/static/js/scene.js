@@ -361,6 +361,8 @@ function wire() {
   wing = initWing({ root, configs, current: () => S.scene?.model ?? null, pick: pickModel });
   preset = initScenePreset({ root, sceneId, current: () => S.scene?.model ?? null, modelName,
     announce: (text) => { $("live").textContent = text; }, changed: () => { if (S.scene) renderHeader(); } });
+  // group.js: a group scene's turn arrived or its cast changed (docs/group-scenes.md).
+  root.addEventListener("scene:reload", () => { if (!S.busy) loadScene().catch(() => {}); });
   // Server-rendered disabled, so nothing is clicked before it works.
   for (const action of ["send", "delete-scene"]) root.querySelector(`[data-action="${action}"]`).disabled = false;
 }
