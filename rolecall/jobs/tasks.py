@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.jobs.runner import Runner
-from rolecall.services import accounts, catalog
+from rolecall.services import accounts, catalog, pass_jobs, passes
 from rolecall.services.jobs import RUN_JOB
 from rolecall.services.resources import Resources
 from rolecall.storage.queue import Job, JobQueue
@@ -24,9 +24,24 @@ async def refresh_models(res: Resources, config_id: str) -> dict[str, Any]:
     return await catalog.refresh(res, config_id)
 
 
+async def summarize_scene(res: Resources, account_id: str, scene_id: str) -> dict[str, Any]:
+    return await pass_jobs.summarize(res, account_id, scene_id)
+
+
+async def polish_reply(res: Resources, account_id: str, scene_id: str, message_id: str) -> dict[str, Any]:
+    return await pass_jobs.polish(res, account_id, scene_id, message_id)
+
+
+async def regenerate_reply(res: Resources, account_id: str, scene_id: str, message_id: str) -> dict[str, Any]:
+    return await pass_jobs.regenerate(res, account_id, scene_id, message_id)
+
+
 JOBS: dict[str, Job] = {
     "purge_expired_sessions": purge_expired_sessions,
     "refresh_models": refresh_models,
+    passes.SUMMARY_JOB: summarize_scene,
+    passes.POLISH_JOB: polish_reply,
+    passes.REGENERATE_JOB: regenerate_reply,
 }
 
 

@@ -23,7 +23,7 @@ from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.scene_views import ConfigName, MessageView, message_view
 from rolecall.services.scenes import NO_SUCH_SCENE, config_names, owned_scene
 from rolecall.storage.db import Sessions, rowcount
-from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter
+from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter, SceneSummary
 from rolecall.storage.tables import new_id, utcnow
 
 MAX_TEXT = 50_000
@@ -75,6 +75,7 @@ class Turn:
     history: tuple[Line, ...]
     target: ReplyTarget
     next_position: int
+    summary: str = ""  # the scene's summary, when it covers only turns before the reply
 
 
 async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None) -> Turn:
@@ -97,7 +98,10 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             .join(MessageAlternative, MessageAlternative.message_id == Message.id)
             .where(Message.scene_id == scene_id).order_by(Message.position, Message.created_at, MessageAlternative.idx)
         )).all()
+        summary = (await s.execute(select(SceneSummary.text, SceneSummary.through_position)
+                                   .where(SceneSummary.scene_id == scene_id))).first()
     order: list[str] = []
+    positions: dict[str, int] = {}
     shown: dict[str, Line] = {}
     alt_count: dict[str, int] = {}
     next_position = 0
@@ -105,6 +109,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         next_position = max(next_position, position + 1)
         if mid not in alt_count:
             order.append(mid)
+            positions[mid] = position
         alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
         if idx == active or mid not in shown:
             shown[mid] = Line(role, text)
@@ -128,8 +133,12 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
     history = tuple(shown[m] for m in order[:upto] if shown[m].text)
     persona = Persona(speaker, name, persona_text, example) if speaker else None
+    # A summary that reaches into the reply being regenerated (or past it) would tell the model
+    # what it is about to write: it is left out then.
+    before = positions[order[upto]] if upto < len(order) else next_position
+    summary_text = summary[0] if summary is not None and summary[1] < before else ""
     return Turn(scene_id, account_id, title, description, persona, model_section, model_id,
-                history, target, next_position)
+                history, target, next_position, summary_text)
 
 
 # --- the generation's writes -----------------------------------------------------------------
