@@ -19,6 +19,7 @@ from rolecall.services.generation_errors import GENERATION_TEXTS
 from rolecall.services.prompt import SUMMARY_HEADING
 from rolecall.storage.tables import JobRecord, MessageAlternative, utcnow
 from tests.fakes.server import VALID_KEY
+from tests.helpers import make_client, sign_up
 from tests.jobs.pass_helpers import TINY, add_turns, scene_on, small_window_config
 from tests.scene_helpers import Owner, e2e_config, post, scene_with, server_config, set_up_owner, stream
 
@@ -159,7 +160,6 @@ async def test_another_accounts_scene_answers_404(app, owner, fake_openai) -> No
     config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
     scene = await scene_on(owner, config_id)
     reply_id = (await add_turns(app.state.res, owner.account_id, scene["id"], TURNS[:2]))[1]
-    from tests.helpers import make_client, sign_up
     async with make_client(app) as bob:
         await sign_up(bob, "bob")
         assert (await bob.get(f"/api/scenes/{scene['id']}/passes")).status_code == 404
