@@ -17,7 +17,7 @@ from tests.jobs.test_workers import _until, settings, spawn  # noqa: F401
 from tests.scene_helpers import server_config, set_up_owner
 
 
-async def test_a_scheduled_regeneration_fires_once_across_two_workers(app, alice, fake_openai, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_a_scheduled_regeneration_fires_once_across_two_workers(app, alice, fake_openai, spawn) -> None:  # type: ignore[no-untyped-def]
     res = app.state.res
     owner = await set_up_owner(alice)
     config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
