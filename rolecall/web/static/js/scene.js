@@ -350,6 +350,8 @@ function wire() {
     if (button) onMessageAction(button);
   });
   wing = initWing({ root, configs, current: () => S.scene?.model ?? null, pick: pickModel });
+  // A background pass (passes.js) added an alternative to a reply: show the scene as stored.
+  root.addEventListener("scene:changed", () => { if (!S.busy && !S.editing) loadScene().catch(() => {}); });
   // Server-rendered disabled, so nothing is clicked before it works.
   for (const action of ["send", "delete-scene"]) root.querySelector(`[data-action="${action}"]`).disabled = false;
 }
