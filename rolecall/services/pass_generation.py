@@ -14,6 +14,7 @@ much fits), so the walk is the same whatever the pass asks for.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ async def _one(res: Resources, account_id: str, entry: fallback.Planned, build: 
         opened = await connections.open_config(res, account_id, entry.section, ServerKey())
         connection, http, protocol = opened.connection, res.http, opened.provider.protocol
     request = await build(entry.section, entry.model_id)
+    if call is not None:  # the operator's name for the model upstream
+        request = dataclasses.replace(request, model=call.upstream_model)
     parts: list[str] = []
     finish: str | None = None
     used: Usage | None = None
