@@ -12,10 +12,14 @@ At least once: a job may run again after its worker died. The alternative a job 
 the job's id (unique), so a retry returns the one already written instead of adding another;
 a summary is replaced as a whole. Nothing is written before the generation has finished, so a
 worker killed mid-generation leaves no half-written text.
+
+A pass whose scene was deleted fails with "No such scene." and takes the scene's schedules with
+it, so a nightly summary of a deleted scene does not fail every night.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -23,7 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rolecall.providers import ChatMessage, ChatRequest
-from rolecall.services import jobs, messages
+from rolecall.services import jobs, messages, schedules
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.gateway import model_limits
 from rolecall.services.pass_generation import Generated, PassFailed, generate
@@ -71,8 +75,27 @@ async def _scene_turns(db: Sessions, account_id: str, scene_id: str) -> tuple[st
     return title, turns
 
 
+async def _scene_gone(db: Sessions, account_id: str, scene_id: str) -> NotFound:
+    for view in await schedules.list_for(db, account_id, params={"scene_id": scene_id}):
+        with contextlib.suppress(NotFound):  # removed meanwhile by the person or another run
+            await schedules.remove(db, account_id, view.id)
+    return NotFound(NO_SUCH_SCENE)
+
+
+async def _turn(res: Resources, account_id: str, scene_id: str, message_id: str) -> messages.Turn:
+    try:
+        return await messages.load_turn(res.db, account_id, scene_id, "regenerate", message_id)
+    except NotFound as exc:
+        if exc.message == NO_SUCH_SCENE:
+            raise await _scene_gone(res.db, account_id, scene_id) from None
+        raise
+
+
 async def summarize(res: Resources, account_id: str, scene_id: str) -> dict[str, Any]:
-    title, turns = await _scene_turns(res.db, account_id, scene_id)
+    try:
+        title, turns = await _scene_turns(res.db, account_id, scene_id)
+    except NotFound:
+        raise await _scene_gone(res.db, account_id, scene_id) from None
     async with res.db() as s:
         before = (await s.execute(select(SceneSummary.text, SceneSummary.through_position, SceneSummary.covered)
                                   .where(SceneSummary.scene_id == scene_id))).first()
@@ -136,7 +159,7 @@ async def polish(res: Resources, account_id: str, scene_id: str, message_id: str
     done = await _already_written(res.db, job_id)
     if done is not None:
         return {"alternative": done}
-    turn = await messages.load_turn(res.db, account_id, scene_id, "regenerate", message_id)
+    turn = await _turn(res, account_id, scene_id, message_id)
     async with res.db() as s:
         text = await s.scalar(select(MessageAlternative.text).join(Message, Message.id == MessageAlternative.message_id)
                               .where(Message.id == message_id, MessageAlternative.idx == Message.active))
@@ -161,7 +184,7 @@ async def regenerate(res: Resources, account_id: str, scene_id: str, message_id:
     done = await _already_written(res.db, job_id)
     if done is not None:
         return {"alternative": done}
-    turn = await messages.load_turn(res.db, account_id, scene_id, "regenerate", message_id)
+    turn = await _turn(res, account_id, scene_id, message_id)
 
     async def request(section: str, model_id: str) -> ChatRequest:
         budget = Budget.for_model(*await model_limits(res.db, section, model_id))

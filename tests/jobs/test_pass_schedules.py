@@ -105,3 +105,20 @@ async def test_a_one_off_regeneration_fires_once_and_is_gone(app, owner, fake_op
     assert shown["passes"][0]["kind"] == "regenerate" and shown["passes"][0]["status"] == "done"
     async with res.db() as s:
         assert len(list(await s.scalars(select(JobRecord.id).where(JobRecord.name == passes.REGENERATE_JOB)))) == 1
+
+
+async def test_a_nightly_summary_of_a_deleted_scene_fails_once_and_unschedules_itself(app, owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    res = app.state.res
+    scene_id, reply_id = await _scene_with_reply(app, owner, fake_openai)
+    nightly = await passes.add_schedule(res, owner.account_id, kind="summary", scene_id=scene_id)
+    await passes.add_schedule(res, owner.account_id, kind="regenerate", scene_id=scene_id, message_id=reply_id,
+                              run_at=utcnow() + timedelta(hours=2))
+    assert (await owner.client.delete(f"/api/scenes/{scene_id}", headers=await csrf_headers(owner.client))).status_code == 204
+    async with res.db.begin() as s:
+        (await s.get_one(JobSchedule, nightly.id)).next_run_at = utcnow() - timedelta(seconds=1)
+    (job_id,) = await schedules.claim_due(res.db, max_attempts=3)
+    await jobs.deliver(res, job_id, 0)
+    await res.queue.drain()
+    failed = await jobs.get(res.db, owner.account_id, job_id)
+    assert (failed.status, failed.error, failed.attempts) == ("failed", "No such scene.", 1)
+    assert (await owner.client.get("/api/schedules")).json() == {"schedules": []}
