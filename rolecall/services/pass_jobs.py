@@ -29,9 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from rolecall.providers import ChatMessage, ChatRequest
 from rolecall.services import jobs, messages, schedules
 from rolecall.services.errors import Invalid, NotFound
-from rolecall.services.gateway import model_limits
-from rolecall.services.pass_generation import Generated, PassFailed, generate
-from rolecall.services.prompt import Budget, ContextTooLong, build, estimate, system_text
+from rolecall.services.gateway import preset_use, system_prompt
+from rolecall.services.pass_generation import Generated, PassFailed, Target, Unfit, generate
+from rolecall.services.prompt import Budget, ContextTooLong, build, estimate
 from rolecall.services.resources import Resources
 from rolecall.services.scenes import NO_SUCH_SCENE
 from rolecall.storage.db import Sessions
@@ -107,8 +107,8 @@ async def summarize(res: Resources, account_id: str, scene_id: str) -> dict[str,
         return {"summary": "up to date", "covered": covered}
     included: list[_Turn] = []
 
-    async def request(section: str, model_id: str) -> ChatRequest:
-        budget = Budget.for_model(*await model_limits(res.db, section, model_id))
+    async def request(target: Target) -> ChatRequest:
+        budget = Budget.for_model(target.facts.context_window, target.facts.max_output)
         head = f"Scene: {title}\n\n" + (f"The summary so far:\n{earlier}\n\n" if earlier else "") + "New turns:\n"
         room = budget.prompt - estimate(SUMMARIZER) - estimate(head)
         included.clear()
@@ -119,9 +119,9 @@ async def summarize(res: Resources, account_id: str, scene_id: str) -> dict[str,
             room -= cost
             included.append(turn)
         if not included:
-            raise PassFailed(SUMMARY_TOO_LONG)
+            raise Unfit("context_too_long", SUMMARY_TOO_LONG)
         body = head + "\n\n".join(f"{t.speaker}: {t.text}" for t in included)
-        return ChatRequest((ChatMessage("system", SUMMARIZER), ChatMessage("user", body)), model=model_id,
+        return ChatRequest((ChatMessage("system", SUMMARIZER), ChatMessage("user", body)), model=target.model_id,
                            max_tokens=budget.reply)
 
     made = await generate(res, account_id, scene_id, request)
@@ -167,12 +167,12 @@ async def polish(res: Resources, account_id: str, scene_id: str, message_id: str
         raise Invalid("This reply is empty; there is nothing to polish.", field="message_id")
     who = f" It is spoken by {turn.character.name}, a character in a roleplay scene." if turn.character else ""
 
-    async def request(section: str, model_id: str) -> ChatRequest:
-        budget = Budget.for_model(*await model_limits(res.db, section, model_id))
+    async def request(target: Target) -> ChatRequest:
+        budget = Budget.for_model(target.facts.context_window, target.facts.max_output)
         if estimate(EDITOR + who) + estimate(text) > budget.prompt:
-            raise PassFailed("This reply is too long for the model to polish. Pick a model with a larger context "
-                             "window and try again.")
-        return ChatRequest((ChatMessage("system", EDITOR + who), ChatMessage("user", text)), model=model_id,
+            raise Unfit("context_too_long", "This reply is too long for the model to polish. Pick a model with a "
+                        "larger context window and try again.")
+        return ChatRequest((ChatMessage("system", EDITOR + who), ChatMessage("user", text)), model=target.model_id,
                            max_tokens=max(budget.reply, min(estimate(text) * 2, budget.context // 2)))
 
     made = await generate(res, account_id, scene_id, request)
@@ -185,18 +185,19 @@ async def regenerate(res: Resources, account_id: str, scene_id: str, message_id:
     if done is not None:
         return {"alternative": done}
     turn = await _turn(res, account_id, scene_id, message_id)
+    preset = await preset_use(res.db, turn)  # as the Regenerate button would: the preset's prompt and samplers
+    system = system_prompt(turn, preset)
 
-    async def request(section: str, model_id: str) -> ChatRequest:
-        budget = Budget.for_model(*await model_limits(res.db, section, model_id))
+    async def request(target: Target) -> ChatRequest:
+        budget = Budget.for_model(target.facts.context_window, target.facts.max_output, preset.settings.get("max_tokens"))
         try:
-            prompt = build(system_text(turn.character, turn.title, turn.description), turn.history, budget,
-                           turn.summary)
+            prompt = build(system, turn.history, budget, turn.summary)
         except ContextTooLong as exc:
-            raise PassFailed(f"This reply needs about {exc.needed:,} tokens and the model takes {exc.window:,}. "
-                             "Pick a model with a larger context window.") from None
-        return ChatRequest(prompt, model=model_id, max_tokens=budget.reply)
+            raise Unfit("context_too_long", f"This reply needs about {exc.needed:,} tokens and the model takes "
+                        f"{exc.window:,}. Pick a model with a larger context window.") from None
+        return ChatRequest(prompt, model=target.model_id, max_tokens=budget.reply)
 
-    made = await generate(res, account_id, scene_id, request)
+    made = await generate(res, account_id, scene_id, request, settings=preset.settings)
     return {"alternative": await _add_alternative(res.db, message_id, made, "scheduled", job_id)}
 
 
