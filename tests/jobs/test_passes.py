@@ -165,3 +165,17 @@ async def test_another_accounts_scene_answers_404(app, owner, fake_openai) -> No
         assert (await bob.get(f"/api/scenes/{scene['id']}/passes")).status_code == 404
         assert (await post(bob, f"/api/scenes/{scene['id']}/summary", {})).status_code == 404
         assert (await post(bob, f"/api/scenes/{scene['id']}/messages/{reply_id}/polish", {})).status_code == 404
+
+
+async def test_an_outage_is_retried_with_its_reason_and_then_succeeds(app, owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    res = app.state.res
+    config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
+    scene = await scene_on(owner, config_id)
+    await add_turns(res, owner.account_id, scene["id"], TURNS[:2])
+    fake_openai.fail_next(503, path="/chat/completions")
+    fake_openai.reply.text = "SUMMARY: after the outage."
+    started = await passes.summarize_now(res, owner.account_id, scene["id"])
+    await res.queue.drain()
+    view = await jobs.get(res.db, owner.account_id, started.job_id)
+    assert (view.status, view.attempts) == ("done", 2)
+    assert (await passes.summary_of(res.db, owner.account_id, scene["id"])).text == "SUMMARY: after the outage."  # type: ignore[union-attr]
