@@ -122,3 +122,13 @@ async def test_a_nightly_summary_of_a_deleted_scene_fails_once_and_unschedules_i
     failed = await jobs.get(res.db, owner.account_id, job_id)
     assert (failed.status, failed.error, failed.attempts) == ("failed", "No such scene.", 1)
     assert (await owner.client.get("/api/schedules")).json() == {"schedules": []}
+
+
+async def test_the_schedules_api_is_in_openapi_with_the_one_error_shape(client) -> None:  # type: ignore[no-untyped-def]
+    paths = (await client.get("/api/openapi.json")).json()["paths"]
+    create = paths["/api/schedules"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "404", "409", "422"} <= set(create)
+    assert create["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+    assert "404" in paths["/api/schedules/{schedule_id}"]["delete"]["responses"]
+    assert set(paths["/api/scenes/{scene_id}/passes"]["get"]["responses"]) >= {"200", "401", "404"}
+    assert "202" in paths["/api/scenes/{scene_id}/summary"]["post"]["responses"]
