@@ -63,7 +63,10 @@ def test_summarize_now_polish_and_schedules(chromium: Any, loopback_server: Serv
     # Polish the reply: a new alternative, marked, shown in the scene.
     fake.reply.text = "Never. The light is never wrong."
     reply = page.locator('.msg[data-role="assistant"]').last
+    fake.plan.first_byte_delay = 3
     reply.get_by_role("button", name="Polish this reply").click()
+    expect(reply.locator(".passes__busy")).to_have_text("polishing…")
+    fake.plan.first_byte_delay = 0
     expect(reply).to_contain_text("Never. The light is never wrong.")
     expect(page.locator('.msg[data-role="assistant"]').last.locator(".msg__mark")).to_have_text("polished")
     expect(page.locator('.msg[data-role="assistant"]').last).to_have_attribute("data-alternatives", "2")

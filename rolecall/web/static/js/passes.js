@@ -85,6 +85,7 @@ function render() {
   panel.querySelector('[data-pass-action="summarize"]').disabled = busy.some((p) => p.kind === "summary");
   $("passes-brief").textContent = busy.length ? `· ${busy.length} running` : (summary ? "· summarized" : "");
   panel.dataset.state = busy.length ? "working" : "idle";
+  markBusy();
 }
 
 // ---- state ------------------------------------------------------------------------------------
@@ -131,7 +132,18 @@ function passButton(text, action, label) {
   return button;
 }
 
+// A reply a pass is working on says so in its header ("polishing…", "regenerating…").
+function markBusy() {
+  for (const mark of root.querySelectorAll(".passes__busy")) mark.remove();
+  for (const pass of S.state?.passes ?? []) {
+    if (!ACTIVE.has(pass.status) || !pass.message_id) continue;
+    const head = root.querySelector(`[data-message-id="${CSS.escape(pass.message_id)}"] .msg__head`);
+    head?.append(el("span", { className: "msg__mark passes__busy", textContent: pass.kind === "polish" ? "polishing…" : "regenerating…" }));
+  }
+}
+
 function decorate() {
+  markBusy();
   for (const item of root.querySelectorAll('[data-role="assistant"][data-message-id]')) {
     const actions = item.querySelector(".msg__actions");
     if (!item.dataset.messageId || !actions || actions.querySelector("[data-pass-action]")) continue;
