@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.jobs.runner import Runner
-from rolecall.services import accounts, catalog, group_turns
+from rolecall.services import accounts, catalog, group_turns, pass_jobs, passes
 from rolecall.services.jobs import RUN_JOB
 from rolecall.services.resources import Resources
 from rolecall.storage.queue import Job, JobQueue
@@ -27,12 +27,25 @@ async def refresh_models(res: Resources, config_id: str) -> dict[str, Any]:
 async def group_turn(res: Resources, account_id: str, scene_id: str, position: int, round: int) -> dict[str, Any]:
     """One auto-responder turn of a group scene (services.group_turns)."""
     return await group_turns.run_turn(res, account_id, scene_id, position, round)
+async def summarize_scene(res: Resources, account_id: str, scene_id: str) -> dict[str, Any]:
+    return await pass_jobs.summarize(res, account_id, scene_id)
+
+
+async def polish_reply(res: Resources, account_id: str, scene_id: str, message_id: str) -> dict[str, Any]:
+    return await pass_jobs.polish(res, account_id, scene_id, message_id)
+
+
+async def regenerate_reply(res: Resources, account_id: str, scene_id: str, message_id: str) -> dict[str, Any]:
+    return await pass_jobs.regenerate(res, account_id, scene_id, message_id)
 
 
 JOBS: dict[str, Job] = {
     "purge_expired_sessions": purge_expired_sessions,
     "refresh_models": refresh_models,
     group_turns.TURN_JOB: group_turn,
+    passes.SUMMARY_JOB: summarize_scene,
+    passes.POLISH_JOB: polish_reply,
+    passes.REGENERATE_JOB: regenerate_reply,
 }
 
 

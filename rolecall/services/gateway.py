@@ -153,7 +153,7 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
         facts = target.facts
         budget = Budget.for_model(facts.context_window, facts.max_output, reply_cap)
         try:
-            prompt = build(system, history, budget)
+            prompt = build(system, history, budget, turn.summary)
         except ContextTooLong as exc:
             error = _too_long(exc, model_view(target.entry.section, target.model_id, {}))
             raise chain_run.Unfit("context_too_long", f"The turn needs about {exc.needed:,} tokens; this model "

@@ -81,6 +81,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def view(row: JobRecord) -> JobView:
+    """A job row as its owner sees it (for services that select job rows of their own kind)."""
+    return _view(row)
+
+
 def _view(row: JobRecord) -> JobView:
     return JobView(row.id, row.name, row.status, row.attempts, row.max_attempts, row.error, row.note,
                    (row.result or {}).get("value"), row.created_at.isoformat(), _iso(row.started_at),
@@ -199,7 +204,8 @@ async def running(db: Sessions, lease: Lease, progress: Any = None) -> AsyncIter
 
 
 def current_job_id() -> str | None:
-    """The id of the job whose code is running (None outside a job)."""
+    """The id of the job whose code is running (None outside a job): a job that writes a result
+    elsewhere tags it with this, so a retry of the same job finds what it already wrote."""
     current = _current.get()
     return current[1].job_id if current is not None else None
 

@@ -25,7 +25,7 @@ from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.scene_views import ConfigName, MessageView, message_view
 from rolecall.services.scenes import NO_SUCH_SCENE, config_names, owned_scene
 from rolecall.storage.db import Sessions, rowcount
-from rolecall.storage.scene_tables import Character, Message, MessageAlternative, MessageImage, Scene, SceneCharacter
+from rolecall.storage.scene_tables import Character, Message, MessageAlternative, MessageImage, Scene, SceneCharacter, SceneSummary
 from rolecall.storage.tables import new_id, utcnow
 
 MAX_TEXT = 50_000
@@ -92,6 +92,7 @@ class Turn:
     target: ReplyTarget
     next_position: int
     preset_id: str | None = None  # a group character's own preset (its chain), else the scene's applies
+    summary: str = ""  # the scene's summary, when it covers only turns before the reply
 
 
 async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
@@ -125,7 +126,10 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             .outerjoin(MessageImage, MessageImage.message_id == Message.id)  # same round trip; user messages only
             .where(Message.scene_id == scene_id).order_by(Message.position, Message.created_at, MessageAlternative.idx)
         )).all()
+        summary = (await s.execute(select(SceneSummary.text, SceneSummary.through_position)
+                                   .where(SceneSummary.scene_id == scene_id))).first()
     order: list[str] = []
+    positions: dict[str, int] = {}
     shown: dict[str, Line] = {}
     alt_count: dict[str, int] = {}
     next_position = 0
@@ -133,6 +137,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         next_position = max(next_position, position + 1)
         if mid not in alt_count:
             order.append(mid)
+            positions[mid] = position
         alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
         if idx == active or mid not in shown:
             shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
@@ -158,8 +163,12 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         shown = {m: _as_heard(line, group.speakers.get(m), speaker, group.names) for m, line in shown.items()}
     history = tuple(shown[m] for m in order[:upto] if shown[m].text or shown[m].image)
     persona = Persona(speaker, name, persona_text, example) if speaker else None
+    # A summary that reaches into the reply being regenerated (or past it) would tell the model
+    # what it is about to write: it is left out then.
+    before = positions[order[upto]] if upto < len(order) else next_position
+    summary_text = summary[0] if summary is not None and summary[1] < before else ""
     turn = Turn(scene_id, account_id, title, description, persona, model_section, model_id,
-                history, target, next_position)
+                history, target, next_position, summary=summary_text)
     if group is not None and group.preset_id:  # the character's own chain replaces the scene's
         turn = replace(turn, model_section=None, model_id=None, preset_id=group.preset_id)
     return turn

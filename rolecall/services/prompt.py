@@ -10,7 +10,10 @@ to 2 characters per token; the reply budget and the margin absorb the difference
 The window is the model's context size (from the config's cached model list, else the curated
 facts, else ``DEFAULT_CONTEXT``), minus the reply budget (``max_tokens`` sent with the request).
 The system text and the newest message must fit; older messages are added newest first while
-they fit, and the oldest are left out.
+they fit, and the oldest are left out. When some are left out and the scene has a summary (the
+summary pass, services/passes.py), the summary joins the system text in their place and the
+history is fitted again around it (it is dropped only if even the newest message would not fit
+beside it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ DEFAULT_REPLY = 1024  # tokens reserved for (and asked of) the reply
 MAX_REPLY = 2048
 SAFETY = 0.9  # use 90% of the window: the estimate is not a tokenizer
 OPENING = "(The scene begins.)"
+SUMMARY_HEADING = "The story so far (a summary of the earlier turns, which are not shown):"
 
 
 class ContextTooLong(Exception):
@@ -86,8 +90,27 @@ def system_text(persona: Persona | None, title: str, description: str) -> str:
     return "\n\n".join(parts)
 
 
-def build(system: str, history: Sequence[Line], budget: Budget) -> tuple[ChatMessage, ...]:
-    """System + the newest history that fits; raises `ContextTooLong` when even one message does not."""
+def build(system: str, history: Sequence[Line], budget: Budget, summary: str = "") -> tuple[ChatMessage, ...]:
+    """System + the newest history that fits; raises `ContextTooLong` when even one message does not.
+    ``summary`` stands in for the older turns that do not fit (and is left out when all fit)."""
+    kept, room = _newest(system, history, budget)
+    if summary and len(kept) < len(history):
+        with_summary = f"{system}\n\n{SUMMARY_HEADING}\n{summary}"
+        kept_beside, room_beside = _newest(with_summary, history, budget)
+        if kept_beside and room_beside >= 0:
+            system, kept, room = with_summary, kept_beside, room_beside
+    if (history and not kept) or room < 0:
+        needed = estimate(system) + (_cost(history[-1]) if history else 0) + budget.reply + PRIMING
+        raise ContextTooLong(needed, budget.context)
+    kept.reverse()
+    # Several protocols (Anthropic, Gemini) want the conversation to open with the person.
+    if not kept or kept[0].role != "user":
+        kept.insert(0, ChatMessage("user", OPENING))
+    return (ChatMessage("system", system), *kept)
+
+
+def _newest(system: str, history: Sequence[Line], budget: Budget) -> tuple[list[ChatMessage], int]:
+    """The newest messages that fit beside ``system`` (newest first) and the room left."""
     room = budget.prompt - estimate(system)
     kept: list[ChatMessage] = []
     for line in reversed(history):
@@ -97,11 +120,4 @@ def build(system: str, history: Sequence[Line], budget: Budget) -> tuple[ChatMes
         room -= cost
         images = (ImagePart(line.image.media_type, line.image.data),) if line.image else ()
         kept.append(ChatMessage("assistant" if line.role == "assistant" else "user", line.text, images))
-    if (history and not kept) or room < 0:
-        needed = estimate(system) + (_cost(history[-1]) if history else 0) + budget.reply + PRIMING
-        raise ContextTooLong(needed, budget.context)
-    kept.reverse()
-    # Several protocols (Anthropic, Gemini) want the conversation to open with the person.
-    if not kept or kept[0].role != "user":
-        kept.insert(0, ChatMessage("user", OPENING))
-    return (ChatMessage("system", system), *kept)
+    return kept, room

@@ -75,6 +75,7 @@ class AltView:
     index: int
     text: str
     status: str
+    origin: str | None = None  # "polish" or "scheduled": made by a post-production job
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def message_view(row: Message, alts: list[MessageAlternative], configs: Mapping[
         error = ErrorView(shown.error_kind, headline_for(shown.error_kind), shown.error_message or "", config_id)
     return MessageView(
         id=row.id, role=row.role, character_id=row.character_id, text=shown.text, status=shown.status,
-        alternatives=tuple(AltView(a.idx, a.text, a.status) for a in alts), active=shown.idx,
+        alternatives=tuple(AltView(a.idx, a.text, a.status, a.origin) for a in alts), active=shown.idx,
         model=model_view(shown.model_section, shown.model_id, configs, shown.provider_id),
         finish_reason=shown.finish_reason, usage=usage, error=error, created_at=row.created_at,
     )

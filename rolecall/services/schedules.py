@@ -6,20 +6,22 @@ due time is inserted in the same transaction, with the idempotency key
 ``schedule:<id>:<due time>``. Two workers that read the same due row: one UPDATE changes it,
 the other changes nothing and enqueues nothing. This works the same on SQLite and PostgreSQL
 (no ``FOR UPDATE SKIP LOCKED`` needed). A schedule missed while no worker ran fires once for the
-latest missed time, not once per missed day.
+latest missed time, not once per missed day. A one-off (``run_once``) is claimed by deleting its
+row with the same condition, so it too fires once.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from rolecall.services import jobs
-from rolecall.services.errors import Invalid, NotFound
+from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import JobSchedule, new_id, utcnow
 
@@ -36,11 +38,13 @@ class ScheduleView:
     every_seconds: int | None
     next_run_at: str
     last_job_id: str | None
+    run_once: bool = False
+    params: dict[str, Any] | None = None
 
 
 def _view(row: JobSchedule) -> ScheduleView:
     return ScheduleView(row.id, row.label, row.job_name, row.daily_at, row.every_seconds,
-                        row.next_run_at.isoformat(), row.last_job_id)
+                        row.next_run_at.isoformat(), row.last_job_id, bool(row.run_once), dict(row.params or {}))
 
 
 def next_time(*, daily_at: str | None, every_seconds: int | None, after: datetime) -> datetime:
@@ -56,8 +60,12 @@ def next_time(*, daily_at: str | None, every_seconds: int | None, after: datetim
 
 async def add(db: Sessions, *, label: str, job_name: str, params: dict[str, Any] | None = None,
               account_id: str | None = None, daily_at: str | None = None, every_seconds: int | None = None,
-              first_run_at: datetime | None = None, min_every: int = MIN_EVERY) -> ScheduleView:
-    """A new schedule. Exactly one rule: ``daily_at`` ("HH:MM" UTC) or ``every_seconds``."""
+              first_run_at: datetime | None = None, min_every: int = MIN_EVERY, run_once: bool = False
+              ) -> ScheduleView:
+    """A new schedule. Exactly one rule: ``daily_at`` ("HH:MM" UTC) or ``every_seconds``; with
+    ``run_once`` it fires once, at ``first_run_at``. A label the account already uses: `Conflict`."""
+    if run_once and first_run_at is not None and daily_at is None and every_seconds is None:
+        daily_at = f"{first_run_at.astimezone(UTC):%H:%M}"
     if (daily_at is None) == (every_seconds is None):
         raise Invalid("Pick one: a daily time or an interval.", field="daily_at")
     if every_seconds is not None and every_seconds < min_every:
@@ -65,9 +73,12 @@ async def add(db: Sessions, *, label: str, job_name: str, params: dict[str, Any]
     now = utcnow()
     first = first_run_at or next_time(daily_at=daily_at, every_seconds=every_seconds, after=now)
     row = JobSchedule(id=new_id(), account_id=account_id, label=label, job_name=job_name, params=params or {},
-                      daily_at=daily_at, every_seconds=every_seconds, next_run_at=first)
-    async with db.begin() as s:
-        s.add(row)
+                      daily_at=daily_at, every_seconds=every_seconds, next_run_at=first, run_once=run_once)
+    try:
+        async with db.begin() as s:
+            s.add(row)
+    except IntegrityError:
+        raise Conflict("This is already scheduled.", field="label") from None
     return _view(row)
 
 
@@ -77,6 +88,19 @@ async def remove(db: Sessions, account_id: str | None, schedule_id: str) -> None
         if row is None or row.account_id != account_id:
             raise NotFound("No such schedule.")
         await s.delete(row)
+
+
+async def list_for(db: Sessions, account_id: str, *, job_names: tuple[str, ...] = (),
+                   params: dict[str, str] | None = None) -> list[ScheduleView]:
+    """The account's schedules, soonest first; only those of ``job_names`` and with ``params``'
+    values, when given (a scene's passes, say)."""
+    query = select(JobSchedule).where(JobSchedule.account_id == account_id)
+    if job_names:
+        query = query.where(JobSchedule.job_name.in_(job_names))
+    for name, value in (params or {}).items():
+        query = query.where(JobSchedule.params[name].as_string() == value)
+    async with db() as s:
+        return [_view(r) for r in await s.scalars(query.order_by(JobSchedule.next_run_at))]
 
 
 async def get(db: Sessions, schedule_id: str) -> ScheduleView | None:
@@ -95,12 +119,13 @@ async def claim_due(db: Sessions, *, max_attempts: int, limit: int = 100) -> lis
     for row in due:
         upcoming = next_time(daily_at=row.daily_at, every_seconds=row.every_seconds, after=max(now, row.next_run_at))
         job_id = new_id()
+        same = (JobSchedule.id == row.id, JobSchedule.next_run_at == row.next_run_at)
         async with db.begin() as s:
-            won = await s.execute(
-                update(JobSchedule)
-                .where(JobSchedule.id == row.id, JobSchedule.next_run_at == row.next_run_at)
-                .values(next_run_at=upcoming, last_job_id=job_id)
-                .execution_options(synchronize_session=False))
+            if row.run_once:
+                won = await s.execute(delete(JobSchedule).where(*same).execution_options(synchronize_session=False))
+            else:
+                won = await s.execute(update(JobSchedule).where(*same).values(next_run_at=upcoming, last_job_id=job_id)
+                                      .execution_options(synchronize_session=False))
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 continue  # another worker fired this due time
             await jobs.record(db, row.job_name, dict(row.params or {}), account_id=row.account_id,

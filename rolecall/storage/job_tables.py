@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from rolecall.storage.tables import Base, new_id, utcnow
 
@@ -71,6 +72,8 @@ class JobSchedule(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     daily_at: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", UTC
     every_seconds: Mapped[int | None] = mapped_column(Integer)
+    # A one-off ("regenerate this reply at 03:00"): fired once at ``next_run_at``, then removed.
+    run_once: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     next_run_at: Mapped[datetime] = mapped_column(index=True)
     last_job_id: Mapped[str | None] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -92,6 +92,8 @@ class MessageAlternative(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "idx"),
         CheckConstraint("status IN ('complete', 'streaming', 'interrupted', 'error')", name="status_known"),
+        # One alternative per post-production job: a retried job finds the one it already wrote.
+        Index("ix_message_alternative_job_id", "job_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
@@ -109,6 +111,10 @@ class MessageAlternative(Base):
     # Why the stream stopped early: an error kind and the guide's words for it (never provider text with secrets).
     error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Made by a post-production job ("polish", "scheduled"; NULL for a reply the person asked for),
+    # and which job, so a retry of that job does not write a second alternative.
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    job_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -124,3 +130,19 @@ class MessageImage(Base):
     message_id: Mapped[str] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), primary_key=True)
     media_type: Mapped[str] = mapped_column(String(40))
     data: Mapped[str] = mapped_column(Text)  # base64
+class SceneSummary(Base):
+    """The summary of a scene so far (one per scene), made by the summary pass (services/passes.py).
+
+    It covers the scene's messages up to ``through_position``; the prompt puts it in place of
+    older turns that no longer fit the model's window (services/prompt.py).
+    """
+
+    __tablename__ = "scene_summary"
+
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    through_position: Mapped[int] = mapped_column(Integer)
+    covered: Mapped[int] = mapped_column(Integer, default=0)  # how many messages it summarizes
+    job_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -177,10 +177,18 @@ from rolecall.storage.generation_tables import (  # noqa: E402
     UsageEvent,
 )
 from rolecall.storage.job_tables import JobRecord, JobSchedule  # noqa: E402
-from rolecall.storage.scene_tables import Character, Message, MessageAlternative, Scene, SceneCharacter  # noqa: E402
+from rolecall.storage.scene_tables import (  # noqa: E402
+    Character,
+    Message,
+    MessageAlternative,
+    Scene,
+    SceneCharacter,
+    SceneSummary,
+)
 
 __all__ = [
     "AccessToken", "Account", "Base", "Character", "JobRecord", "JobSchedule", "LoginSession", "Message", "MessageAlternative",
-    "ModelStar", "Preset", "PresetSlot", "ProviderConfig", "Scene", "SceneCharacter", "ScenePreset", "TokenLedger", "UTCDateTime",
+    "ModelStar", "Preset", "PresetSlot", "ProviderConfig", "Scene", "SceneCharacter", "ScenePreset",
+    "SceneSummary", "TokenLedger", "UTCDateTime",
     "UsageEvent", "VaultKey", "new_id", "utcnow",
 ]

@@ -97,6 +97,9 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     # A chain naming a config the account does not have is a 404; a second preset of the same name a 409.
     ("post", "/api/presets"): (404, 409),
     ("patch", "/api/presets/{preset_id}"): (409,),
+    # A scene or reply that is not yours is a 404; the same schedule twice a 409.
+    ("post", "/api/schedules"): (404, 409),
+    ("get", "/api/schedules"): (404,),
 }
 UNSAFE = {"post", "put", "patch", "delete"}
 

@@ -65,6 +65,7 @@ class AltOut(BaseModel):
     index: int
     text: str
     status: str
+    origin: str | None = None  # "polish" or "scheduled": made by a post-production pass
 
 
 class UsageOut(BaseModel):
@@ -97,7 +98,7 @@ class MessageOut(BaseModel):
     def of(cls, m: MessageView) -> MessageOut:
         return cls(
             id=m.id, role=m.role, character_id=m.character_id, text=m.text, status=m.status,
-            alternatives=[AltOut(index=a.index, text=a.text, status=a.status) for a in m.alternatives],
+            alternatives=[AltOut(index=a.index, text=a.text, status=a.status, origin=a.origin) for a in m.alternatives],
             active=m.active, model=ModelOut.of(m.model), finish_reason=m.finish_reason,
             usage=UsageOut(input_tokens=m.usage.input_tokens, output_tokens=m.usage.output_tokens) if m.usage else None,
             error=MessageErrorOut(kind=m.error.kind, headline=m.error.headline, message=m.error.message,

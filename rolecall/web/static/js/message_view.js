@@ -36,6 +36,9 @@ function statusMark(message) {
   if (message.status === "interrupted") return el("span", { className: "msg__mark msg__mark--interrupted", textContent: "interrupted" });
   if (message.status === "streaming") return el("span", { className: "msg__mark", textContent: "writing…" });
   if (message.status === "error") return el("span", { className: "msg__mark msg__mark--interrupted", textContent: "failed" });
+  // Written by a post-production pass (passes.js): a polish, or a scheduled regeneration.
+  const origin = message.alternatives?.find((a) => a.index === message.active)?.origin;
+  if (origin) return el("span", { className: "msg__mark", textContent: origin === "polish" ? "polished" : "scheduled" });
   return null;
 }
 

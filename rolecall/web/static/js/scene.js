@@ -363,6 +363,8 @@ function wire() {
     announce: (text) => { $("live").textContent = text; }, changed: () => { if (S.scene) renderHeader(); } });
   // group.js: a group scene's turn arrived or its cast changed (docs/group-scenes.md).
   root.addEventListener("scene:reload", () => { if (!S.busy) loadScene().catch(() => {}); });
+  // A background pass (passes.js) added an alternative to a reply: show the scene as stored.
+  root.addEventListener("scene:changed", () => { if (!S.busy && !S.editing) loadScene().catch(() => {}); });
   // Server-rendered disabled, so nothing is clicked before it works.
   for (const action of ["send", "delete-scene"]) root.querySelector(`[data-action="${action}"]`).disabled = false;
 }
