@@ -104,6 +104,12 @@ class _CappedResponse(httpx.Response):
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        if chunk_size is None and "content-encoding" not in self.headers:
+            # Nothing to decode (every streamed reply): the raw chunks are the bytes, and the wire
+            # cap in `_CappedStream` already counts them. Skips httpx's decoder layer per chunk.
+            async for chunk in self.aiter_raw():
+                yield chunk
+            return
         seen = 0
         async for chunk in super().aiter_bytes(chunk_size):
             seen += len(chunk)
