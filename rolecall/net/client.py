@@ -189,6 +189,7 @@ def make_client(
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     verify: bool | ssl.SSLContext = True,
     max_connections: int = 100,
+    keepalive_expiry: float = 30.0,
     resolver: Resolver | None = None,
     backend: httpcore.AsyncNetworkBackend | None = None,
 ) -> httpx.AsyncClient:
@@ -199,7 +200,7 @@ def make_client(
     test seams (fixed DNS answers; a recording connector under the guard);
     production leaves them None.
     """
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20, keepalive_expiry=30.0)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20, keepalive_expiry=keepalive_expiry)
     transport = GuardedTransport(
         GuardBackend(policy, resolver=resolver, inner=backend),
         ssl_context=_ssl_context(verify),

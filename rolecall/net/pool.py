@@ -95,7 +95,17 @@ class LeanPool:
             if connection.is_available() and not connection.has_expired():
                 return connection
             await connection.aclose()
+        await self._prune()
         return self._new(origin)
+
+    async def _prune(self) -> None:
+        """Close idle connections past their keep-alive or closed by the server (at most
+        `max_keepalive_connections` to look at, and only when a new connection is opened)."""
+        for idle in self._idle.values():
+            for connection in [c for c in idle if c.has_expired()]:
+                idle.remove(connection)
+                self._idle_count -= 1
+                await connection.aclose()
 
     def _new(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
         return httpcore.AsyncHTTPConnection(origin, ssl_context=self._ssl_context, keepalive_expiry=self._expiry,

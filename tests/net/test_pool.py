@@ -92,3 +92,22 @@ async def test_the_connection_cap_makes_a_request_wait_until_the_pool_timeout(ke
                 await client.get(url)
         assert (await client.get(url)).content == BODY  # the slot is free again
     assert keepalive.opened == 2  # the first stream was closed unread, so its connection was too
+
+
+
+async def test_idle_connections_past_their_keepalive_are_closed(keepalive: KeepAliveServer) -> None:
+    other = KeepAliveServer()
+    await other.start()
+    try:
+        async with make_client(LOOPBACK, keepalive_expiry=0.05) as client:
+            assert (await client.get(f"http://127.0.0.1:{keepalive.port}/v1/chat")).content == BODY
+            await asyncio.sleep(0.1)
+            # Opening a connection elsewhere sweeps the idle ones past their keep-alive.
+            assert (await client.get(f"http://127.0.0.1:{other.port}/v1/chat")).content == BODY
+            for _ in range(20):
+                if keepalive.closed:
+                    break
+                await asyncio.sleep(0.02)
+            assert keepalive.closed == 1
+    finally:
+        await other.stop()
