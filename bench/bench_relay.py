@@ -274,9 +274,10 @@ class Bench:
         out: dict[tuple[str, int], dict[str, list[float]]] = {}
         for case in cases:  # warm-up: pools, imports, caches
             await self.run_case(case, 4, 2)
-        for _ in range(rounds):
+        for round_no in range(rounds):
             for concurrency, per_worker in shape.items():
-                for case in cases:
+                # The order rotates each round: whichever case runs first after a switch pays for it.
+                for case in cases[round_no % len(cases):] + cases[:round_no % len(cases)]:
                     r = await self.run_case(case, concurrency, per_worker)
                     slot = out.setdefault((case, concurrency), {"sps": [], "user": [], "sys": [], "ttfts": []})
                     slot["sps"].append(r["streams"] / r["wall"])
