@@ -1,6 +1,10 @@
 """The scene message endpoint relaying a fake upstream, beside direct clients of the same upstream.
 
-Run: python bench/bench_relay.py [--db sqlite|postgres|both] [--rounds 5]   (prints figures; no pass/fail)
+Run: python bench/bench_relay.py [--db sqlite|postgres|both] [--rounds 5] [--baseline DIR]   (prints figures)
+
+With `--baseline DIR` a second `rolecall serve` runs from another checkout (e.g. a worktree of
+`main`) against its own database and the same fake, as the case `relay-baseline` in the same
+interleaved rounds: before/after figures from one run, so the machine's load hits both alike.
 
 Three processes: the fake OpenAI-compatible upstream (50-chunk streams, one SSE event per
 chunk) and `rolecall serve` are children; this process drives them. Cases, interleaved within
@@ -122,7 +126,7 @@ def _free_port() -> int:
 
 
 class App:
-    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, checkout: Path | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") and k not in ("DATABASE_URL", "REDIS_URL")}
@@ -132,7 +136,7 @@ class App:
         # The fallback case's primary fails every time: its circuit must stay closed so each turn pays the failed call.
         env["ROLECALL_BREAKER__THRESHOLD"] = "1000000000"
         env.update({"ROLECALL_NETWORK__ALLOW_PRIVATE": '["127.0.0.0/8"]', "ROLECALL_LOG_LEVEL": "WARNING",
-                    "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                    "PYTHONPATH": str(checkout or Path(__file__).resolve().parents[1])})
         if database_url:
             env["DATABASE_URL"] = database_url
             env["ROLECALL_ENCRYPTION_KEYS"] = generate_key_file_text("bench").strip()
@@ -258,19 +262,31 @@ class Bench:
         self.config_id, self.character_id = config_id, character_id
         self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200))
         self.session: aiohttp.ClientSession | None = None
+        self.cases: tuple[str, ...] = ("direct-httpx", "direct-aiohttp", "relay")
+        # relay cases -> (server, its client, config id, character id)
+        self.servers: dict[str, tuple[App, httpx.AsyncClient, str, str]] = {"relay": (app, client, config_id, character_id)}
+
+    async def add_baseline(self, app: App) -> None:
+        """A second RoleCall (another checkout) relaying the same fake: the case `relay-baseline`."""
+        await app.wait()
+        client, config_id, character_id = await set_up(app, self.fake)
+        self.servers["relay-baseline"] = (app, client, config_id, character_id)
+        self.cases += ("relay-baseline",)
 
     async def run_case(self, case: str, concurrency: int, per_worker: int) -> dict[str, Any]:
         """``concurrency`` workers, each doing ``per_worker`` streams back to back."""
-        headers = await _csrf(self.client)
+        app, client, config_id, character_id = self.servers.get(case, self.servers["relay"])
+        headers = await _csrf(client)
         model = DOWN if case == "fallback" else MODEL
-        scenes = [await new_scene(self.client, self.config_id, self.character_id, model) for _ in range(concurrency)] \
-            if case in ("relay", "fallback") else []
+        relayed = case in self.servers or case == "fallback"
+        scenes = [await new_scene(client, config_id, character_id, model) for _ in range(concurrency)] \
+            if relayed else []
 
         async def worker(n: int) -> list[float]:
             out = []
             for _ in range(per_worker):
-                if case in ("relay", "fallback"):
-                    out.append(await relay(self.client, scenes[n], headers))
+                if relayed:
+                    out.append(await relay(client, scenes[n], headers))
                 elif case == "direct-httpx":
                     out.append(await direct_httpx(self.http, self.fake.url))
                 elif case == "direct-503":
@@ -280,27 +296,28 @@ class Bench:
                     out.append(await direct_aiohttp(self.session, self.fake.url))
             return out
 
-        (u0, s0), own0, wall0 = self.app.cpu(), os.times(), time.perf_counter()
+        (u0, s0), own0, wall0 = app.cpu(), os.times(), time.perf_counter()
         results = await asyncio.gather(*(worker(n) for n in range(concurrency)))
-        wall, (u1, s1), own1 = time.perf_counter() - wall0, self.app.cpu(), os.times()
+        wall, (u1, s1), own1 = time.perf_counter() - wall0, app.cpu(), os.times()
         ttfts = [t for r in results for t in r]
         return {"streams": len(ttfts), "wall": wall, "server_user": u1 - u0, "server_sys": s1 - s0,
                 "client_user": own1.user - own0.user, "client_sys": own1.system - own0.system, "ttfts": ttfts}
 
     async def rounds(self, rounds: int) -> dict[tuple[str, int], dict[str, list[float]]]:
-        cases = ("direct-httpx", "direct-aiohttp", "relay")
+        cases = self.cases
         shape = {1: 20, 32: 3}  # streams per worker
         out: dict[tuple[str, int], dict[str, list[float]]] = {}
         for case in cases:  # warm-up: pools, imports, caches
             await self.run_case(case, 4, 2)
-        for _ in range(rounds):
+        for round_no in range(rounds):
             for concurrency, per_worker in shape.items():
-                for case in cases:
+                # The order rotates each round: whichever case runs first after a switch pays for it.
+                for case in cases[round_no % len(cases):] + cases[:round_no % len(cases)]:
                     r = await self.run_case(case, concurrency, per_worker)
                     slot = out.setdefault((case, concurrency), {"sps": [], "user": [], "sys": [], "ttfts": []})
                     slot["sps"].append(r["streams"] / r["wall"])
                     # relay: the server's CPU; direct: this process's (the client library reading the same chunks)
-                    who = "server" if case in ("relay", "fallback") else "client"
+                    who = "server" if case in self.servers or case == "fallback" else "client"
                     slot["user"].append(r[f"{who}_user"] / (r["streams"] * CHUNKS))
                     slot["sys"].append(r[f"{who}_sys"] / (r["streams"] * CHUNKS))
                     slot["ttfts"] += r["ttfts"]
@@ -317,7 +334,7 @@ class Bench:
                 out[case] += (await self.run_case(case, 1, 20))["ttfts"]
         return out
 
-    async def marginal_cpu(self, rounds: int) -> tuple[float, float]:
+    async def marginal_cpu(self, rounds: int, case: str = "relay") -> tuple[float, float]:
         """Server (user, system) CPU per relayed chunk without the per-turn costs: LONG-chunk turns
         minus 1-chunk turns, divided by the chunks between them (long turns: the 10 ms CPU clock
         tick and the per-turn noise shrink next to the relay loop)."""
@@ -325,7 +342,7 @@ class Bench:
         for _ in range(rounds):
             for chunks in (LONG, 1):
                 self.fake.set(chunks)
-                r = await self.run_case("relay", 8, 4)
+                r = await self.run_case(case, 8, 4)
                 for part in ("user", "sys"):
                     per.setdefault((chunks, part), []).append(r[f"server_{part}"] / r["streams"])
         self.fake.set(CHUNKS)
@@ -409,10 +426,13 @@ def print_fallback(label: str, ttfts: dict[str, list[float]]) -> None:
     print(json.dumps({"db": label, "fallback_added_ms": round(added, 2), "p50_ms": {k: round(v, 2) for k, v in p50.items()}}))
 
 
-async def measure(label: str, database_url: str | None, rounds: int, fallback_only: bool = False) -> None:
+async def measure(label: str, database_url: str | None, rounds: int, baseline: Path | None = None,
+                  baseline_url: str | None = None, fallback_only: bool = False) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-relay-"))
+    base_dir = Path(tempfile.mkdtemp(prefix="bench-relay-baseline-"))
     fake = Fake()
     app = App(data_dir, database_url)
+    base_app = App(base_dir, baseline_url, checkout=baseline) if baseline else None
     try:
         await app.wait()
         client, config_id, character_id = await set_up(app, fake)
@@ -423,21 +443,28 @@ async def measure(label: str, database_url: str | None, rounds: int, fallback_on
             await bench.http.aclose()
             await client.aclose()
             return
+        if base_app is not None:
+            await bench.add_baseline(base_app)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
             bench.session = session
             rss_start = app.rss_mib()
             results = await bench.rounds(rounds)
             fallback = await bench.fallback_rounds(rounds)
             marginal = await bench.marginal_cpu(rounds)
+            base_marginal = await bench.marginal_cpu(rounds, "relay-baseline") if base_app else None
             idle, per_stream = await bench.rss_per_stream()
             rss_end = app.rss_mib()
             writes = await bench.db_writes()
         await bench.http.aclose()
-        await client.aclose()
+        for _, other, *_ in bench.servers.values():
+            await other.aclose()
     finally:
         app.stop()
+        if base_app is not None:
+            base_app.stop()
         fake.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(base_dir, ignore_errors=True)
 
     print(f"\n== {label}: {rounds} rounds, {CHUNKS}-chunk streams ==")
     print("CPU/chunk: relay = the RoleCall server process (everything a turn costs / its chunks); direct = this")
@@ -449,22 +476,49 @@ async def measure(label: str, database_url: str | None, rounds: int, fallback_on
         print(f"{case:16} {concurrency:>3} {sps:>10.1f} {sps * CHUNKS:>10.0f} {_pct(slot['ttfts'], 0.5) * 1000:>8.2f}ms "
               f"{_pct(slot['ttfts'], 0.99) * 1000:>8.2f}ms {cpu:>20}")
     before = writes["user message"] + writes["reads before upstream"]
-    for concurrency in (1, 32):
-        relay_p50 = _pct(results[("relay", concurrency)]["ttfts"], 0.5) * 1000
-        for ref in ("direct-httpx", "direct-aiohttp"):
-            added = relay_p50 - _pct(results[(ref, concurrency)]["ttfts"], 0.5) * 1000
-            ratio = statistics.median(results[("relay", concurrency)]["sps"]) / statistics.median(results[(ref, concurrency)]["sps"])
-            print(f"c={concurrency:<2} vs {ref:14}: added TTFT p50 {added:6.2f} ms ({added - writes['user message']:6.2f} beyond "
-                  f"the user-message write, {added - before:6.2f} beyond all database work before the first token), "
-                  f"streams/s {ratio * 100:5.1f}% of direct")
+    for relay_case in bench.servers:
+        for concurrency in (1, 32):
+            relay_p50 = _pct(results[(relay_case, concurrency)]["ttfts"], 0.5) * 1000
+            for ref in ("direct-httpx", "direct-aiohttp"):
+                added = relay_p50 - _pct(results[(ref, concurrency)]["ttfts"], 0.5) * 1000
+                ratio = statistics.median(results[(relay_case, concurrency)]["sps"]) / statistics.median(results[(ref, concurrency)]["sps"])
+                print(f"{relay_case} c={concurrency:<2} vs {ref:14}: added TTFT p50 {added:6.2f} ms ({added - writes['user message']:6.2f} "
+                      f"beyond the user-message write, {added - before:6.2f} beyond all database work before the first token), "
+                      f"streams/s {ratio * 100:5.1f}% of direct")
     print(f"server CPU per relayed chunk, marginal ({LONG}-chunk minus 1-chunk turns): user {marginal[0] * 1e6:.1f} us "
-          f"+ system {marginal[1] * 1e6:.1f} us")
+          f"+ system {marginal[1] * 1e6:.1f} us" + (f"; baseline: user {base_marginal[0] * 1e6:.1f} us + system "
+                                                    f"{base_marginal[1] * 1e6:.1f} us" if base_marginal else ""))
     print(f"server RSS: {rss_start:.1f} MiB after start, {idle:.1f} MiB idle after the rounds, {rss_end:.1f} MiB at the end; "
           f"{per_stream:.1f} KiB per open stream (64 held open)")
     print("database work per turn (median ms, from this process): " + ", ".join(f"{k} {v:.2f}" for k, v in writes.items()))
+    print_targets(results, marginal, writes, per_stream)
     print(json.dumps({"db": label, "marginal_cpu_us": [round(marginal[0] * 1e6, 1), round(marginal[1] * 1e6, 1)],
                       "kib_per_stream": round(per_stream, 1), "writes_ms": {k: round(v, 2) for k, v in writes.items()}}))
     print_fallback(label, fallback)
+
+
+def print_targets(results: dict[tuple[str, int], dict[str, list[float]]], marginal: tuple[float, float],
+                  writes: dict[str, float], per_stream: float) -> None:
+    """Issue 11's targets for the `relay` case, each with the figure it is judged on."""
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    relay_p50 = _pct(results[("relay", 1)]["ttfts"], 0.5) * 1000
+    added = relay_p50 - _pct(results[("direct-httpx", 1)]["ttfts"], 0.5) * 1000 - writes["user message"]
+    cpu = sum(marginal) * 1e6
+    ratios = {ref: statistics.median(results[("relay", 32)]["sps"]) / statistics.median(results[(ref, 32)]["sps"])
+              for ref in ("direct-httpx", "direct-aiohttp")}
+    turn_ms = {c: (statistics.median(results[("relay", c)]["user"]) + statistics.median(results[("relay", c)]["sys"]))
+               * CHUNKS * 1000 for c in (1, 32)}
+    print("targets (relay):")
+    print(f"  added TTFT p50 at c=1 beyond the user-message write <= 1 ms: {added:.2f} ms, {verdict(added <= 1)}")
+    print(f"  CPU per relayed chunk (marginal, user+system) <= 30 us: {cpu:.1f} us, {verdict(cpu <= 30)}")
+    print(f"  streams/s at c=32 >= 30% of direct: {ratios['direct-httpx'] * 100:.1f}% of httpx "
+          f"({verdict(ratios['direct-httpx'] >= 0.3)}), {ratios['direct-aiohttp'] * 100:.1f}% of aiohttp "
+          f"({verdict(ratios['direct-aiohttp'] >= 0.3)})")
+    print(f"  memory flat per stream: {per_stream:.1f} KiB per open stream")
+    print(f"  (server CPU per whole 50-chunk turn: {turn_ms[1]:.1f} ms at c=1, {turn_ms[32]:.1f} ms at c=32: "
+          "the per-turn cost that bounds streams/s)")
 
 
 async def _postgres_database() -> tuple[str, Any]:
@@ -488,15 +542,19 @@ async def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--fallback-only", action="store_true", help="only the fallback case (and its references)")
+    parser.add_argument("--baseline", type=Path, help="another checkout to run as the case relay-baseline")
     args = parser.parse_args()
+    baseline = args.baseline.resolve() if args.baseline else None
     if args.db in ("sqlite", "both"):
-        await measure("SQLite", None, args.rounds, args.fallback_only)
+        await measure("SQLite", None, args.rounds, baseline, fallback_only=args.fallback_only)
     if args.db in ("postgres", "both"):
-        url, drop = await _postgres_database()
+        databases = [await _postgres_database() for _ in range(2 if baseline else 1)]
         try:
-            await measure("PostgreSQL", url, args.rounds, args.fallback_only)
+            await measure("PostgreSQL", databases[0][0], args.rounds, baseline, databases[-1][0] if baseline else None,
+                          fallback_only=args.fallback_only)
         finally:
-            await drop()
+            for _, drop in databases:
+                await drop()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The one outbound HTTP client: `make_client(policy)`.
 
 Design (docs/security.md, "Outbound requests and SSRF"): an `httpx.AsyncClient` whose only
-transport is `GuardedTransport`, a thin public-API adapter from httpx to an
-`httpcore.AsyncConnectionPool` built with our `GuardBackend` (httpx's own
+transport is `GuardedTransport`, a thin public-API adapter from httpx to our `LeanPool`
+(rolecall.net.pool) of `httpcore.AsyncHTTPConnection`s built with our `GuardBackend` (httpx's own
 `AsyncHTTPTransport` does not accept a network backend, and patching its
 private `_pool` would break silently on upgrade). Around it:
 
@@ -22,19 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 
 import httpcore
 import httpx
 
 from rolecall.net.errors import ResponseTooLarge
 from rolecall.net.guard import GuardBackend, NetworkPolicy, Resolver, plain_http
+from rolecall.net.pool import LeanPool, PoolTimeout
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 # httpcore exception -> httpx exception, most specific first, so callers only
 # ever see httpx's public exception types (plus our NetError family).
 _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (PoolTimeout, httpx.PoolTimeout),
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
     (httpcore.ReadTimeout, httpx.ReadTimeout),
     (httpcore.WriteTimeout, httpx.WriteTimeout),
@@ -64,12 +66,15 @@ def _httpx_errors() -> Iterator[None]:
 
 
 class _CappedStream(httpx.AsyncByteStream):
-    """The raw body as it arrives, stopped once it passes `limit` bytes."""
+    """The raw body as it arrives, stopped once it passes `limit` bytes; closing it hands the
+    connection back to the pool (kept if the body was read to the end, closed otherwise)."""
 
-    def __init__(self, stream: AsyncIterable[bytes], host: str, limit: int) -> None:
+    def __init__(self, stream: AsyncIterable[bytes], host: str, limit: int,
+                 release: Callable[[], Awaitable[None]]) -> None:
         self._stream = stream
         self._host = host
         self._limit = limit
+        self._release: Callable[[], Awaitable[None]] | None = release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         seen = 0
@@ -81,7 +86,12 @@ class _CappedStream(httpx.AsyncByteStream):
                 yield chunk
 
     async def aclose(self) -> None:
-        await self._stream.aclose()  # type: ignore[attr-defined]
+        release, self._release = self._release, None
+        try:
+            await self._stream.aclose()  # type: ignore[attr-defined]
+        finally:
+            if release is not None:
+                await release()
 
 
 class _CappedResponse(httpx.Response):
@@ -94,6 +104,12 @@ class _CappedResponse(httpx.Response):
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        if chunk_size is None and "content-encoding" not in self.headers:
+            # Nothing to decode (every streamed reply): the raw chunks are the bytes, and the wire
+            # cap in `_CappedStream` already counts them. Skips httpx's decoder layer per chunk.
+            async for chunk in self.aiter_raw():
+                yield chunk
+            return
         seen = 0
         async for chunk in super().aiter_bytes(chunk_size):
             seen += len(chunk)
@@ -103,7 +119,7 @@ class _CappedResponse(httpx.Response):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """httpx transport over an httpcore pool whose every connection goes through the guard."""
+    """httpx transport over a `LeanPool` whose every connection goes through the guard."""
 
     def __init__(
         self,
@@ -114,38 +130,39 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         max_response_bytes: int,
     ) -> None:
         self._max_response_bytes = max_response_bytes
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = LeanPool(
+            backend,
             ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
+            max_connections=limits.max_connections or 100,
+            max_keepalive_connections=limits.max_keepalive_connections or 0,
+            keepalive_expiry=limits.keepalive_expiry or 0.0,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
         core_request = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
             headers=request.headers.raw,
             content=request.stream,
             extensions=request.extensions,
         )
-        # httpcore opens a new connection inside this call, in this task, so the flag reaches the backend.
-        token = plain_http.set(request.url.scheme == "http")
+        # The connection is opened inside this call, in this task, so the flag reaches the backend.
+        token = plain_http.set(url.scheme == "http")
         try:
             with _httpx_errors():
-                core_response = await self._pool.handle_async_request(core_request)
+                core_response, connection = await self._pool.request(core_request)
         finally:
             plain_http.reset(token)
+        origin = core_request.url.origin
+
+        async def release() -> None:
+            await self._pool.release(connection, origin)
+
         response = _CappedResponse(
             status_code=core_response.status,
             headers=core_response.headers,
-            stream=_CappedStream(core_response.stream, request.url.host, self._max_response_bytes),  # type: ignore[arg-type]
+            stream=_CappedStream(core_response.stream, url.host, self._max_response_bytes, release),  # type: ignore[arg-type]
             extensions=core_response.extensions,
         )
         response.max_bytes = self._max_response_bytes
@@ -172,6 +189,7 @@ def make_client(
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     verify: bool | ssl.SSLContext = True,
     max_connections: int = 100,
+    keepalive_expiry: float = 30.0,
     resolver: Resolver | None = None,
     backend: httpcore.AsyncNetworkBackend | None = None,
 ) -> httpx.AsyncClient:
@@ -182,7 +200,7 @@ def make_client(
     test seams (fixed DNS answers; a recording connector under the guard);
     production leaves them None.
     """
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20, keepalive_expiry=30.0)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20, keepalive_expiry=keepalive_expiry)
     transport = GuardedTransport(
         GuardBackend(policy, resolver=resolver, inner=backend),
         ssl_context=_ssl_context(verify),
