@@ -260,7 +260,11 @@ export function createPicker(opts) {
       // The compact shape (a fifth of the bytes of one object per model; gzip does the rest), rows
       // only for the first screenful: collapsed sections are skipped, and only FIRST open ones come.
       const skip = idList(state.collapsed);
-      const data = await api(`/api/catalog?view=compact&first=${FIRST}${skip ? `&skip=${skip}` : ""}`);
+      const url = `/api/catalog?view=compact&first=${FIRST}${skip ? `&skip=${skip}` : ""}`;
+      // The Cast page starts this request early (catalog_early.js); use it once if it is this one.
+      const early = window.rolecallCatalogFirst;
+      window.rolecallCatalogFirst = { url: null };
+      const data = (early?.url === url && await early.data) || await api(url);
       columns = data.columns;
       fetching.clear();
       state.raw = data.sections.map(received);
