@@ -1,23 +1,28 @@
 """The Cast page's catalog at 40 provider configs with 10,000 models: the requests the page really
-sends, cold and warm, their bytes on the wire, and the page's first render in Chromium.
+sends, cold and warm, their bytes on the wire, and the page's first render in headless Chromium.
 
-1. API (in-process ASGI client: HTTP parsing, auth, database reads, merging, JSON and gzip count),
-   interleaved round by round, medians:
-   * page's first, cold: `GET /api/catalog?view=compact&first=4`, the page's first request (rows
-     for the first screenful of sections), on an empty cache; the page then asks for the rest.
-   * compact cold / warm: `GET /api/catalog?view=compact` (every section's rows), with the merge
-     cache and the curated-fact caches emptied first ("cold", as on the first request after a
-     start) or kept ("warm").
-   * full warm: the original `GET /api/catalog` (one object per model; the API's default shape).
-   * baseline: a bare Starlette app with the same GZipMiddleware returning the compact body as
+The page (static/js/catalog_view.js) sends two requests: "first", `GET /api/catalog?view=compact&first=3`
+(rows for the first three open provider sections, collapsed ones skipped) and, once that is on
+screen, "rest", `?view=compact&only=<the other open sections>`. A collapsed section's rows come
+from `/api/catalog/sections/{id}?view=compact` when it is opened.
+
+1. API (in-process ASGI client: auth, database reads, merging, JSON and gzip count), every case
+   interleaved round by round (rotating the order), medians:
+   * first / rest, cold: with the merge cache and the curated-fact caches emptied first (as on the
+     first request after a start); warm: caches kept.
+   * baseline: a bare Starlette app with the same GZipMiddleware returning the same body as
      pre-encoded bytes: the floor for sending these bytes, outside our code.
+   * full shape, warm: `GET /api/catalog` (one object per model; the API's default, not the page's).
    Sizes: identity and gzip bytes of each body.
-2. Page: a real `rolecall serve` and headless Chromium; time from navigation start to the first
-   painted model row and to the whole catalog rendered, and the catalog request's transfer size.
-   "cold" is the first page load after the server starts (restarted for each sample).
+2. Page: a real `rolecall serve` and headless Chromium. Each round restarts the server, loads
+   /models once (cold), then in rotating order: /models warm with every section open, warm with
+   35 of 40 collapsed, and the baseline: a bare uvicorn + Starlette app (same gzip) serving a page
+   that fetches the same two bodies and puts one row on screen. Times are from navigation start to
+   the first painted model row and to everything rendered; bytes are the catalog requests'
+   transfer sizes as Chromium saw them.
 Targets (issue 10): under 1 MB on the wire and first render under 200 ms at 10,000 models.
 
-Run: `python bench/bench_catalog.py [--rounds 9] [--cold-pages 3] [--warm-pages 7]`
+Run: `python bench/bench_catalog.py [--rounds 9] [--pages 7]`
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import json
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -56,6 +63,7 @@ from tests.factories import e2e_record
 FAMILIES = ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-flash", "llama-3.3-70b", "mistral-large", "qwen2.5-72b",
             "deepseek-r1", "grok-3", "command-r-plus", "sonar-pro"]
 ACCEPT_GZIP = {"Accept-Encoding": "gzip"}
+FIRST = 3  # as static/js/catalog_view.js: provider sections whose rows come with the first request
 OPTIONS = ConfigOptions(custom_base=False, endpoint_type="default", values={}, header_names=(), body={},
                         model=None).to_stored()
 
@@ -97,34 +105,45 @@ async def fill(app: Any, client: httpx.AsyncClient) -> None:
                 options=OPTIONS, status="valid", status_detail="", models=models_for(i), models_fetched_at=utcnow()))
 
 
+def rest_of(first_body: bytes, collapsed: frozenset[str] = frozenset()) -> str:
+    """The page's second request after ``first_body``: the open sections that came without rows."""
+    sections = json.loads(first_body)["sections"]
+    return ",".join(s["id"] for s in sections if s["rows"] is None and s["id"] not in collapsed)
+
+
 async def measure_api(data_dir: Path, rounds: int) -> None:
     app = create_app(Settings(data_dir=data_dir))
     async with LifespanManager(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             await fill(app, client)
-            compact_body = (await client.get("/api/catalog?view=compact")).content
+            first_url = f"/api/catalog?view=compact&first={FIRST}"
+            first_body = (await client.get(first_url)).content
+            rest_url = f"/api/catalog?view=compact&only={rest_of(first_body)}"
+            rest_body = (await client.get(rest_url)).content
             full_body = (await client.get("/api/catalog")).content
+            bodies = {"/first": first_body, "/rest": rest_body}
 
-            async def floor(_: Any) -> Response:
-                return Response(compact_body, media_type="application/json")
+            async def floor(request: Any) -> Response:
+                return Response(bodies[request.url.path], media_type="application/json")
 
-            bare = Starlette(routes=[Route("/", floor)], middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)])
+            bare = Starlette(routes=[Route("/first", floor), Route("/rest", floor)],
+                             middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)])
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=bare), base_url="http://bare") as plain:
 
-                async def compact_cold() -> httpx.Response:
-                    empty_caches()
-                    return await client.get("/api/catalog?view=compact", headers=ACCEPT_GZIP)
-
-                async def first_cold() -> httpx.Response:
-                    empty_caches()
-                    return await client.get("/api/catalog?view=compact&first=4", headers=ACCEPT_GZIP)
+                def cold(url: str) -> Any:
+                    async def call() -> httpx.Response:
+                        empty_caches()
+                        return await client.get(url, headers=ACCEPT_GZIP)
+                    return call
 
                 cases = {
-                    "page's first, cold": first_cold,
-                    "compact cold": compact_cold,
-                    "compact warm": lambda: client.get("/api/catalog?view=compact", headers=ACCEPT_GZIP),
-                    "full warm": lambda: client.get("/api/catalog", headers=ACCEPT_GZIP),
-                    "baseline": lambda: plain.get("/", headers=ACCEPT_GZIP),
+                    "first, cold": cold(first_url),
+                    "first, warm": lambda: client.get(first_url, headers=ACCEPT_GZIP),
+                    "first, baseline": lambda: plain.get("/first", headers=ACCEPT_GZIP),
+                    "rest, cold": cold(rest_url),
+                    "rest, warm": lambda: client.get(rest_url, headers=ACCEPT_GZIP),
+                    "rest, baseline": lambda: plain.get("/rest", headers=ACCEPT_GZIP),
+                    "full shape, warm": lambda: client.get("/api/catalog", headers=ACCEPT_GZIP),
                 }
                 timings: dict[str, list[float]] = {name: [] for name in cases}
                 names = list(cases)
@@ -134,12 +153,14 @@ async def measure_api(data_dir: Path, rounds: int) -> None:
                         response = await cases[name]()
                         timings[name].append(time.perf_counter() - started)
                         assert response.status_code == 200
-    base = statistics.median(timings["baseline"])
-    print(f"catalog: 40 configs, 10,000 models; {rounds} interleaved rounds, medians (ratio to baseline)")
+    print(f"catalog: 40 configs, 10,000 models; the page's two requests (first: `first={FIRST}`, rest: `only=` the "
+          f"other open sections); {rounds} interleaved rounds, medians (ratio to the bare app sending the same bytes)")
     for name, values in timings.items():
-        print(f"  {name:18s} {median_ms(values)}  ({statistics.median(values) / base:5.1f}x)")
-    for name, body in (("compact", compact_body), ("full", full_body)):
-        print(f"  {name:8s} body {len(body) / 1e6:5.2f} MB, gzip {len(gzip.compress(body, 6)) / 1e3:6.0f} kB on the wire")
+        base = statistics.median(timings[name.split(",")[0] + ", baseline"]) if name.split(",")[0] in ("first", "rest") else None
+        ratio = f"({statistics.median(values) / base:5.1f}x)" if base else ""
+        print(f"  {name:18s} {median_ms(values)}  {ratio}")
+    for name, body in (("first", first_body), ("rest", rest_body), ("full shape", full_body)):
+        print(f"  {name:10s} body {len(body) / 1e6:5.2f} MB, gzip {len(gzip.compress(body, 6)) / 1e3:6.0f} kB on the wire")
 
 
 FIRST_ROW = """
@@ -151,33 +172,75 @@ new MutationObserver((_, observer) => {
   }
 }).observe(document, {subtree: true, childList: true});
 """
+# The baseline page: fetch the same two bodies from a bare app and put one row on screen.
+BASELINE_PAGE = b"""<!doctype html><meta charset="utf-8"><title>baseline</title><ul id="catalog-sections"></ul>
+<script type="module">
+const first = await (await fetch("/first")).json();
+const row = document.createElement("li"); row.className = "model-row";
+row.textContent = first.sections.find((s) => s.rows && s.rows.length).rows[0][0];
+document.getElementById("catalog-sections").append(row);
+await (await fetch("/rest")).json();
+document.getElementById("catalog-sections").dataset.state = "ready";
+</script>"""
+COLLECT = """() => new Promise((done) => requestAnimationFrame(() => {
+    const rs = performance.getEntriesByType("resource").filter((e) => /api\\/catalog|\\/first|\\/rest/.test(e.name));
+    const sum = (key) => rs.reduce((n, r) => n + r[key], 0);
+    done({firstRow: window.__bench.firstRow, ready: performance.now(), wire: sum("transferSize"),
+          body: sum("decodedBodySize"), count: rs.length});
+}))"""
 
 
-def page_sample(browser: Any, url: str, collapsed: list[str] | None = None) -> dict[str, Any]:
-    context = browser.new_context()
+def page_sample(browser: Any, url: str, state: dict[str, Any] | None, collapsed: list[str] | None = None) -> dict[str, Any]:
+    context = browser.new_context(storage_state=state)
     context.add_init_script(FIRST_ROW)
     if collapsed is not None:
         context.add_init_script(f"localStorage.setItem('rolecall-collapsed-sections', JSON.stringify({collapsed!r}))")
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function("() => document.getElementById('catalog-sections').dataset.state === 'ready'", timeout=120_000)
+    result: dict[str, Any] = page.evaluate(COLLECT)
+    result["sections"] = page.eval_on_selector_all("[data-section]", "(ds) => ds.map((d) => d.dataset.section)")
+    context.close()
+    return result
+
+
+def log_in(browser: Any, url: str) -> dict[str, Any]:
+    context = browser.new_context()
     page = context.new_page()
     page.goto(url + "/login")
     page.get_by_label("Name").fill("bench")
     page.get_by_label("Password").fill("benchmark password")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(url + "/scenes")
-    page.goto(url + "/models")
-    page.wait_for_function("() => document.getElementById('catalog-sections').dataset.state === 'ready'", timeout=120_000)
-    result = page.evaluate("""() => new Promise((done) => requestAnimationFrame(() => {
-        const rs = performance.getEntriesByType("resource").filter((e) => e.name.includes("/api/catalog"));
-        const sum = (key) => rs.reduce((n, r) => n + r[key], 0);
-        done({firstRow: window.__bench.firstRow, ready: performance.now(), request: rs[0].responseEnd - rs[0].startTime,
-              wire: sum("transferSize"), body: sum("decodedBodySize"), count: rs.length,
-              sections: [...document.querySelectorAll("[data-section]")].map((d) => d.dataset.section)});
-    }))""")
+    state: dict[str, Any] = context.storage_state()
     context.close()
-    return result
+    return state
 
 
-def measure_page(data_dir: Path, cold_pages: int, warm_pages: int) -> None:
+def bare_server(bodies: dict[str, bytes]) -> tuple[Any, str]:
+    """The same bytes from a bare Starlette app under uvicorn (same gzip), outside our code."""
+    import threading
+
+    import uvicorn
+
+    async def serve(request: Any) -> Response:
+        if request.url.path == "/":
+            return Response(BASELINE_PAGE, media_type="text/html")
+        return Response(bodies[request.url.path], media_type="application/json")
+
+    app = Starlette(routes=[Route(path, serve) for path in ("/", "/first", "/rest")],
+                    middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def measure_page(data_dir: Path, rounds: int) -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM_ARGS, Server
@@ -187,44 +250,63 @@ def measure_page(data_dir: Path, cold_pages: int, warm_pages: int) -> None:
         print("  page: skipped (no Chromium)")
         return
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    cold: list[dict[str, Any]] = []
-    warm: list[dict[str, Any]] = []
-    lazy: list[dict[str, Any]] = []
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in PAGE_CASES}
+    bare = None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        for attempt in range(cold_pages):
-            server = Server(data_dir, env)
-            try:
-                server.wait_ready()
-                cold.append(page_sample(browser, server.url))
-                if attempt == cold_pages - 1:
-                    sections = cold[-1]["sections"]
-                    for _ in range(warm_pages):  # the same server, caches warm; all open, then 35 of 40 collapsed
-                        warm.append(page_sample(browser, server.url))
-                        lazy.append(page_sample(browser, server.url, collapsed=sections[6:]))
-            finally:
-                server.stop()
-        browser.close()
-    print(f"  page /models in Chromium, medians (cold: first load after a start, n={len(cold)}; warm n={len(warm)}):")
-    for name, samples in (("cold, all open", cold), ("warm, all open", warm), ("warm, 35 of 40 collapsed", lazy)):
-        def pick(key: str, samples: list[dict[str, Any]] = samples) -> float:
-            return statistics.median(s[key] for s in samples)
-        print(f"    {name:25s} first row painted {pick('firstRow'):6.0f} ms, all rendered {pick('ready'):6.0f} ms "
-              f"after navigation start; first catalog request {pick('request'):5.0f} ms; "
-              f"{pick('count'):.0f} catalog requests, {pick('wire') / 1e3:5.0f} kB on the wire "
-              f"({pick('body') / 1e6:4.2f} MB decoded)")
+        state = None
+        try:
+            for round_no in range(rounds):  # each round: a fresh server (cold), then warm cases, then the baseline
+                server = Server(data_dir, env)
+                try:
+                    server.wait_ready()
+                    state = state or log_in(browser, server.url)
+                    if bare is None:
+                        with httpx.Client(base_url=server.url, cookies={c["name"]: c["value"] for c in state["cookies"]}) as c:
+                            first = c.get(f"/api/catalog?view=compact&first={FIRST}").content
+                            rest = c.get(f"/api/catalog?view=compact&only={rest_of(first)}").content
+                        bare, bare_url = bare_server({"/first": first, "/rest": rest})
+                        server.stop()
+                        server = Server(data_dir, env)  # still cold for the first sample
+                        server.wait_ready()
+                    samples["cold, all open"].append(page_sample(browser, server.url + "/models", state))
+                    sections = samples["cold, all open"][-1]["sections"]
+                    warm = ["warm, all open", "warm, 35 of 40 collapsed", "baseline (bare app, same bytes)"]
+                    for name in warm[round_no % 3:] + warm[:round_no % 3]:
+                        if name.startswith("baseline"):
+                            samples[name].append(page_sample(browser, bare_url + "/", None))
+                        else:
+                            samples[name].append(page_sample(browser, server.url + "/models", state,
+                                                             sections[6:] if "collapsed" in name else None))
+                finally:
+                    server.stop()
+        finally:
+            if bare is not None:
+                bare.should_exit = True
+            browser.close()
+    base = statistics.median(s["firstRow"] for s in samples["baseline (bare app, same bytes)"])
+    print(f"  page /models in headless Chromium, {rounds} rounds (cold: first load after a start), medians "
+          "from navigation start (first row: ratio to the baseline page fetching the same bytes):")
+    for name, runs in samples.items():
+        def pick(key: str, runs: list[dict[str, Any]] = runs) -> float:
+            return statistics.median(s[key] for s in runs)
+        print(f"    {name:32s} first row painted {pick('firstRow'):6.0f} ms ({pick('firstRow') / base:4.1f}x), "
+              f"all rendered {pick('ready'):6.0f} ms; {pick('count'):.0f} catalog requests, "
+              f"{pick('wire') / 1e3:5.0f} kB on the wire ({pick('body') / 1e6:4.2f} MB decoded)")
+
+
+PAGE_CASES = ("cold, all open", "warm, all open", "warm, 35 of 40 collapsed", "baseline (bare app, same bytes)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--cold-pages", type=int, default=3)
-    parser.add_argument("--warm-pages", type=int, default=7)
+    parser.add_argument("--pages", type=int, default=7, help="page rounds (a server restart each)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         asyncio.run(measure_api(data_dir, args.rounds))
-        measure_page(data_dir, args.cold_pages, args.warm_pages)
+        measure_page(data_dir, args.pages)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ Server-Accessible config points at the fake. Each round, in the same order, time
 * bare: `GET /v1/models` on the fake straight from this process (httpx, keep-alive): the upstream
   call alone, outside our code;
 * saved: Test Key on the saved config over HTTP (session, CSRF, decrypt, check, store status and list);
-* unsaved: Test before saving over HTTP (check, remember the result for "Save after Test").
+* unsaved: Test before saving over HTTP (check, remember the result for "Save after Test");
+* floor: `GET /api/me` over HTTP, the least a logged-in request costs here (HTTP parsing, our
+  middleware, FastAPI, the session lookup): what Test Key pays before any of its own work.
 
 With `--baseline DIR` a second `rolecall serve` runs from another checkout (e.g. a clone of `main`)
 and its two cases are interleaved in the same rounds, so both builds see the same machine load.
@@ -124,7 +126,10 @@ def _cases(app: httpx.Client, fake_base: str, tag: str) -> dict[str, Any]:
     def unsaved() -> None:
         assert app.post("/api/provider-configs/test", json=unsaved_body).json()["models_count"] == MODELS
 
-    return {f"Test Key, saved{tag}": saved, f"Test before saving{tag}": unsaved}
+    def me() -> None:
+        assert app.get("/api/me").status_code == 200
+
+    return {f"Test Key, saved{tag}": saved, f"Test before saving{tag}": unsaved, f"{FLOOR}{tag}": me}
 
 
 def _report(rounds: int, timings: dict[str, list[float]], cpu: dict[str, list[tuple[float, float]]]) -> None:
@@ -138,12 +143,17 @@ def _report(rounds: int, timings: dict[str, list[float]], cpu: dict[str, list[tu
         server_ms = statistics.fmean(v[0] for v in cpu[name])
         fake_ms = statistics.fmean(v[1] for v in cpu[name])
         print(f"  {name:<34} {median:6.2f}ms {p90:6.2f}ms {median - base:+6.2f}ms {server_ms:8.2f} ms {fake_ms:6.2f} ms")
+    floor = statistics.median(timings[FLOOR])
+    for name in (n for n in timings if n.startswith(("Test Key", "Test before"))):
+        print(f"  {name:<34} {statistics.median(timings[name]) / base:5.1f}x the bare call; "
+              f"{statistics.median(timings[name]) - base - floor:+6.2f} ms beyond bare call + floor")
     print(f"  bare upstream call: {base:.2f} ms wall, the fake's CPU {base_fake:.2f} ms per answer; 'server CPU' is "
           "RoleCall's own work per Test (the fake's answer is not in it)")
     print(json.dumps({name: round(statistics.median(v), 3) for name, v in timings.items()}))
 
 
 BARE = "bare upstream call"
+FLOOR = "floor: GET /api/me"
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -285,22 +285,27 @@ def _compact_section(section: Section, starred: list[str]) -> str:
 
 
 async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = frozenset(),
-                       first: int | None = None) -> str:
+                       first: int | None = None, only: frozenset[str] | None = None) -> str:
     """Every section in the compact shape: ``{"columns": [...], "sections": [{..meta, "starred": [ids],
     "curated": [...], "rows": [[...], ...]}]}``. Sections named in ``skip`` (collapsed on the page)
     come with ``"rows": null`` and are fetched with ``section_json`` when opened, unless they hold a
     starred model (the Starred group needs its row). ``first``: only the first N sections carry rows
-    (the page's first screenful, so a cold server merges a few lists before the page can paint);
-    the page asks for the rest at once, skipping what it has."""
+    (the page's first screenful, so a cold server merges a few lists before the page can paint).
+    ``only``: rows for exactly these sections (Premiere's too only if named), the page's second
+    request for the open sections the first one left out."""
     max_age = timedelta(hours=res.settings.model_list_max_age_hours)
     async with res.db() as s:
         rows = list(await s.scalars(select(ProviderConfig).where(ProviderConfig.account_id == account_id)
                                     .options(defer(ProviderConfig.models)).order_by(ProviderConfig.created_at)))
         stars = await _stars(s, account_id)
-        sections = [_premiere_section(res.settings)]
+        premiere_section = _premiere_section(res.settings)
+        if only is not None and PREMIERE not in only:
+            premiere_section = replace(premiere_section, merged=None)
+        sections = [premiere_section]
         carried = 0
         for r in rows:
-            include = (r.id not in skip and (first is None or carried < first)) or bool(stars.get(r.id))
+            include = (r.id in only if only is not None
+                       else (r.id not in skip and (first is None or carried < first)) or bool(stars.get(r.id)))
             carried += include
             sections.append(await _config_section(s, r, max_age, include=include))
     await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])

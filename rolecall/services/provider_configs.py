@@ -10,12 +10,14 @@ bundle; only their names are stored.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Text, case, cast, literal, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -38,7 +40,7 @@ from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.key_checks import KeyCheck
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import ConfigOptions, ConfigView, listed_view, load_owned, view_of
-from rolecall.storage.db import Sessions
+from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 MODE_IS_FIXED = ("The privacy mode can't be changed after saving. Delete this config and create it again "
@@ -107,10 +109,7 @@ async def check_saved(res: Resources, account_id: str, config_id: str, key: conn
     outcome = await _limited_check(res, account_id, opened.connection)
     if outcome.status == "unchecked":  # not a verdict on the key: nothing to store, no transaction
         return outcome
-    async with res.db.begin() as s:
-        row = await s.get(ProviderConfig, config_id)
-        if row is not None:
-            _apply_check(row, outcome)
+    await _store_check(res.db, config_id, outcome)
     return outcome
 
 
@@ -138,6 +137,31 @@ def _apply_check(row: ProviderConfig, outcome: KeyCheck) -> None:
         # A Custom endpoint answered under /v1 or /api/v1: keep that path (same origin, same key binding).
         if outcome.base_url != row.base_url and origin_of(outcome.base_url) == row.dest_origin:
             row.base_url = outcome.base_url
+
+
+async def _store_check(db: Sessions, config_id: str, outcome: KeyCheck) -> None:
+    """`_apply_check` on a saved row as plain UPDATEs: no ORM load of the row and its model list,
+    no unit-of-work flush (they were most of a Test's own time).
+
+    An unchanged list is not rewritten: the first UPDATE only matches while the stored list's text
+    is the new list's; when it is not (or the text differs only in form), the second writes it.
+    """
+    now = utcnow()
+    values: dict[str, Any] = {"status": outcome.status, "status_detail": outcome.detail, "last_tested_at": now}
+    # No ORM session sync: nothing in this session holds the row.
+    by_id = (sa_update(ProviderConfig).where(ProviderConfig.id == config_id)
+             .execution_options(synchronize_session=False))
+    async with db.begin() as s:
+        if outcome.status != "valid":
+            await s.execute(by_id.values(values))
+            return
+        # A Custom endpoint answered under /v1 or /api/v1: keep that path (same origin, same key binding).
+        values["base_url"] = case((ProviderConfig.dest_origin == origin_of(outcome.base_url), outcome.base_url),
+                                  else_=ProviderConfig.base_url)
+        values["models_fetched_at"] = now
+        same = cast(ProviderConfig.models, Text) == literal(json.dumps(outcome.models), Text)
+        if rowcount(await s.execute(by_id.where(same).values(values))) == 0:
+            await s.execute(by_id.values(values | {"models": outcome.models, "models_count": len(outcome.models)}))
 
 
 async def mark_invalid(db: Sessions, config_id: str, detail: str) -> None:

@@ -21,7 +21,8 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.globals["version"] = __version__
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    # async: a plain `def` dependency is run in a worker thread, a thread hop on every request.
     res: Resources = request.app.state.res
     return res
 

@@ -181,3 +181,14 @@ async def test_first_screenful_then_the_rest(two_configs) -> None:  # type: igno
     assert [s["rows"] is not None for s in first["sections"]] == [True, True, False]  # Premiere always comes
     rest = (await client.get("/api/catalog", params={"view": "compact", "skip": f"premiere,{router}"})).json()
     assert rest["sections"][2]["rows"] is not None and rest["sections"][1]["rows"] is None
+
+
+async def test_only_the_sections_asked_for(two_configs) -> None:  # type: ignore[no-untyped-def]
+    client, router, anthropic = two_configs
+    await post(client, "/api/catalog/stars", {"section": router, "model_id": "deepseek/deepseek-r1:free"})
+    data = (await client.get("/api/catalog", params={"view": "compact", "only": anthropic})).json()
+    # The page's second request: a starred section it already has is not sent again, nor Premiere.
+    assert [s["rows"] is not None for s in data["sections"]] == [False, False, True]
+    assert data["sections"][1]["total"] > 0 and data["sections"][1]["starred"] == ["deepseek/deepseek-r1:free"]
+    both = (await client.get("/api/catalog", params={"view": "compact", "only": f"premiere,{router},{anthropic}"})).json()
+    assert all(s["rows"] is not None for s in both["sections"])

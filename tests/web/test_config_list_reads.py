@@ -22,11 +22,16 @@ def settings(make_settings):  # type: ignore[no-untyped-def]
     return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
 
 
+async def encryption_set_up(client: httpx.AsyncClient) -> dict[str, str]:
+    """Encryption set up for the logged-in account; the CSRF headers for its writes."""
+    record, _ = e2e_record((await client.get("/api/me")).json()["id"])
+    headers = await csrf_headers(client)
+    await client.post("/api/encryption/setup", json=record, headers=headers)
+    return headers
+
+
 async def test_listing_configs_never_loads_model_lists(app, alice: httpx.AsyncClient, fake_openai) -> None:  # type: ignore[no-untyped-def]
-    account_id = (await alice.get("/api/me")).json()["id"]
-    record, _ = e2e_record(account_id)
-    headers = await csrf_headers(alice)
-    await alice.post("/api/encryption/setup", json=record, headers=headers)
+    headers = await encryption_set_up(alice)
     fake_openai.models = [{"id": f"model-{n}", "object": "model", "owned_by": "x"} for n in range(250)]
     for n in range(3):
         body = {"provider_id": "openai", "base_url": fake_openai.base_url, "api_key": VALID_KEY}
@@ -47,3 +52,35 @@ async def test_listing_configs_never_loads_model_lists(app, alice: httpx.AsyncCl
     config_reads = [s for s in statements if "FROM provider_config" in s]
     assert config_reads, statements
     assert not [s for s in config_reads if MODELS_COLUMN.search(s)], config_reads
+
+
+async def test_test_key_writes_the_list_only_when_it_changed(app, alice: httpx.AsyncClient, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    headers = await encryption_set_up(alice)
+    fake_openai.models = [{"id": f"model-{n}", "object": "model", "owned_by": "x"} for n in range(5)]
+    saved = await alice.post("/api/provider-configs", json={
+        "provider_id": "openai", "base_url": fake_openai.base_url, "api_key": VALID_KEY, "label": "c",
+        "privacy_mode": "srv"}, headers=headers)
+    path = f"/api/provider-configs/{saved.json()['id']}"
+
+    async def test_key() -> tuple[dict[str, object], list[str]]:
+        statements: list[str] = []
+        engine = app.state.res.engine.sync_engine
+        listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            result = (await alice.post(path + "/test", json={}, headers=headers)).json()
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return result, [s for s in statements if s.startswith("UPDATE provider_config")]
+
+    first, writes = await test_key()
+    assert first["status"] == "valid" and len(writes) == 2  # new list: the second UPDATE stores it
+    again, writes = await test_key()
+    assert again["status"] == "valid" and len(writes) == 1  # the same list: only the status is written
+    assert not MODELS_COLUMN.search(writes[0].split("WHERE")[0]), writes
+    fake_openai.models = fake_openai.models[:3]
+    await test_key()
+    listed = (await alice.get("/api/provider-configs")).json()
+    assert [(c["status"], c["models_count"]) for c in listed] == [("valid", 3)]
+    models = (await alice.get("/api/catalog/sections/" + saved.json()["id"])).json()["models"]
+    assert [m["id"] for m in models] == ["model-0", "model-1", "model-2"]

@@ -33,15 +33,23 @@ async def get_catalog(
     skip: Annotated[str, Query(max_length=4000, description=(
         "compact only: comma-separated section ids to leave out (rows: null), e.g. collapsed ones; "
         "fetch them from /api/catalog/sections/{section}?view=compact"))] = "",
+    only: Annotated[str | None, Query(max_length=4000, description=(
+        "compact only: comma-separated section ids whose rows to send, and no other's (starred or not): "
+        "the rest of a page that has its first screenful"))] = None,
     first: Annotated[int | None, Query(ge=0, le=1000, description=(
         "compact only: rows for the first N provider sections only (the rest rows: null), "
         "a page's first screenful"))] = None,
 ) -> Response:
     if view == "compact":
-        skipped = frozenset(part for part in skip.split(",") if part)
-        return Response(await catalog.compact_json(res, account.id, skipped, first), media_type="application/json")
+        return Response(await catalog.compact_json(res, account.id, _ids(skip), first,
+                                                    None if only is None else _ids(only)),
+                        media_type="application/json")
     # Pre-encoded rows, streamed a section at a time: never one document of every list in memory.
     return StreamingResponse(await catalog.catalog_stream(res, account.id, q), media_type="application/json")
+
+
+def _ids(text: str) -> frozenset[str]:
+    return frozenset(part for part in text.split(",") if part)
 
 
 @api.get("/sections", summary="The sections alone: details, model counts and starred models, no model lists")

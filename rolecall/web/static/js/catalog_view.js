@@ -1,13 +1,19 @@
-// The model picker, shared by the Cast page (models.js) and the AI wing of a scene (wing.js):
-// one collapsible section per provider config (Premiere Theater first), a search that filters
-// across every section, and stars that pin a model to the top. The catalog is fetched once and
-// filtered here, so typing never waits on the network. Nothing is rendered until createPicker().
+// The model picker, shared by the Cast page (models.js), the AI wing of a scene (wing.js) and the
+// preset editor (presets.js): one collapsible section per provider config (Premiere Theater
+// first), a search that filters across every section, and stars that pin a model to the top.
+// Rows arrive in steps so the first screenful paints early at 10,000 models: the first request
+// carries the rows of the first few open sections (and of any section holding a star), a second
+// one the other open sections; a collapsed section's rows are fetched when it is opened, and a
+// search fetches whatever is still missing once, then filters here, so typing never waits on the
+// network again. Nothing is rendered until createPicker().
 
 import { api } from "./app.js";
 import { modelsOf } from "./catalog_rows.js";
 import { el } from "./dom.js";
 
 const PAGE = 30;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
+const FIRST = 3;  // provider sections whose rows come with the first request: about a screenful
+const IDS_PER_REQUEST = 90;  // section ids in one query (the API takes up to 4,000 characters)
 const BADGES = { vision: "Vision", tools: "Tools", json: "JSON mode", web_search: "Web search", reasoning: "Reasoning" };
 
 
@@ -42,7 +48,12 @@ export function badges(model) {
  *   sectionNotes(section) -> extra nodes, prepare(sections) -> sections}
  */
 export function createPicker(opts) {
-  const state = { sections: [], words: [], expanded: new Set(), collapsed: loadSet(opts.collapsedKey) };
+  // raw: the sections as received (`loaded` false while their rows are not here); sections:
+  // raw after opts.prepare, what is rendered.
+  const state = { raw: [], sections: [], words: [], expanded: new Set(), collapsed: loadSet(opts.collapsedKey) };
+  let columns = [];
+  let generation = 0;  // a newer publish() wins over a slower, older one
+  const fetching = new Map();  // section id -> the request bringing its rows
   const rowCache = { section: new WeakMap(), starred: new WeakMap() };
   const heading = opts.heading || "h2";
 
@@ -98,6 +109,9 @@ export function createPicker(opts) {
       out.push(el("p", { className: "muted section-empty" }, "No models yet: Test Key to load models, in ",
         el("a", { href: `/settings?tab=api-keys#provider-${section.id}`, textContent: "Settings → API Keys" }), "."));
     }
+    if (!section.loaded && section.total && !state.collapsed.has(section.id)) {
+      out.push(el("p", { className: "muted section-loading", textContent: "Loading models…" }));
+    }
     return out.concat(opts.sectionNotes ? opts.sectionNotes(section) : []);
   }
 
@@ -123,7 +137,10 @@ export function createPicker(opts) {
       // Browsers also fire "toggle" for a section created open: only an actual re-opening renders.
       const wasCollapsed = state.collapsed.has(section.id);
       rememberCollapsed(section.id, !details.open);
-      if (details.open && wasCollapsed) render();
+      if (details.open && wasCollapsed) {
+        render();
+        if (!section.loaded) fetchRows([section.id]);
+      }
     });
     details.append(...notes(section));
     if (section.id === "premiere" && !section.total && opts.emptyPremiere) details.append(opts.emptyPremiere.content.cloneNode(true));
@@ -160,29 +177,101 @@ export function createPicker(opts) {
     if (state.sections.length === 1 && opts.noProviders) opts.sections.append(opts.noProviders.content.cloneNode(true));
     const total = state.sections.reduce((n, s) => n + s.models.filter(matches).length, 0);
     const said = `${total} model${total === 1 ? " matches" : "s match"}`;
-    opts.status.textContent = state.words.length ? `${said} “${opts.search.value.trim()}”.` : "";
+    const more = state.raw.some((s) => !s.loaded) ? " Searching the other sections…" : "";
+    opts.status.textContent = state.words.length ? `${said} “${opts.search.value.trim()}”.${more}` : "";
     markCurrent();
   }
 
   async function toggleStar(model) {
     const starred = !model.starred;
     await api("/api/catalog/stars", { method: "POST", body: { section: model.section, model_id: model.id, starred } });
-    for (const section of state.sections) {
+    for (const section of state.raw) {
       if (section.id !== model.section) continue;
       for (const m of section.models) if (m.id === model.id) m.starred = starred;
       section.models.sort((a, b) => Number(b.starred) - Number(a.starred));
+      section.starred = section.models.filter((m) => m.starred).map((m) => m.id);
     }
+    model.starred = starred;  // a row the page made up (a pinned model outside the list)
+    await publish();
+  }
+
+  /** A compact section (rows: null when left out) as the picker keeps it. */
+  function received(section) {
+    const { rows, curated, ...meta } = section;
+    return { ...meta, models: modelsOf(columns, section), loaded: rows !== null };
+  }
+
+  /** Sections with rows replace the ones received without; then render. */
+  function merge(sections) {
+    const byId = new Map(sections.filter((s) => s.rows !== null).map((s) => [s.id, received(s)]));
+    if (!byId.size) return Promise.resolve();
+    state.raw = state.raw.map((s) => (!s.loaded && byId.has(s.id) ? byId.get(s.id) : s));
+    return publish();
+  }
+
+  async function publish() {
+    const mine = ++generation;
+    const sections = opts.prepare ? await opts.prepare(state.raw) : state.raw;
+    if (mine !== generation) return;
+    state.sections = sections;
     render();
   }
 
+  /** Comma-joined ids for a query, cut to what the API takes (more ids only save bytes). */
+  function idList(ids) {
+    let out = "";
+    for (const id of ids) {
+      const next = out ? `${out},${encodeURIComponent(id)}` : encodeURIComponent(id);
+      if (next.length > 3900) break;
+      out = next;
+    }
+    return out;
+  }
+
+  /** Bring the rows of these sections (one request for one, else `only=` batches); each once. */
+  function fetchRows(ids) {
+    const wanted = ids.filter((id) => !fetching.has(id) && state.raw.some((s) => s.id === id && !s.loaded));
+    const requests = [];
+    if (wanted.length === 1) {
+      requests.push([wanted, api(`/api/catalog/sections/${encodeURIComponent(wanted[0])}?view=compact`).then((d) => merge([d.section]))]);
+    } else {
+      for (let i = 0; i < wanted.length; i += IDS_PER_REQUEST) {
+        const batch = wanted.slice(i, i + IDS_PER_REQUEST);
+        requests.push([batch, api(`/api/catalog?view=compact&only=${idList(batch)}`).then((d) => merge(d.sections))]);
+      }
+    }
+    for (const [batch, request] of requests) {
+      const settled = request.catch((error) => {
+        opts.status.textContent = `Couldn't load these models: ${error.message}`;
+      }).finally(() => { for (const id of batch) fetching.delete(id); });
+      for (const id of batch) fetching.set(id, settled);
+    }
+    return Promise.all(ids.map((id) => fetching.get(id)));
+  }
+
+  /** Every section's rows, for a search across all of them. */
+  function fetchAll() {
+    return fetchRows(state.raw.filter((s) => !s.loaded).map((s) => s.id));
+  }
+
   async function load() {
+    opts.sections.dataset.state = "working";  // tests and pages wait on "ready"
     try {
-      // The compact shape: a fifth of the bytes of one object per model (gzip does the rest).
-      opts.sections.dataset.state = "working";  // tests and pages wait on "ready"
-      const data = await api("/api/catalog?view=compact");
-      const sections = data.sections.map((s) => ({ ...s, models: modelsOf(data.columns, s) }));
-      state.sections = opts.prepare ? await opts.prepare(sections) : sections;
-      render();
+      // The compact shape (a fifth of the bytes of one object per model; gzip does the rest), rows
+      // only for the first screenful: collapsed sections are skipped, and only FIRST open ones come.
+      const skip = idList(state.collapsed);
+      const url = `/api/catalog?view=compact&first=${FIRST}${skip ? `&skip=${skip}` : ""}`;
+      // The Cast page starts this request early (catalog_early.js); use it once if it is this one.
+      const early = window.rolecallCatalogFirst;
+      window.rolecallCatalogFirst = { url: null };
+      const data = (early?.url === url && await early.data) || await api(url);
+      columns = data.columns;
+      fetching.clear();
+      state.raw = data.sections.map(received);
+      await publish();
+      // Then the other open sections, in one request (batches past ~90 sections).
+      await fetchRows(state.raw.filter((s) => !s.loaded && !state.collapsed.has(s.id)).map((s) => s.id));
+      if (state.words.length) await fetchAll();
     } catch (error) {
       opts.status.textContent = `Couldn't load your models: ${error.message}`;
     } finally {
@@ -196,6 +285,8 @@ export function createPicker(opts) {
     pending = requestAnimationFrame(() => {
       state.words = opts.search.value.toLowerCase().split(/\s+/).filter(Boolean);
       render();
+      // A search covers every section: bring the rows not here yet (once), then filter again.
+      if (state.words.length && state.raw.some((s) => !s.loaded)) fetchAll();
     });
   });
 
