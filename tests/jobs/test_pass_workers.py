@@ -12,8 +12,9 @@ from sqlalchemy import select
 from rolecall.services import passes, schedules
 from rolecall.storage.tables import JobRecord, JobSchedule, MessageAlternative, utcnow
 from tests.fakes.server import VALID_KEY
+from tests.helpers import until
 from tests.jobs.pass_helpers import add_turns, scene_on
-from tests.jobs.test_workers import _until, settings, spawn  # noqa: F401
+from tests.jobs.test_workers import settings  # noqa: F401
 from tests.scene_helpers import server_config, set_up_owner
 
 
@@ -38,7 +39,7 @@ async def test_a_scheduled_regeneration_fires_once_across_two_workers(app, alice
                                                                 JobRecord.status == "done")))
         return rows or None
 
-    (job,) = await _until(written)
+    (job,) = await until(written)
     await asyncio.sleep(1.5)  # later ticks of either worker had their chance to fire it again
     async with res.db() as s:
         jobs_made = list(await s.scalars(select(JobRecord).where(JobRecord.name == passes.REGENERATE_JOB)))
