@@ -8,30 +8,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
-import pytest
 from sqlalchemy import update
 
-from rolecall.config import JobSettings, NetworkSettings
 from rolecall.jobs import tasks
 from rolecall.services import group_turns, jobs
 from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.storage.tables import JobRecord, utcnow
+from tests.background_fixtures import owner, settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, listening, say, usage_rows
 from tests.helpers import csrf_headers, make_client, sign_up, until
-from tests.scene_helpers import Owner, character, e2e_config, patch, post, server_config, set_up_owner
-
-
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]),
-                         jobs=JobSettings(retry_delay=0, lease_seconds=30, tick_seconds=3600))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
+from tests.scene_helpers import Owner, character, e2e_config, patch, post, server_config
 
 
 def _chats(fake) -> list:  # type: ignore[no-untyped-def]

@@ -6,28 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from rolecall.config import JobSettings, NetworkSettings
 from rolecall.services import jobs, passes, schedules
 from rolecall.storage.tables import JobRecord, JobSchedule, utcnow
+from tests.background_fixtures import owner, settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.helpers import csrf_headers, make_client, sign_up
 from tests.jobs.pass_helpers import add_turns, scene_on
-from tests.scene_helpers import Owner, post, server_config, set_up_owner
-
-
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]),
-                         jobs=JobSettings(retry_delay=0, lease_seconds=30, tick_seconds=3600))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
+from tests.scene_helpers import post, server_config
 
 
 async def _scene_with_reply(app, owner, fake) -> tuple[str, str]:  # type: ignore[no-untyped-def]

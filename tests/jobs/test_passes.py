@@ -7,10 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from rolecall.config import JobSettings, NetworkSettings
 from rolecall.jobs import tasks
 from rolecall.jobs.runner import Runner
 from rolecall.services import jobs, pass_jobs, passes, usage
@@ -18,24 +16,16 @@ from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.services.generation_errors import GENERATION_TEXTS
 from rolecall.services.prompt import SUMMARY_HEADING
 from rolecall.storage.tables import JobRecord, MessageAlternative, utcnow
+from tests.background_fixtures import owner, settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.helpers import make_client, sign_up
 from tests.jobs.pass_helpers import TINY, add_turns, scene_on, small_window_config
-from tests.scene_helpers import Owner, e2e_config, post, scene_with, server_config, set_up_owner, stream
+from tests.scene_helpers import e2e_config, post, scene_with, server_config, stream
 
 TURNS = [f"Turn {i:02d}: " + "the lamp flickers and the sea keeps on at the rocks below the tower " * 2
          for i in range(12)]
 
 
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]),
-                         jobs=JobSettings(retry_delay=0, lease_seconds=30, tick_seconds=3600))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 async def _passes(client: httpx.AsyncClient, scene_id: str) -> dict:  # type: ignore[type-arg]
