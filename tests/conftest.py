@@ -24,6 +24,7 @@ from rolecall.app import create_app
 from rolecall.config import Settings, normalize_database_url
 from rolecall.crypto import generate_key_file_text
 from tests.helpers import make_client, sign_up
+from tests.scene_helpers import Owner, set_up_owner
 
 # Read once, then scrubbed from the environment so no test picks them up by accident.
 POSTGRES_URL = normalize_database_url(os.environ.get("DATABASE_URL", "")) or None
@@ -135,3 +136,9 @@ async def alice(client: httpx.AsyncClient) -> httpx.AsyncClient:
     response = await sign_up(client, "alice")
     assert response.status_code == 201, response.text
     return client
+
+
+@pytest.fixture
+async def owner(alice: httpx.AsyncClient) -> Owner:
+    """alice with her vault set up, for tests that build configs and scenes (tests/scene_helpers.py)."""
+    return await set_up_owner(alice)

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.axe import axe_core_path
+from tests.fakes.openai_compat import FakeOpenAI
 
 # CI machines are small and busy; a person would wait a few seconds too.
 expect.set_options(timeout=15_000)
@@ -138,6 +139,17 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    """One fake OpenAI-compatible upstream for a module's tests (``fake.reset()`` between tests)."""
+    server = FakeOpenAI()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

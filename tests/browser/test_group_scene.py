@@ -20,15 +20,6 @@ from tests.fakes.openai_compat import FakeOpenAI
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 @pytest.fixture
 def page(chromium: Any, loopback_server: Server, fake: FakeOpenAI) -> Iterator[Page]:

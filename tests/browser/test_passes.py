@@ -5,7 +5,6 @@ are scheduled and cancelled; the panel has no axe-core violations."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,6 @@ from tests.fakes.openai_compat import FakeOpenAI
 pytestmark = pytest.mark.browser
 SUMMARY = "Mara kept the lamp lit while the storm came in."
 
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_summarize_now_polish_and_schedules(chromium: Any, loopback_server: Server, fake: FakeOpenAI,

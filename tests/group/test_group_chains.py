@@ -5,27 +5,16 @@ Server-Accessible one answers; a character with its own preset speaks through it
 
 from __future__ import annotations
 
-import httpx
-import pytest
-
-from rolecall.config import NetworkSettings
 from rolecall.services import group_turns, presets
 from rolecall.services.presets import SlotInput
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, listening, say, usage_rows
-from tests.scene_helpers import Owner, e2e_config, patch, server_config, set_up_owner
+from tests.loopback_fixtures import settings  # noqa: F401
+from tests.scene_helpers import e2e_config, patch, server_config
 
 BACKUP_MODEL = "llama-3.1-8b-instant"
 
 
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 def _models(fake) -> list[str]:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from rolecall.jobs import tasks
 from rolecall.services import group_turns, jobs
 from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.storage.tables import JobRecord, utcnow
-from tests.background_fixtures import owner, settings  # noqa: F401
+from tests.background_fixtures import settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, listening, say, usage_rows
 from tests.helpers import csrf_headers, make_client, sign_up, until

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
-import pytest
-
-from rolecall.config import NetworkSettings
 from rolecall.services import cast, orchestrator
 from rolecall.services.cast import Member
 from rolecall.services.orchestrator import MODEL_REPLY_TOKENS, Said, mention, round_robin
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, say
-from tests.scene_helpers import Owner, e2e_config, server_config, set_up_owner
+from tests.loopback_fixtures import settings  # noqa: F401
+from tests.scene_helpers import Owner, e2e_config, server_config
 
 ADA, BRAM, CORA = (Member(i, n, "#6b7280", p, None, False) for p, (i, n) in
                    enumerate((("a", "Ada"), ("b", "Bram"), ("c", "Cora"))))
@@ -54,14 +51,6 @@ def test_mention_picks_the_earliest_name_in_the_last_line_only() -> None:
     assert mention((ADA, BRAM, muted(CORA)), [person("Cora?")]) is None
 
 
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 async def _pick(app, owner: Owner, scene: dict) -> orchestrator.Pick:  # type: ignore[type-arg]

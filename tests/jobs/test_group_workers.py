@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -18,17 +17,13 @@ from tests.conftest import REDIS_URL
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, listening, say
 from tests.helpers import until
-from tests.scene_helpers import Owner, server_config, set_up_owner
+from tests.scene_helpers import server_config
 
 
 @pytest.fixture
 def settings(worker_settings):  # type: ignore[no-untyped-def]
     return worker_settings
 
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 def _chats(fake) -> int:  # type: ignore[no-untyped-def]

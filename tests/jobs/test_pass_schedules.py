@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from rolecall.services import jobs, passes, schedules
 from rolecall.storage.tables import JobRecord, JobSchedule, utcnow
-from tests.background_fixtures import owner, settings  # noqa: F401
+from tests.background_fixtures import settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.helpers import csrf_headers, make_client, sign_up
 from tests.jobs.pass_helpers import add_turns, scene_on

@@ -16,7 +16,7 @@ from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.services.generation_errors import GENERATION_TEXTS
 from rolecall.services.prompt import SUMMARY_HEADING
 from rolecall.storage.tables import JobRecord, MessageAlternative, utcnow
-from tests.background_fixtures import owner, settings  # noqa: F401
+from tests.background_fixtures import settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.helpers import make_client, sign_up
 from tests.jobs.pass_helpers import TINY, add_turns, scene_on, small_window_config

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
-import pytest
-
-from rolecall.config import NetworkSettings
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
-from tests.scene_helpers import Owner, only, reply_text, scene_with, server_config, set_up_owner, stream
-
-
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
+from tests.loopback_fixtures import settings  # noqa: F401
+from tests.scene_helpers import Owner, only, reply_text, scene_with, server_config, stream
 
 
 async def test_a_message_streams_a_reply_and_both_are_stored(owner: Owner, fake_openai) -> None:  # type: ignore[no-untyped-def]

@@ -3,25 +3,14 @@ log, and keys handed over for End-to-End fallback slots."""
 
 from __future__ import annotations
 
-import httpx
-import pytest
-
-from rolecall.config import NetworkSettings
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
-from tests.scene_helpers import Owner, e2e_config, only, post, reply_text, scene_with, server_config, set_up_owner, stream
+from tests.loopback_fixtures import settings  # noqa: F401
+from tests.scene_helpers import Owner, e2e_config, only, post, reply_text, scene_with, server_config, stream
 
 TEXT = "The lamp is lit and the sea is calm"
 
 
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 async def chain(owner: Owner, *sections: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from rolecall.config import NetworkSettings
@@ -18,7 +17,6 @@ from tests.scene_helpers import (
     reply_text,
     scene_with,
     server_config,
-    set_up_owner,
     stream,
 )
 
@@ -30,10 +28,6 @@ def settings(make_settings):  # type: ignore[no-untyped-def]
     network = NetworkSettings(allow_private=["127.0.0.0/8"], read_timeout=1.0)
     return make_settings(network=network)
 
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 @pytest.fixture

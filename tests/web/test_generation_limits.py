@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from rolecall.config import LimitSettings, NetworkSettings
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
-from tests.scene_helpers import Owner, only, reply_text, scene_with, server_config, set_up_owner, stream
+from tests.scene_helpers import Owner, only, reply_text, scene_with, server_config, stream
 
 TEXT = "One two three four five six seven eight"
 
@@ -20,10 +19,6 @@ def settings(make_settings):  # type: ignore[no-untyped-def]
     network = NetworkSettings(allow_private=["127.0.0.0/8"], read_timeout=5.0)
     return make_settings(network=network, limits=LimitSettings(outbound_per_account=1, first_token_deadline=1.0))
 
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 async def roles(owner: Owner, scene: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]

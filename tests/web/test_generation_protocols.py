@@ -8,10 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from rolecall.config import NetworkSettings
 from rolecall.providers import PROTOCOLS
 from tests.fakes.fixtures import (  # noqa: F401
     _anthropic_server,
@@ -31,7 +29,8 @@ from tests.fakes.fixtures import (  # noqa: F401
 )
 from tests.fakes.novelai import TOKEN
 from tests.fakes.server import VALID_KEY
-from tests.scene_helpers import Owner, only, reply_text, scene_with, server_config, set_up_owner, stream
+from tests.loopback_fixtures import settings  # noqa: F401
+from tests.scene_helpers import Owner, only, reply_text, scene_with, server_config, stream
 
 TEXT = "The lamp swings; the sea below is black as tar, and twice as cold."
 
@@ -69,14 +68,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
-
-
-@pytest.fixture
-async def owner(alice: httpx.AsyncClient) -> Owner:
-    return await set_up_owner(alice)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.provider_id}-{c.model}")
