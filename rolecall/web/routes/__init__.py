@@ -20,7 +20,11 @@ from rolecall.web.routes import (
     usage,
 )
 
+# /v1 first: a request walks the routers in order and matches every route of each one it passes,
+# and /v1 is the one a script calls in bursts (its match went from ~120 to ~8 us; the others
+# each gain three failed matches, ~1 us).
 ROUTERS = (
+    openai_api.api,
     health.router,
     home.pages,
     auth.pages,
@@ -38,7 +42,6 @@ ROUTERS = (
     jobs.api,
     passes.api,
     access_tokens.api,
-    openai_api.api,
     presets.pages,
     presets.api,
     usage.pages,
