@@ -8,6 +8,7 @@ tightened to 0600 on start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, cast
@@ -72,8 +73,12 @@ def _ensure_sqlite_dir(url: str) -> None:
     database = Path(path)
     make_private_dir(database.parent)
     # Create the file ourselves, owner-only, so SQLite (and its -wal/-shm, which copy the
-    # database file's mode) never makes it world-readable.
-    os.close(os.open(database, os.O_RDONLY | os.O_CREAT, 0o600))
+    # database file's mode) never makes it world-readable. Only a missing one: closing any
+    # descriptor of the file drops every POSIX lock this process holds on it, so an engine already
+    # open here would lose its WAL lock, and another process closing its last connection would
+    # delete the WAL that engine still writes to (its writes then never reach other processes).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for name in (database, Path(f"{database}-wal"), Path(f"{database}-shm"), Path(f"{database}-journal")):
         if name.exists() and name.stat().st_mode & 0o077:
             os.chmod(name, 0o600)
