@@ -5,6 +5,9 @@ heartbeat renews the lease, and records the outcome. A job that raises a `Servic
 than a rate limit) fails at once with that error's message: the state it describes, such as an
 End-to-End key a background job cannot open (`connections.KeyUnavailable`), will not change by
 trying again. Any other exception is retried with a doubling delay until ``max_attempts``.
+A job's final failure (at once, after its last retry, or when the sweeper gives up on a job
+whose worker vanished every time) runs the job's failure hook, if it has one, with the reason:
+a group turn's ends its round (`services.group_turns.turn_gave_up`).
 
 `upkeep` runs in every consuming process: it re-delivers jobs whose worker vanished and fires
 due schedules (`services.schedules.claim_due`), each once however many workers run it.
@@ -18,7 +21,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from rolecall.services import jobs, schedules
@@ -29,6 +32,8 @@ from rolecall.storage.queue import Job
 log = logging.getLogger(__name__)
 MAX_RETRY_DELAY = 300.0
 FAILED = "The job failed ({kind}) and was not retried again."
+# Called as hook(res, reason, **params) once a job has failed for good.
+FailureHook = Callable[..., Awaitable[None]]
 
 
 def worker_name() -> str:
@@ -36,8 +41,9 @@ def worker_name() -> str:
 
 
 class Runner:
-    def __init__(self, table: Mapping[str, Job]) -> None:
+    def __init__(self, table: Mapping[str, Job], on_failure: Mapping[str, FailureHook] | None = None) -> None:
         self.table = table
+        self.on_failure = on_failure or {}
         self.owner = worker_name()
 
     async def run_job(self, res: Resources, job_id: str) -> None:
@@ -83,23 +89,38 @@ class Runner:
 
     async def _failed(self, res: Resources, lease: jobs.Lease, claimed: jobs.Claimed, exc: Exception) -> None:
         if isinstance(exc, ServiceError) and not isinstance(exc, RateLimited):
-            await jobs.fail(res.db, lease, exc.message)
+            if await jobs.fail(res.db, lease, exc.message):
+                await self._gave_up(res, claimed.name, claimed.params, exc.message)
             return
         kind = exc.message if isinstance(exc, ServiceError) else type(exc).__name__
         # The type only: an exception's text may carry what the job was handling.
         log.warning("job %s (%s) attempt %d failed: %s", claimed.id, claimed.name, claimed.attempt, kind)
         if claimed.attempt >= claimed.max_attempts:
-            await jobs.fail(res.db, lease, FAILED.format(kind=kind))
+            reason = FAILED.format(kind=kind)
+            if await jobs.fail(res.db, lease, reason):
+                await self._gave_up(res, claimed.name, claimed.params, reason)
             return
         delay = min(res.settings.jobs.retry_delay * 2 ** (claimed.attempt - 1), MAX_RETRY_DELAY)
         if await jobs.retry_later(res.db, lease, f"Attempt {claimed.attempt} failed ({kind}); retrying.", delay):
             await jobs.deliver(res, claimed.id, claimed.attempt, delay)
 
+    async def _gave_up(self, res: Resources, name: str, params: Mapping[str, Any], reason: str) -> None:
+        hook = self.on_failure.get(name)
+        if hook is None:
+            return
+        try:
+            await hook(res, reason, **params)
+        except Exception:  # the job's row already says why it failed
+            log.exception("the failure hook of a %s job failed", name)
+
     async def tick(self, res: Resources) -> None:
-        """One round of upkeep: lost jobs back to the queue, due schedules fired."""
+        """One round of upkeep: lost jobs back to the queue (or failed for good), due schedules fired."""
         stale_after = max(res.settings.jobs.lease_seconds, 2 * res.settings.jobs.tick_seconds)
-        for job_id, attempt in await jobs.sweep(res.db, stale_queued_after=stale_after):
+        swept = await jobs.sweep(res.db, stale_queued_after=stale_after)
+        for job_id, attempt in swept.again:
             await jobs.deliver(res, job_id, attempt, again=True)
+        for failed in swept.gave_up:
+            await self._gave_up(res, failed.name, failed.params, failed.error)
         for job_id in await schedules.claim_due(res.db, max_attempts=res.settings.jobs.max_attempts):
             await jobs.deliver(res, job_id, 0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolecall.jobs.runner import Runner
+from rolecall.jobs.runner import FailureHook, Runner
 from rolecall.services import accounts, catalog, group_turns, pass_jobs, passes
 from rolecall.services.jobs import RUN_JOB
 from rolecall.services.resources import Resources
@@ -27,6 +27,14 @@ async def refresh_models(res: Resources, config_id: str) -> dict[str, Any]:
 async def group_turn(res: Resources, account_id: str, scene_id: str, position: int, round: int) -> dict[str, Any]:
     """One auto-responder turn of a group scene (services.group_turns)."""
     return await group_turns.run_turn(res, account_id, scene_id, position, round)
+
+
+async def group_turn_failed(res: Resources, reason: str, account_id: str, scene_id: str, position: int,
+                            round: int) -> None:
+    """A turn that failed for good ends its round, so the panel does not wait for turns forever."""
+    await group_turns.turn_gave_up(res, scene_id, position, round, reason)
+
+
 async def summarize_scene(res: Resources, account_id: str, scene_id: str) -> dict[str, Any]:
     return await pass_jobs.summarize(res, account_id, scene_id)
 
@@ -48,9 +56,12 @@ JOBS: dict[str, Job] = {
     passes.REGENERATE_JOB: regenerate_reply,
 }
 
+# Run once a job has failed for good (services.jobs.fail), with the reason its owner sees.
+ON_FAILURE: dict[str, FailureHook] = {group_turns.TURN_JOB: group_turn_failed}
+
 
 def register_all(queue: JobQueue, table: dict[str, Job] | None = None) -> Runner:
     """Put the runner on the queue; the runner (for the upkeep loop) is returned."""
-    runner = Runner(JOBS if table is None else table)
+    runner = Runner(JOBS if table is None else table, ON_FAILURE)
     queue.register(RUN_JOB, runner.run_job)
     return runner

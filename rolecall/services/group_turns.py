@@ -18,7 +18,8 @@ retry gives the turn to the same character.
 Events on ``scene:<id>`` (dicts ``{"e": name, "d": data}``, no database write per chunk):
 ``turn_started`` {position, character_id, name, job_id}, ``delta`` (text), ``turn_done``
 {position, message_id, character_id}, ``notice`` {character_id, text, link}, ``turn_failed``
-{position, character_id, reason}, ``stopped`` {reason}.
+{position, character_id, reason}, ``stopped`` {reason}. A turn job that fails for any other reason
+(after its retries) ends its round too, through the job runner's failure hook (`turn_gave_up`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from rolecall.services.jobs import JobView
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import MessageView
 from rolecall.services.scenes import owned_scene
+from rolecall.storage.db import rowcount
 from rolecall.storage.scene_tables import Message, MessageAlternative, Scene
 
 TURN_JOB = "group_turn"
@@ -51,6 +53,7 @@ STOPPED = "Stopped."
 NOBODY = "Nobody is left to speak (everyone else is muted or just spoke)."
 NEW_MESSAGE = "A new message from you."
 NOT_GROUP = "Only a scene with two or more characters has auto-responder turns."
+GAVE_UP = "A turn could not be made, so the round stopped. {reason}"
 
 
 class TurnFailed(ServiceError):
@@ -132,6 +135,22 @@ async def _end_round(res: Resources, scene_id: str, round_at: int, reason: str) 
         await s.execute(update(Scene).where(Scene.id == scene_id, Scene.group_round == round_at)
                         .values(group_round=None))
     await _publish(res, scene_id, "stopped", {"reason": reason})
+
+
+async def turn_gave_up(res: Resources, scene_id: str, position: int, round_at: int, reason: str) -> None:
+    """A turn job failed for good (after its retries, or at once): its round ends, with the reason.
+    Nothing is said when the round already ended (a generation error ends it itself) or a newer
+    one runs. A reply its dead worker left streaming at the turn's position is kept, interrupted."""
+    async with res.db.begin() as s:
+        ended = await s.execute(update(Scene).where(Scene.id == scene_id, Scene.group_round == round_at)
+                                .values(group_round=None))
+        left = select(Message.id).where(Message.scene_id == scene_id, Message.position == position,
+                                        Message.role == "assistant")
+        await s.execute(update(MessageAlternative).where(MessageAlternative.message_id.in_(left),
+                                                         MessageAlternative.status == "streaming")
+                        .values(status="interrupted").execution_options(synchronize_session=False))
+    if rowcount(ended):
+        await _publish(res, scene_id, "stopped", {"reason": GAVE_UP.format(reason=reason)})
 
 
 # --- the job ---------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ re-delivers jobs whose worker vanished. Every step is therefore a conditional UP
 * `renew`, `record_progress`, `finish`, `retry_later` and `fail` change the row only while the
   caller still holds the lease, so a worker that lost its lease cannot write a result.
 * `sweep` turns rows whose lease expired (the worker died) back into ``queued`` with a note, or
-  ``failed`` once their attempts are used up, and returns the ids to deliver again.
+  ``failed`` once their attempts are used up, and returns the ids to deliver again and the
+  jobs it failed (their job's failure hook runs, `jobs.runner`).
 """
 
 from __future__ import annotations
@@ -226,28 +227,50 @@ async def record_progress(progress: Any) -> bool:
     return await _change(db, lease, progress={"value": progress})
 
 
-async def sweep(db: Sessions, *, stale_queued_after: float) -> list[tuple[str, int]]:
-    """Jobs to deliver again, as (id, attempt): those whose worker vanished (lease expired) and
-    queued ones nobody has taken for ``stale_queued_after`` seconds (a delivery that was lost)."""
+@dataclass(frozen=True)
+class GaveUp:
+    """A job the sweeper failed for good (its worker vanished on every attempt)."""
+
+    id: str
+    name: str
+    params: dict[str, Any]
+    error: str
+
+
+@dataclass(frozen=True)
+class Swept:
+    again: list[tuple[str, int]]  # (id, attempt) to deliver again
+    gave_up: list[GaveUp]
+
+
+async def sweep(db: Sessions, *, stale_queued_after: float) -> Swept:
+    """Jobs to deliver again: those whose worker vanished (lease expired) and queued ones nobody
+    has taken for ``stale_queued_after`` seconds (a delivery that was lost); and the jobs whose
+    worker vanished on their last attempt, now failed."""
     now = utcnow()
     again: list[tuple[str, int]] = []
+    gave_up: list[GaveUp] = []
     async with db() as s:
         expired = (await s.execute(select(JobRecord.id, JobRecord.lease_until, JobRecord.attempts,
-                                          JobRecord.max_attempts)
+                                          JobRecord.max_attempts, JobRecord.name, JobRecord.params)
                                    .where(JobRecord.status == "running", JobRecord.lease_until < now))).all()
         stale = (await s.execute(select(JobRecord.id, JobRecord.attempts).where(
             JobRecord.status == "queued", JobRecord.run_after < now - timedelta(seconds=stale_queued_after)))).all()
-    for job_id, lease_until, attempts, max_attempts in expired:
-        gave_up = attempts >= max_attempts
+    for job_id, lease_until, attempts, max_attempts, name, params in expired:
+        failed = attempts >= max_attempts
         values: dict[str, Any] = (
-            {"status": "failed", "error": GAVE_UP.format(n=attempts), "finished_at": now} if gave_up
+            {"status": "failed", "error": GAVE_UP.format(n=attempts), "finished_at": now} if failed
             else {"status": "queued", "note": INTERRUPTED.format(n=attempts), "run_after": now})
         async with db.begin() as s:
             moved = await s.execute(
                 update(JobRecord).where(JobRecord.id == job_id, JobRecord.status == "running",
                                         JobRecord.lease_until == lease_until)
                 .values(lease_owner=None, lease_until=None, **values).execution_options(synchronize_session=False))
-        if moved.rowcount == 1 and not gave_up:  # type: ignore[attr-defined]
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # renewed or swept by another worker meanwhile
+        if failed:
+            gave_up.append(GaveUp(job_id, name, dict(params or {}), values["error"]))
+        else:
             again.append((job_id, attempts))
     for job_id, attempts in stale:
         async with db.begin() as s:  # push run_after on, so only one sweeper re-delivers it
@@ -257,7 +280,7 @@ async def sweep(db: Sessions, *, stale_queued_after: float) -> list[tuple[str, i
                 .execution_options(synchronize_session=False))
         if moved.rowcount == 1:  # type: ignore[attr-defined]
             again.append((job_id, attempts))
-    return again
+    return Swept(again, gave_up)
 
 
 async def get(db: Sessions, account_id: str, job_id: str) -> JobView:
