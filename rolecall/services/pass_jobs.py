@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rolecall.providers import ChatMessage, ChatRequest
-from rolecall.services import jobs, messages, schedules
+from rolecall.services import jobs, messages, passes, schedules
 from rolecall.services.errors import Invalid, NotFound
 from rolecall.services.gateway import preset_use, system_prompt
 from rolecall.services.pass_generation import Generated, PassFailed, Target, Unfit, generate
@@ -160,6 +160,8 @@ async def polish(res: Resources, account_id: str, scene_id: str, message_id: str
     if done is not None:
         return {"alternative": done}
     turn = await _turn(res, account_id, scene_id, message_id)
+    if await passes.still_writing(res.db, message_id):  # a Regenerate or Continue began after the click
+        raise PassFailed(passes.STILL_WRITING)
     async with res.db() as s:
         text = await s.scalar(select(MessageAlternative.text).join(Message, Message.id == MessageAlternative.message_id)
                               .where(Message.id == message_id, MessageAlternative.idx == Message.active))

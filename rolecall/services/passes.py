@@ -19,13 +19,13 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from rolecall.services import jobs, schedules
-from rolecall.services.errors import Invalid, NotFound
+from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.jobs import JobView
 from rolecall.services.messages import NO_SUCH_MESSAGE
 from rolecall.services.resources import Resources
 from rolecall.services.scenes import NO_SUCH_SCENE
 from rolecall.storage.db import Sessions
-from rolecall.storage.scene_tables import Message, Scene, SceneSummary
+from rolecall.storage.scene_tables import Message, MessageAlternative, Scene, SceneSummary
 from rolecall.storage.tables import JobRecord, utcnow
 
 SUMMARY_JOB = "summarize_scene"
@@ -36,6 +36,7 @@ JOB_NAMES = tuple(KINDS)
 DEFAULT_NIGHTLY = "03:00"
 MAX_AHEAD = timedelta(days=366)
 RECENT = 20
+STILL_WRITING = "This reply is still being written. Polish it once it has finished."
 Kind = Literal["summary", "regenerate"]
 
 
@@ -110,8 +111,18 @@ async def summarize_now(res: Resources, account_id: str, scene_id: str) -> PassV
     return await _start(res, account_id, SUMMARY_JOB, {"scene_id": scene_id})
 
 
+async def still_writing(db: Sessions, message_id: str) -> bool:
+    """The reply's shown version is streaming (a send, Regenerate or Continue not finished yet)."""
+    async with db() as s:
+        return await s.scalar(select(MessageAlternative.status).join(Message, Message.id == MessageAlternative.message_id)
+                              .where(Message.id == message_id, MessageAlternative.idx == Message.active)) == "streaming"
+
+
 async def polish_now(res: Resources, account_id: str, scene_id: str, message_id: str) -> PassView:
+    """Start a polish of a finished reply; one still being written is refused (its text is not final)."""
     await _check_scene(res.db, account_id, scene_id, message_id)
+    if await still_writing(res.db, message_id):
+        raise Conflict(STILL_WRITING, field="message_id")
     return await _start(res, account_id, POLISH_JOB, {"scene_id": scene_id, "message_id": message_id})
 
 

@@ -94,6 +94,7 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/catalog/stars"): (404,),
     ("post", "/api/scenes"): (404,),  # a character id that is not yours
     ("patch", "/api/scenes/{scene_id}/messages/{message_id}"): (409,),  # editing a reply still being written
+    ("post", "/api/scenes/{scene_id}/messages/{message_id}/polish"): (409,),  # polishing one still being written
     # A chain naming a config the account does not have is a 404; a second preset of the same name a 409.
     ("post", "/api/presets"): (404, 409),
     ("patch", "/api/presets/{preset_id}"): (409,),

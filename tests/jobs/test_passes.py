@@ -4,6 +4,7 @@ retry), failures with their reason, and an End-to-End chain that fails without a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -15,10 +16,11 @@ from rolecall.services import jobs, pass_jobs, passes, usage
 from rolecall.services.connections import E2E_IN_BACKGROUND
 from rolecall.services.generation_errors import GENERATION_TEXTS
 from rolecall.services.prompt import SUMMARY_HEADING
+from rolecall.storage.scene_tables import Message
 from rolecall.storage.tables import JobRecord, MessageAlternative, utcnow
 from tests.background_fixtures import settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
-from tests.helpers import make_client, sign_up
+from tests.helpers import make_client, sign_up, until
 from tests.jobs.pass_helpers import TINY, add_turns, scene_on, small_window_config
 from tests.scene_helpers import e2e_config, post, scene_with, server_config, stream
 
@@ -169,3 +171,29 @@ async def test_an_outage_is_retried_with_its_reason_and_then_succeeds(app, owner
     view = await jobs.get(res.db, owner.account_id, started.job_id)
     assert (view.status, view.attempts) == ("done", 2)
     assert (await passes.summary_of(res.db, owner.account_id, scene["id"])).text == "SUMMARY: after the outage."  # type: ignore[union-attr]
+
+
+async def test_polish_of_a_reply_still_being_written_is_refused(app, owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    res = app.state.res
+    config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
+    scene = await scene_on(owner, config_id)
+    fake_openai.reply.text = "one two three four five six seven eight nine ten"
+    fake_openai.plan.chunk_delay = 0.2
+    sending = asyncio.create_task(stream(owner.client, f"/api/scenes/{scene['id']}/messages", {"text": "Go on."}))
+
+    async def streaming_reply() -> str | None:
+        async with res.db() as s:
+            return await s.scalar(select(Message.id).join(MessageAlternative).where(
+                Message.scene_id == scene["id"], MessageAlternative.status == "streaming"))
+
+    reply_id = await until(streaming_reply)
+    polish = f"/api/scenes/{scene['id']}/messages/{reply_id}/polish"
+    refused = await post(owner.client, polish, {})
+    assert refused.status_code == 409
+    error = refused.json()
+    assert (error["ok"], error["code"], error["error"], error["field"]) == (False, "conflict", passes.STILL_WRITING,
+                                                                          "message_id")
+    assert (await _passes(owner.client, scene["id"]))["passes"] == []
+    await sending
+    started = await post(owner.client, polish, {})
+    assert started.status_code == 202, started.text
