@@ -4,8 +4,9 @@ A pass is a background job (services/jobs.py) named in `JOB_NAMES`, whose params
 (and reply) it works on; what it does is in services/pass_jobs.py. The scene reads its passes
 back from the job rows (status queued, running, done or failed with the reason) and its
 schedules from `job_schedule` (services/schedules.py): "regenerate this reply at 03:00" is a
-one-off schedule, "summarize every night" a daily one. Daily times are UTC: accounts have no
-time zone, and the page shows the next run in the browser's own time.
+one-off schedule, "summarize every night" a daily one. Times are the person's: the schedule keeps
+the IANA time zone their browser sends (UTC when none), a nightly time is on that zone's clock
+(daylight saving included), and a "regenerate at" time without a UTC offset is read in it.
 
 Another account's scene, reply or schedule answers `NotFound`, like every object.
 """
@@ -72,9 +73,10 @@ class PassSchedule:
     scene_id: str
     message_id: str | None
     repeats: bool  # every night (daily_at) or once (run_at)
-    daily_at: str | None  # "HH:MM", UTC
+    daily_at: str | None  # "HH:MM" on the clock of time_zone
     next_run_at: str
     last_job_id: str | None
+    time_zone: str  # IANA name, the person's
 
 
 def _pass(job: JobView, params: dict[str, Any], scheduled: bool) -> PassView:
@@ -86,7 +88,7 @@ def _schedule(view: schedules.ScheduleView) -> PassSchedule:
     params = view.params or {}
     return PassSchedule(view.id, KINDS.get(view.job_name, view.job_name), params.get("scene_id", ""),
                         params.get("message_id"), not view.run_once, None if view.run_once else view.daily_at,
-                        view.next_run_at, view.last_job_id)
+                        view.next_run_at, view.last_job_id, view.time_zone)
 
 
 async def _check_scene(db: Sessions, account_id: str, scene_id: str, message_id: str | None = None) -> None:
@@ -148,11 +150,14 @@ async def summary_of(db: Sessions, account_id: str, scene_id: str) -> SummaryVie
 
 # --- schedules ---------------------------------------------------------------------------------
 
-def _run_at(value: datetime | None) -> datetime:
+def _run_at(value: datetime | None, time_zone: str | None) -> datetime:
     if value is None:
         raise Invalid("Say when: a date and time.", field="run_at")
-    if value.tzinfo is None:
-        raise Invalid("Give the time with its UTC offset (for example 2026-12-06T03:00:00+01:00).", field="run_at")
+    if value.tzinfo is None:  # a wall-clock time: the person's own, when they said which zone
+        if time_zone is None:
+            raise Invalid("Give the time with its UTC offset (for example 2026-12-06T03:00:00+01:00) "
+                          "or your time zone.", field="run_at")
+        value = value.replace(tzinfo=schedules.zone(time_zone))
     value = value.astimezone(UTC)
     now = utcnow()
     if value <= now:
@@ -163,23 +168,27 @@ def _run_at(value: datetime | None) -> datetime:
 
 
 async def add_schedule(res: Resources, account_id: str, *, kind: Kind, scene_id: str, message_id: str | None = None,
-                       run_at: datetime | None = None, daily_at: str | None = None) -> PassSchedule:
-    """"Regenerate this reply at <run_at>" (once), or "summarize every night at <daily_at> UTC"."""
+                       run_at: datetime | None = None, daily_at: str | None = None,
+                       time_zone: str | None = None) -> PassSchedule:
+    """"Regenerate this reply at <run_at>" (once), or "summarize every night at <daily_at>", both in
+    the person's ``time_zone`` (an IANA name; UTC when None)."""
+    schedules.zone(time_zone)  # an unknown zone is refused before anything else
     if kind == "regenerate":
         if message_id is None:
             raise Invalid("Say which reply to regenerate.", field="message_id")
-        at = _run_at(run_at)
+        at = _run_at(run_at, time_zone)
         await _check_scene(res.db, account_id, scene_id, message_id)
         params = {"account_id": account_id, "scene_id": scene_id, "message_id": message_id}
         view = await schedules.add(res.db, label=f"regenerate:{message_id}:{at.isoformat()}", job_name=REGENERATE_JOB,
-                                   params=params, account_id=account_id, first_run_at=at, run_once=True)
+                                   params=params, account_id=account_id, first_run_at=at, run_once=True,
+                                   time_zone=time_zone)
         return _schedule(view)
     await _check_scene(res.db, account_id, scene_id)
     daily = daily_at or DEFAULT_NIGHTLY
     schedules.next_time(daily_at=daily, every_seconds=None, after=utcnow())  # checks the HH:MM form
     view = await schedules.add(res.db, label=f"summary:{scene_id}", job_name=SUMMARY_JOB,
                                params={"account_id": account_id, "scene_id": scene_id}, account_id=account_id,
-                               daily_at=daily)
+                               daily_at=daily, time_zone=time_zone)
     return _schedule(view)
 
 

@@ -52,7 +52,7 @@ class JobRecord(Base):
 
 
 class JobSchedule(Base):
-    """A job that fires on a schedule: every day at a UTC time, or every N seconds.
+    """A job that fires on a schedule: every day at a time of day in ``time_zone``, or every N seconds.
 
     Every worker's scheduler loop claims due rows by moving ``next_run_at`` forward with a
     conditional UPDATE (``WHERE next_run_at = <the value read>``); only the worker whose UPDATE
@@ -70,7 +70,9 @@ class JobSchedule(Base):
     label: Mapped[str] = mapped_column(String(120))
     job_name: Mapped[str] = mapped_column(String(80))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    daily_at: Mapped[str | None] = mapped_column(String(5))  # "HH:MM", UTC
+    daily_at: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" on the clock of time_zone
+    # The IANA zone the person meant (their browser's); next_run_at is always UTC.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     every_seconds: Mapped[int | None] = mapped_column(Integer)
     # A one-off ("regenerate this reply at 03:00"): fired once at ``next_run_at``, then removed.
     run_once: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

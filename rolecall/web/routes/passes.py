@@ -54,10 +54,11 @@ class ScheduleOut(BaseModel):
     kind: Literal["summary", "regenerate"]
     scene_id: str
     message_id: str | None
-    repeats: bool = Field(description="Every night at daily_at (UTC), or once at next_run_at")
-    daily_at: str | None = Field(description='"HH:MM", UTC')
-    next_run_at: str
+    repeats: bool = Field(description="Every night at daily_at, or once at next_run_at")
+    daily_at: str | None = Field(description='"HH:MM" on the clock of time_zone')
+    next_run_at: str = Field(description="UTC, with its offset")
     last_job_id: str | None
+    time_zone: str = Field(description="The IANA time zone the times were given in (UTC when none was)")
 
     @classmethod
     def of(cls, s: PassSchedule) -> ScheduleOut:
@@ -72,11 +73,14 @@ class ScenePassesOut(BaseModel):
 
 class ScheduleIn(BaseModel):
     kind: Literal["summary", "regenerate"] = Field(description='"regenerate": one reply, once at run_at; '
-                                                   '"summary": the scene, every night at daily_at (UTC)')
+                                                   '"summary": the scene, every night at daily_at')
     scene_id: str = Field(max_length=40)
     message_id: str | None = Field(None, max_length=40, description="The reply to regenerate")
-    run_at: datetime | None = Field(None, description="When to regenerate, with its UTC offset")
-    daily_at: str | None = Field(None, max_length=5, description='"HH:MM" in UTC; 03:00 when left out')
+    run_at: datetime | None = Field(None, description="When to regenerate: with its UTC offset, or without one "
+                                    "to mean that time in time_zone")
+    daily_at: str | None = Field(None, max_length=5, description='"HH:MM" in time_zone; 03:00 when left out')
+    time_zone: str | None = Field(None, max_length=64, description="An IANA time zone (the browser's "
+                                  "Intl.DateTimeFormat().resolvedOptions().timeZone); UTC when left out")
 
 
 class ScheduleList(BaseModel):
@@ -109,7 +113,7 @@ async def polish(res: ResourcesDep, account: CurrentAccount, scene_id: str, mess
 async def create_schedule(res: ResourcesDep, account: CurrentAccount, body: ScheduleIn) -> ScheduleOut:
     return ScheduleOut.of(await passes.add_schedule(res, account.id, kind=body.kind, scene_id=body.scene_id,
                                                     message_id=body.message_id, run_at=body.run_at,
-                                                    daily_at=body.daily_at))
+                                                    daily_at=body.daily_at, time_zone=body.time_zone))
 
 
 @api.get("/schedules", response_model=ScheduleList, summary="Your scheduled passes, soonest first")

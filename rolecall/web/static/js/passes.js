@@ -1,7 +1,8 @@
 // Post-production in a scene: the summary, "Summarize now" / "Summarize nightly", and per reply
 // "Polish" and "Regenerate at…", each a background job whose status (queued, running, done,
-// failed with its reason) is shown in the Post-production panel. Daily times are UTC (accounts
-// have no time zone); the next run is shown in this browser's time.
+// failed with its reason) is shown in the Post-production panel. Times are the person's: every
+// schedule is sent with this browser's IANA time zone (a nightly time is on that clock, daylight
+// saving included), and times are shown in it.
 // The reply buttons are added to the items scene.js renders (watched with a MutationObserver) and
 // carry data-pass-action, which scene.js ignores. When a pass changes a reply, the page asks
 // scene.js to reload the scene with a "scene:changed" event on its root.
@@ -23,7 +24,10 @@ const KIND_NAMES = { summary: "Summary", polish: "Polish of a reply", regenerate
 const STATUS_NAMES = { queued: "queued", running: "running", done: "done", failed: "failed" };
 const S = { state: null, timer: 0, seen: new Map() };
 
-const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+// A schedule made in another zone (another device) says which.
+const zoneNote = (zone) => (zone && zone !== ZONE ? ` (${zone})` : "");
 
 function reply(messageId) {
   const body = root.querySelector(`[data-message-id="${CSS.escape(messageId ?? "")}"] .msg__body`);
@@ -61,7 +65,7 @@ function passItem(pass) {
 
 function scheduleItem(schedule) {
   const what = schedule.kind === "summary"
-    ? `Summary every night at ${schedule.daily_at} UTC`
+    ? `Summary every night at ${schedule.daily_at}${zoneNote(schedule.time_zone)}`
     : `Regenerate ${reply(schedule.message_id)}`;
   const cancel = el("button", { type: "button", className: "btn-link", textContent: "Cancel" });
   cancel.dataset.passAction = "cancel";
@@ -170,7 +174,8 @@ function scheduleForm(item) {
     event.preventDefault();
     try {
       await api("/api/schedules", { method: "POST", body: {
-        kind: "regenerate", scene_id: sceneId, message_id: item.dataset.messageId, run_at: new Date(input.value).toISOString() } });
+        kind: "regenerate", scene_id: sceneId, message_id: item.dataset.messageId, run_at: new Date(input.value).toISOString(),
+        time_zone: ZONE } });
       form.remove();
       $("passes-live").textContent = "Regeneration scheduled.";
       panel.open = true;
@@ -195,7 +200,7 @@ function onClick(event) {
   } else if (action === "schedule-regenerate") scheduleForm(item);
   else if (action === "summarize") act(() => api(`${base}/summary`, { method: "POST" }));
   else if (action === "nightly") {
-    act(() => api("/api/schedules", { method: "POST", body: { kind: "summary", scene_id: sceneId, daily_at: $("nightly-time").value || "03:00" } }));
+    act(() => api("/api/schedules", { method: "POST", body: { kind: "summary", scene_id: sceneId, daily_at: $("nightly-time").value || "03:00", time_zone: ZONE } }));
   } else if (action === "cancel") act(() => api(`/api/schedules/${encodeURIComponent(button.dataset.scheduleId)}`, { method: "DELETE" }));
 }
 
