@@ -1,12 +1,14 @@
 """Post-production in the scene page: Summarize now shows the pass queued or running, then done,
 and the summary; Polish adds a marked alternative; a nightly summary and a one-off regeneration
-are scheduled and cancelled; the panel has no axe-core violations."""
+are scheduled in the person's own time zone and cancelled; the panel has no axe-core violations."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -23,7 +25,8 @@ SUMMARY = "Mara kept the lamp lit while the storm came in."
 
 def test_summarize_now_polish_and_schedules(chromium: Any, loopback_server: Server, fake: FakeOpenAI,
                                             axe_script: Path) -> None:
-    person = sign_up(chromium, loopback_server, bypass_csp=True)  # axe-core goes in as an inline script
+    # axe-core goes in as an inline script; the browser is in New York, whatever the machine's zone.
+    person = sign_up(chromium, loopback_server, bypass_csp=True, timezone_id="America/New_York", locale="en-US")
     page = person.page
     config_id = add_server_config(person, "Router", fake)
     scene_with(person, loopback_server, config_id, "gpt-4o-mini")
@@ -61,10 +64,13 @@ def test_summarize_now_polish_and_schedules(chromium: Any, loopback_server: Serv
     expect(page.locator('.msg[data-role="assistant"]').last.locator(".msg__mark")).to_have_text("polished")
     expect(page.locator('.msg[data-role="assistant"]').last).to_have_attribute("data-alternatives", "2")
 
-    # Schedule: nightly summary, and a one-off regeneration in an hour (the form's default).
+    # Schedule: nightly summary at 03:00 New York time, and a one-off regeneration in an hour (the
+    # form's default).
     panel.get_by_role("button", name="Summarize nightly").click()
     schedules = panel.locator('[data-role="schedules"]')
-    expect(schedules).to_contain_text("Summary every night at 03:00 UTC")
+    expect(schedules.locator('li[data-kind="summary"]')).to_contain_text("Summary every night at 03:00")
+    expect(schedules.locator('li[data-kind="summary"]')).to_contain_text(re.compile(r"next run .* 3:00\sAM"))
+    expect(schedules).not_to_contain_text("UTC")
     expect(panel.get_by_role("button", name="Summarize nightly")).to_be_disabled()
     later = "Regenerate at… (schedule a new version of this reply)"
     page.locator('.msg[data-role="assistant"]').last.get_by_role("button", name=later).click()
@@ -73,8 +79,11 @@ def test_summarize_now_polish_and_schedules(chromium: Any, loopback_server: Serv
     page.get_by_role("button", name="Schedule", exact=True).click()
     expect(schedules.locator('li[data-kind="regenerate"]')).to_contain_text("next run")
     listed = api(page, "GET", "/api/schedules")["schedules"]
-    assert sorted(s["kind"] for s in listed) == ["regenerate", "summary"]
-    schedules.get_by_role("button", name="Cancel: Summary every night at 03:00 UTC").click()
+    assert sorted((s["kind"], s["time_zone"]) for s in listed) == [("regenerate", "America/New_York"),
+                                                                   ("summary", "America/New_York")]
+    nightly = next(s for s in listed if s["kind"] == "summary")
+    assert datetime.fromisoformat(nightly["next_run_at"]).astimezone(ZoneInfo("America/New_York")).hour == 3
+    schedules.get_by_role("button", name="Cancel: Summary every night at 03:00").click()
     expect(schedules.locator('li[data-kind="summary"]')).to_have_count(0)
     expect(panel.get_by_role("button", name="Summarize nightly")).to_be_enabled()
     assert [s["kind"] for s in api(page, "GET", "/api/schedules")["schedules"]] == ["regenerate"]
