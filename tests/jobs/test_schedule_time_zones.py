@@ -96,7 +96,7 @@ async def test_a_regeneration_at_a_local_wall_clock_time(app, owner, fake_openai
     assert plain.json()["time_zone"] == "UTC" and plain.json()["next_run_at"].endswith("T03:00:00+00:00")
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "../../../etc/passwd", "/etc/localtime", "Europe/", "x" * 65])
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "../../../passwd", "/etc/localtime", "Europe/", "x" * 65])
 async def test_an_unknown_time_zone_is_refused_with_the_field(app, owner, fake_openai, zone) -> None:  # type: ignore[no-untyped-def]
     scene_id, _ = await _scene_with_reply(app, owner, fake_openai)
     refused = await post(owner.client, "/api/schedules", {"kind": "summary", "scene_id": scene_id, "time_zone": zone})
