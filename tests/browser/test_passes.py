@@ -5,8 +5,8 @@ are scheduled in the person's own time zone and cancelled; the panel has no axe-
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -13,7 +13,7 @@ from rolecall.jobs.runner import FAILED
 from rolecall.services import group_turns, jobs
 from rolecall.storage.scene_tables import Message, MessageAlternative
 from rolecall.storage.tables import JobRecord, utcnow
-from tests.background_fixtures import owner, settings  # noqa: F401
+from tests.background_fixtures import settings  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, listening, say
 from tests.helpers import until

@@ -15,7 +15,7 @@ from rolecall.services.errors import Invalid
 from rolecall.storage import migrate
 from rolecall.storage.db import make_engine
 from rolecall.storage.tables import JobSchedule, utcnow
-from tests.background_fixtures import owner, settings  # noqa: F401
+from tests.background_fixtures import settings  # noqa: F401
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
 from tests.fakes.server import VALID_KEY
 from tests.jobs.pass_helpers import add_turns, scene_on
