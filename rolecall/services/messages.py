@@ -101,14 +101,17 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
 
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
+    Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
     """
-    first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id)
-                  .order_by(SceneCharacter.position).limit(1).scalar_subquery())
-    if character_id is not None:
-        first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id,
-                                                                SceneCharacter.character_id == character_id)
-                      .scalar_subquery())
     async with db() as s:
+        if character_id is None and action != "send" and message_id is not None:
+            character_id = await _group_author(s, scene_id, message_id)
+        first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id)
+                      .order_by(SceneCharacter.position).limit(1).scalar_subquery())
+        if character_id is not None:
+            first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id,
+                                                                    SceneCharacter.character_id == character_id)
+                          .scalar_subquery())
         # The scene and its first cast member in one statement (columns, not ORM objects).
         scene = (await s.execute(
             select(Scene.title, Scene.description, Scene.model_section, Scene.model_id, Character.id,
@@ -189,6 +192,15 @@ async def _group_context(s: AsyncSession, scene_id: str, character_id: str) -> _
                                                  .where(Message.scene_id == scene_id, Message.role == "assistant"))}
     preset = next((p for c, _, p in cast if c == character_id), None)
     return _Group(speakers, {c: n for c, n, _ in cast}, preset)
+
+
+async def _group_author(s: AsyncSession, scene_id: str, message_id: str) -> str | None:
+    """The author of a reply in a group scene (two or more cast members) while still in its cast."""
+    cast = (await s.execute(select(SceneCharacter.character_id).where(SceneCharacter.scene_id == scene_id))).scalars().all()
+    if len(cast) < 2:
+        return None
+    author = await s.scalar(select(Message.character_id).where(Message.id == message_id, Message.scene_id == scene_id))
+    return author if author in cast else None
 
 
 def _as_heard(line: Line, author: str | None, speaker: str | None, names: Mapping[str, str]) -> Line:

@@ -10,7 +10,7 @@ from rolecall.services.presets import SlotInput
 from tests.fakes.server import VALID_KEY
 from tests.group.helpers import group_scene, listening, say, usage_rows
 from tests.loopback_fixtures import settings  # noqa: F401
-from tests.scene_helpers import e2e_config, patch, server_config
+from tests.scene_helpers import character, e2e_config, only, patch, post, server_config, stream
 
 BACKUP_MODEL = "llama-3.1-8b-instant"
 
@@ -52,3 +52,32 @@ async def test_a_character_with_its_own_preset_speaks_through_its_chain(app, own
     assert _models(fake_openai) == ["gpt-4o-mini", BACKUP_MODEL]  # Ada: the scene's model; Bram: his own
     shown = (await owner.client.get(f"/api/scenes/{scene['id']}")).json()["messages"]
     assert [m["model"]["model_id"] for m in shown if m["role"] == "assistant"] == ["gpt-4o-mini", BACKUP_MODEL]
+
+
+async def test_regenerate_and_continue_speak_as_the_replys_author(app, owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    res = app.state.res
+    config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
+    await presets.create(res.db, res.settings, owner.account_id, name="Plain")
+    own = await presets.create(res.db, res.settings, owner.account_id, name="Bob's",
+                               slots=[SlotInput(config_id, BACKUP_MODEL)])
+    ada = await character(owner.client, "Ada", persona="A chemist who speaks in formulas.", first_message="")
+    bob = await character(owner.client, "Bob", persona="A sailor who sings every answer.", first_message="")
+    scene = (await post(owner.client, "/api/scenes", {"character_ids": [ada["id"], bob["id"]]})).json()
+    await patch(owner.client, f"/api/scenes/{scene['id']}", {"model": {"section": config_id, "model_id": "gpt-4o-mini"}})
+    await patch(owner.client, f"/api/scenes/{scene['id']}/group", {"turn_limit": 2})
+    await patch(owner.client, f"/api/scenes/{scene['id']}/cast/{bob['id']}", {"preset_id": own.id})
+    await say(owner.client, scene["id"], "Evening.")
+    await res.queue.drain()
+    shown = (await owner.client.get(f"/api/scenes/{scene['id']}")).json()["messages"]
+    bobs = next(m for m in shown if m["character_id"] == bob["id"])
+    fake_openai.requests.clear()
+    for action in ("regenerate", "continue"):
+        events = await stream(owner.client, f"/api/scenes/{scene['id']}/messages/{bobs['id']}/{action}")
+        assert only(events, "done")["character_id"] == bob["id"]
+    for request in [r.json() for r in fake_openai.requests if r.path.endswith("/chat/completions")]:
+        assert request["model"] == BACKUP_MODEL  # Bob's own preset, not the scene's model
+        system = request["messages"][0]["content"]
+        assert "A sailor who sings every answer." in system and "formulas" not in system
+        # Ada's line reaches Bob as hers, not as his own words.
+        assert {"role": "user", "content": f"Ada: {fake_openai.reply.text}"} in request["messages"]
+    assert len(fake_openai.requests) == 2
