@@ -15,7 +15,8 @@ replaces it (deletes it and generates the turn again); if the reply was already 
 goes on to the next turn. The speaker an attempt picked is kept as the job's progress, so a
 retry gives the turn to the same character.
 
-Events on ``scene:<id>`` (dicts ``{"e": name, "d": data}``, no database write per chunk):
+Events on ``scene:<id>`` (dicts ``{"e": name, "d": data}``, kept with ids by `scene_events` for pages
+that connect late; no database write per chunk):
 ``turn_started`` {position, character_id, name, job_id}, ``delta`` (text), ``turn_done``
 {position, message_id, character_id}, ``notice`` {character_id, text, link}, ``turn_failed``
 {position, character_id, reason}, ``stopped`` {reason}. A turn job that fails for any other reason
@@ -33,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from rolecall.services import cast, gateway, jobs, messages, orchestrator
+from rolecall.services import cast, gateway, jobs, messages, orchestrator, scene_events
 from rolecall.services.connections import ServerKey
 from rolecall.services.errors import Conflict, ServiceError
 from rolecall.services.generation_errors import GenerationError
@@ -63,8 +64,7 @@ class TurnFailed(ServiceError):
     code = "turn_failed"
 
 
-def channel(scene_id: str) -> str:
-    return f"scene:{scene_id}"
+channel = scene_events.channel  # the scene's kept events: a page that connects late reads the turn so far
 
 
 def control(scene_id: str) -> str:
@@ -76,7 +76,7 @@ def turn_key(scene_id: str, position: int) -> str:
 
 
 async def _publish(res: Resources, scene_id: str, name: str, data: Any) -> None:
-    await res.pubsub.publish(channel(scene_id), {"e": name, "d": data})
+    await scene_events.publish(res, scene_id, name, data)
 
 
 # --- the person's side: a message, Stop, the state ------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,9 @@ from sqlalchemy import select
 from rolecall.services import group_turns
 from rolecall.services.resources import Resources
 from rolecall.storage.generation_tables import UsageEvent
-from tests.scene_helpers import character, patch, post
+from tests.fakes.server import VALID_KEY
+from tests.helpers import sign_up, until
+from tests.scene_helpers import character, patch, post, server_config, set_up_owner
 
 
 async def group_scene(client: httpx.AsyncClient, names: tuple[str, ...] = ("Ada", "Bram"), *,
@@ -54,18 +57,19 @@ class Heard:
 async def listening(res: Resources, scene_id: str) -> AsyncIterator[Heard]:
     """Everything published on the scene's channel while the block runs (as the event stream hears it)."""
     heard = Heard()
-    async with res.pubsub.subscribe(group_turns.channel(scene_id)) as messages:
-        async def collect() -> None:
-            async for message in messages:
-                heard.events.append((message["e"], message["d"]))
+    kept, _ = await res.pubsub.kept(group_turns.channel(scene_id), None)
 
-        task = asyncio.create_task(collect())
-        try:
-            yield heard
-        finally:
-            await asyncio.sleep(0.05)  # the last publications reach the queue
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async def collect() -> None:
+        async for _, message in res.pubsub.follow(group_turns.channel(scene_id), kept[-1][0] if kept else None):
+            heard.events.append((message["e"], message["d"]))
+
+    task = asyncio.create_task(collect())
+    try:
+        yield heard
+    finally:
+        await asyncio.sleep(0.05)  # the last publications reach the reader
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def usage_rows(app, account_id: str) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
@@ -76,3 +80,62 @@ async def usage_rows(app, account_id: str) -> list[tuple[str, str, str]]:  # typ
         rows = await s.execute(select(UsageEvent.outcome, UsageEvent.model, UsageEvent.reason)
                                .where(UsageEvent.account_id == account_id).order_by(UsageEvent.at))
         return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One event of `GET /api/scenes/{id}/events` as the browser's EventSource reads it."""
+
+    id: str | None
+    name: str
+    data: Any
+
+
+async def watch(client: httpx.AsyncClient, scene_id: str, stop: Callable[[list[Frame]], bool], *,
+                last_id: str | None = None) -> list[Frame]:
+    """Read the scene's event stream over real HTTP (`tests.helpers.serving`) until ``stop(frames)``,
+    then hang up, as a page that closes or loses its connection does."""
+    frames: list[Frame] = []
+    headers = {"Last-Event-ID": last_id} if last_id else {}
+
+    async def read() -> None:
+        async with client.stream("GET", f"/api/scenes/{scene_id}/events", headers=headers) as response:
+            assert response.status_code == 200
+            buffer = ""
+            async for chunk in response.aiter_text():
+                buffer += chunk
+                *blocks, buffer = buffer.split("\n\n")
+                for block in blocks:
+                    fields = dict(line.split(": ", 1) for line in block.split("\n") if line and not line.startswith(":"))
+                    if "event" in fields:
+                        frames.append(Frame(fields.get("id"), fields["event"], json.loads(fields["data"])))
+                        if stop(frames):
+                            return
+
+    await asyncio.wait_for(read(), 60)
+    return frames
+
+
+def reply_text(frames: list[Frame]) -> str:
+    return "".join(f.data["t"] for f in frames if f.name == "delta")
+
+
+WORDS = " ".join(f"word{n}" for n in range(40))
+
+
+async def streaming_scene(client: httpx.AsyncClient, fake) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A group scene whose first turn is being written slowly, its first words already sent."""
+    await sign_up(client, "alice")
+    owner = await set_up_owner(client)
+    config_id = await server_config(owner, "openai", fake.base_url, VALID_KEY)
+    scene = await group_scene(client, section=config_id, turn_limit=1)
+    fake.reply.text = WORDS
+    fake.plan.chunk_delay = 0.1
+    await say(client, scene["id"], "Tell us everything.")
+
+    async def begun() -> bool:
+        shown = (await client.get(f"/api/scenes/{scene['id']}")).json()["messages"]
+        return any(m["role"] == "assistant" and m["status"] == "streaming" for m in shown)
+
+    await until(begun)
+    return scene

@@ -1,22 +1,26 @@
 """Group turns in real `rolecall worker` processes on a real Redis: a worker killed mid-turn, workers
-racing one turn, and the turn's events crossing processes through Redis pub/sub."""
+racing one turn, the turn's events crossing processes through Redis, and a page connecting mid-turn
+reading the whole reply from the kept events (a Redis Stream)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 
+import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from rolecall.services import jobs
 from rolecall.services.jobs import JobView
+from rolecall.storage import pubsub
 from rolecall.storage.pubsub import RedisPubSub
 from rolecall.storage.scene_tables import Message, MessageAlternative
 from tests.conftest import REDIS_URL
 from tests.fakes.server import VALID_KEY
-from tests.group.helpers import group_scene, listening, say
-from tests.helpers import until
+from tests.group.helpers import WORDS, group_scene, listening, reply_text, say, streaming_scene, watch
+from tests.helpers import serving, until
 from tests.scene_helpers import server_config
 
 
@@ -102,3 +106,20 @@ async def test_pubsub_reaches_a_subscriber_of_another_process_on_the_same_redis(
     finally:
         await other.close()
     assert got == [{"e": "delta", "d": "Hello"}, {"e": "stopped", "d": {"reason": "Stopped."}}]
+
+
+async def test_a_page_connecting_mid_turn_sees_the_whole_reply_a_worker_writes(settings, fake_openai, spawn) -> None:  # type: ignore[no-untyped-def]
+    spawn()  # the turn runs in this worker; the page reads the app's event stream, fed through Redis
+    with serving(settings) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            scene = await streaming_scene(client, fake_openai)
+            frames = await watch(client, scene["id"], lambda frames: any(f.name == "turn_done" for f in frames))
+    assert [f.name for f in frames][:2] == ["state", "turn_started"]
+    assert reply_text(frames) == WORDS
+    kept = Redis.from_url(REDIS_URL)
+    try:  # the finished turn's events go soon; a turn never holds more than KEPT_MAX of them
+        key = f"{settings.redis_prefix}:kept:scene:{scene['id']}"
+        assert 0 < await kept.ttl(key) <= pubsub.FINISHED_TTL
+        assert 0 < await kept.xlen(key) <= pubsub.KEPT_MAX
+    finally:
+        await kept.aclose()

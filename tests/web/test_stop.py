@@ -4,23 +4,18 @@ and keeps the partial reply marked interrupted. A restart leaves no reply stuck 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from rolecall.app import create_app
 from rolecall.config import NetworkSettings, Settings
 from rolecall.resources import open_resources
 from rolecall.services import messages
 from rolecall.services.messages import Made, ReplyTarget
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
-from tests.helpers import csrf_headers, sign_up
+from tests.helpers import csrf_headers, serving, sign_up
 from tests.scene_helpers import parse_sse, scene_with, server_config, set_up_owner
 
 WORDS = " ".join(f"word{n}" for n in range(60))
@@ -34,21 +29,8 @@ def settings(make_settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def live(settings: Settings) -> Iterator[str]:
     """The app under a real uvicorn on a loopback port (a client can really hang up)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings), lifespan="on", log_config=None, loop="asyncio",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the app did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(settings) as url:
+        yield url
 
 
 async def test_stop_closes_the_upstream_call_and_keeps_the_partial(live: str, fake_openai) -> None:  # type: ignore[no-untyped-def]

@@ -1,10 +1,12 @@
 """Group scenes: the cast, the orchestrator's settings, the person's message that starts a round of
 auto-responder turns, Stop, and the scene's live event stream (docs/group-scenes.md).
 
-``GET /api/scenes/{id}/events`` is a server-sent event stream fed by the scene's pub/sub channel
-(Redis with REDIS_URL, so a turn running in a worker on another machine reaches this page). It
-opens with a ``state`` event; a finished turn arrives as ``turn_done`` with the message as the
-page shows it (read once per turn, never per chunk).
+``GET /api/scenes/{id}/events`` is a server-sent event stream fed by the scene's kept events
+(`services/scene_events.py`: a Redis Stream with REDIS_URL, so a turn running in a worker on another
+machine reaches this page). It opens with a ``state`` event, then what the page missed (after its
+``Last-Event-ID``, or the turn in progress), then the live events, each with its ``id:``; a finished
+turn arrives as ``turn_done`` with the message as the page shows it (read once per turn, never per
+chunk).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from rolecall.services import cast, group_turns, messages
+from rolecall.services import cast, group_turns, messages, scene_events
 from rolecall.services.errors import NotFound
 from rolecall.services.resources import Resources
 from rolecall.web.deps import CurrentAccount, ResourcesDep
@@ -125,23 +127,36 @@ async def stop(res: ResourcesDep, account: CurrentAccount, scene_id: str) -> Gro
 
 @api.get("/events", response_class=EventStream, summary="The scene's live events (server-sent events)",
          responses={200: {"content": {"text/event-stream": {}}, "description": "state, turn_started, delta "
-                          "({\"t\": text}), turn_done, notice, turn_failed, stopped"}})
-async def events(res: ResourcesDep, account: CurrentAccount, scene_id: str) -> EventStream:
+                          "({\"t\": text}), turn_done, notice, turn_failed, stopped; each with an id: send the "
+                          "last one as Last-Event-ID to get what was missed"}})
+async def events(res: ResourcesDep, account: CurrentAccount, scene_id: str,
+                 last_event_id: str | None = Header(None, max_length=64)) -> EventStream:
     state = await _group(res, account.id, scene_id)  # 404 before the stream starts
-    return EventStream(_frames(res, account.id, scene_id, state))
+    return EventStream(_frames(res, account.id, scene_id, state, last_event_id))
 
 
-async def _frames(res: Resources, account_id: str, scene_id: str, state: GroupOut) -> AsyncGenerator[bytes, None]:
-    async with res.pubsub.subscribe(group_turns.channel(scene_id)) as heard:
-        yield event("state", state.model_dump(mode="json"))
-        async for item in heard:
-            name, data = item.get("e"), item.get("d")
-            if name == "delta" and isinstance(data, str):
-                yield delta(data)
-            elif name == "turn_done" and isinstance(data, dict):
-                yield event(name, {**data, "message": await _message(res, account_id, data.get("message_id"))})
-            elif isinstance(name, str):
-                yield event(name, data)
+async def _frames(res: Resources, account_id: str, scene_id: str, state: GroupOut,
+                  last_id: str | None) -> AsyncGenerator[bytes, None]:
+    missed, tail = await scene_events.missed(res, scene_id, last_id)
+    yield _id(tail) + event("state", state.model_dump(mode="json"))
+    for event_id, item in missed:
+        yield _id(event_id) + await _frame(res, account_id, item)
+    async for event_id, item in scene_events.follow(res, scene_id, tail):
+        yield _id(event_id) + await _frame(res, account_id, item)
+
+
+def _id(event_id: str | None) -> bytes:
+    # An SSE id: the browser sends it back as Last-Event-ID when it reconnects.
+    return b"id: " + event_id.encode() + b"\n" if event_id else b""
+
+
+async def _frame(res: Resources, account_id: str, item: dict[str, Any]) -> bytes:
+    name, data = item.get("e"), item.get("d")
+    if name == "delta" and isinstance(data, str):
+        return delta(data)
+    if name == "turn_done" and isinstance(data, dict):
+        return event(name, {**data, "message": await _message(res, account_id, data.get("message_id"))})
+    return event(str(name), data)
 
 
 async def _message(res: Resources, account_id: str, message_id: Any) -> dict[str, Any] | None:
