@@ -46,7 +46,7 @@ from rolecall.storage.db import rowcount
 from rolecall.storage.scene_tables import Message, MessageAlternative, Scene
 
 TURN_JOB = "group_turn"
-ADD_CONFIG_LINK = "/settings?tab=api-keys"
+ADD_CONFIG_LINK = "/settings?tab=api-keys&add=srv"  # opens Add Provider, Server-Accessible chosen
 E2E_NOTICE = ("{name}'s model uses an end-to-end encrypted key, which background turns cannot use. "
               "Add a Server-Accessible config for group chats.")
 LIMIT_REACHED = "The turn limit was reached; the characters wait for you."

@@ -48,16 +48,22 @@ function reset() {
   form.elements.provider_id.disabled = false;
 }
 
-export function openAdd() {
+/** mode: "e2e" | "srv" to start with that privacy mode chosen (a link such as ?add=srv). */
+export function openAdd(mode = null) {
   reset();
   $("modal-title").textContent = "Add Provider";
   $("mode-choice").hidden = false;
   $("mode-fixed").hidden = true;
   $("details").disabled = true;  // the privacy mode comes before anything else (user guide, Step 3a)
   $("mode-first").hidden = false;
+  const chosen = mode && form.querySelector(`input[name="privacy_mode"][value="${CSS.escape(mode)}"]`);
+  if (chosen) {
+    chosen.checked = true;
+    chooseMode();
+  }
   deps.dialog.showModal();
   form.dataset.state = "idle";
-  form.querySelector('input[name="privacy_mode"]').focus();
+  (chosen ? form.elements.provider_id : form.querySelector('input[name="privacy_mode"]')).focus();
 }
 
 export function openEdit(config) {

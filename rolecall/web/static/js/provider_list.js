@@ -211,6 +211,17 @@ function onVaultChange() {
 
 // ---- start -----------------------------------------------------------------------------------
 
+// /settings?tab=api-keys&add=srv (or add=e2e, or add alone) opens Add Provider, e.g. from a group
+// scene's notice. The parameter is dropped once used, so a reload does not open it again.
+function openLinkedAdd() {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has("add")) return;
+  const mode = url.searchParams.get("add");
+  url.searchParams.delete("add");
+  window.history.replaceState(null, "", url);
+  openAdd(["srv", "e2e"].includes(mode) ? mode : null);
+}
+
 async function start() {
   if (!root) return;
   root.dataset.state = "working";
@@ -236,6 +247,7 @@ async function start() {
     document.addEventListener("vault:unlocked", onVaultChange);
     document.addEventListener("vault:locked", onVaultChange);
     await loadConfigs();
+    openLinkedAdd();
   } catch (error) {
     say("providers-error", `Couldn't load your providers: ${error.message}`);
   } finally {

@@ -41,6 +41,12 @@ export function initScenePreset(opts) {
     return slots.length || !S.premiere ? slots : [S.premiere];
   }
 
+  /** The models a group character with its own preset tries: its chain replaces the scene's. */
+  function walkOf(presetId) {
+    const slots = (S.presets.find((p) => p.id === presetId)?.slots ?? []).filter((s) => !s.broken).map(slotModel);
+    return slots.length || !S.premiere ? slots : [S.premiere];
+  }
+
   /** The hosted default: the operator's first Premiere Theater model, if any (none: null). */
   async function premiereDefault() {
     const data = await api(`/api/catalog/sections/${PREMIERE}?view=compact`).catch(() => null);
@@ -146,5 +152,6 @@ export function initScenePreset(opts) {
     keyed: () => opts.current() ?? walk()[0] ?? null,
     /** Every model of the walk: the page hands over the keys of its End-to-End ones it can open. */
     walk,
+    walkOf,
   };
 }
