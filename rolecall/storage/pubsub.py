@@ -120,7 +120,7 @@ class MemoryPubSub:
             return [(str(n), m) for n, m in events], True
         last = _number(after)
         whole = bool(events) and events[0][0] <= last
-        return [(str(n), m) for n, m in events if n > last], whole
+        return [(str(n), m) for n, m in _after(events, last)], whole
 
     async def follow(self, channel: str, after: str | None) -> AsyncIterator[Kept]:
         ring = self._rings.setdefault(channel, _Ring())
@@ -128,7 +128,7 @@ class MemoryPubSub:
         last = _number(after) if after is not None else 0
         try:
             while True:
-                fresh = [(n, m) for n, m in ring.events if n > last]
+                fresh = _after(ring.events, last)
                 for number, message in fresh:
                     last = number
                     yield str(number), message
@@ -142,6 +142,19 @@ class MemoryPubSub:
     async def close(self) -> None:
         self._subscribers.clear()
         self._rings.clear()
+
+
+def _after(events: deque[tuple[int, dict[str, Any]]] | list[tuple[int, dict[str, Any]]], last: int
+           ) -> list[tuple[int, dict[str, Any]]]:
+    """The events numbered after ``last``, read from the newest end: a follower woken per chunk does
+    not walk the whole buffer."""
+    fresh = []
+    for number, message in reversed(events):
+        if number <= last:
+            break
+        fresh.append((number, message))
+    fresh.reverse()
+    return fresh
 
 
 def _number(event_id: str) -> int:
