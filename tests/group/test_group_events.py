@@ -10,16 +10,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from rolecall.config import NetworkSettings, Settings
+from rolecall.config import Settings
 from rolecall.storage import pubsub
 from rolecall.storage.pubsub import MemoryPubSub
+from tests.background_fixtures import settings  # noqa: F401
 from tests.group.helpers import WORDS, Frame, reply_text, streaming_scene, watch
 from tests.helpers import serving, until
-
-
-@pytest.fixture
-def settings(make_settings):  # type: ignore[no-untyped-def]
-    return make_settings(network=NetworkSettings(allow_private=["127.0.0.0/8"]))
 
 
 @pytest.fixture
