@@ -30,7 +30,6 @@ from tests.fakes.server import VALID_KEY
 pytestmark = pytest.mark.browser
 
 
-
 @pytest.fixture
 def signed_in(chromium: Any, loopback_server: Server, fake: FakeOpenAI) -> Iterator[tuple[Page, bytes]]:
     """A page signed in to a new account with encryption Active (locked in this browser), and its UDK."""
