@@ -11,21 +11,25 @@ channel from the last id read, so no event is missed or shown twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from rolecall.services.resources import Resources
 from rolecall.storage.pubsub import Kept
 
 ENDS = frozenset({"turn_done", "turn_failed", "stopped"})  # a turn is over: its events soon expire
+ACTIVE_TTL = 3600.0  # a scene whose turn never finished (its worker died) drops its events after an hour
+FINISHED_TTL = 120.0  # after a finished turn: long enough for a page to reconnect
 
 
 def channel(scene_id: str) -> str:
     return f"scene:{scene_id}"
 
 
-async def publish(res: Resources, scene_id: str, name: str, data: Any) -> str:
-    return await res.pubsub.keep(channel(scene_id), {"e": name, "d": data}, final=name in ENDS)
+async def publish(res: Resources, scene_id: str, name: str, data: Any) -> str | None:
+    # A chunk leaves the expiry its turn's start set: one Redis command per chunk, not two.
+    ttl = None if name == "delta" else FINISHED_TTL if name in ENDS else ACTIVE_TTL
+    return await res.pubsub.keep(channel(scene_id), {"e": name, "d": data}, ttl=ttl)
 
 
 async def missed(res: Resources, scene_id: str, last_id: str | None) -> tuple[list[Kept], str | None]:
@@ -38,7 +42,7 @@ async def missed(res: Resources, scene_id: str, last_id: str | None) -> tuple[li
     return in_progress(events), events[-1][0] if events else None
 
 
-def follow(res: Resources, scene_id: str, after: str | None) -> AsyncIterator[Kept]:
+def follow(res: Resources, scene_id: str, after: str | None) -> AsyncGenerator[Kept, None]:
     return res.pubsub.follow(channel(scene_id), after)
 
 

@@ -5,8 +5,9 @@ subscribers listening at that moment, at most once: a stop signal to a running t
 events (`keep`/`kept`/`follow`, a Redis Stream or an in-process ring buffer) carry ids, so a page
 that connects late or reconnects reads what it missed and then follows from the last id, without
 gaps or duplicates. A channel keeps at most ``KEPT_MAX`` events (the oldest go) and expires
-``ACTIVE_TTL`` seconds after its last event, or ``FINISHED_TTL`` after one marked ``final`` (a
-finished turn): the database stays the record, this is only for watching.
+``ttl`` seconds after the last event kept with one; an event kept with ``ttl=None`` (a chunk: one
+round trip, no expiry to set) leaves the expiry as it is, and is dropped when the channel is gone.
+The database stays the record, this is only for watching.
 
 ```python
 async with pubsub.subscribe("scene:abc:control") as messages:
@@ -14,7 +15,7 @@ async with pubsub.subscribe("scene:abc:control") as messages:
         ...
 await pubsub.publish("scene:abc:control", {"stop": "Stopped."})
 
-event_id = await pubsub.keep("scene:abc", {"e": "delta", "d": "Hello"})
+event_id = await pubsub.keep("scene:abc", {"e": "turn_started", "d": {...}}, ttl=3600)
 events, whole = await pubsub.kept("scene:abc", after=None)   # [(id, dict)], oldest first
 async for event_id, message in pubsub.follow("scene:abc", after=events[-1][0]):
     ...
@@ -27,17 +28,16 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 import redis.asyncio as redis
 
 QUEUE_SIZE = 1000  # a subscriber this far behind loses the oldest events, not the publisher's time
 KEPT_MAX = 5000  # kept events per channel: a turn of more chunks than this loses its first ones
-ACTIVE_TTL = 3600.0  # a channel whose turn never finished (its worker died) goes after an hour
-FINISHED_TTL = 120.0  # after a finished turn: long enough for a page to reconnect
 FOLLOW_WAIT = 5.0  # seconds one wait for new kept events blocks before it looks again
 
 Kept = tuple[str, dict[str, Any]]
@@ -46,9 +46,9 @@ Kept = tuple[str, dict[str, Any]]
 class PubSub(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]: ...
-    async def keep(self, channel: str, message: dict[str, Any], *, final: bool = False) -> str: ...
+    async def keep(self, channel: str, message: dict[str, Any], *, ttl: float | None) -> str | None: ...
     async def kept(self, channel: str, after: str | None) -> tuple[list[Kept], bool]: ...
-    def follow(self, channel: str, after: str | None) -> AsyncIterator[Kept]: ...
+    def follow(self, channel: str, after: str | None) -> AsyncGenerator[Kept, None]: ...
     async def close(self) -> None: ...
 
 
@@ -93,14 +93,19 @@ class MemoryPubSub:
             if not self._subscribers[channel]:
                 del self._subscribers[channel]
 
-    async def keep(self, channel: str, message: dict[str, Any], *, final: bool = False) -> str:
+    async def keep(self, channel: str, message: dict[str, Any], *, ttl: float | None) -> str | None:
         now = time.monotonic()
         if now - self._swept > 1.0:
             self._sweep(now)
-        ring = self._rings.setdefault(channel, _Ring())
+        ring = self._rings.get(channel)
+        if ttl is None and (ring is None or ring.expires < now):
+            return None
+        if ring is None:
+            ring = self._rings[channel] = _Ring()
         number = next(self._ids)
         ring.events.append((number, message))
-        ring.expires = now + (FINISHED_TTL if final else ACTIVE_TTL)
+        if ttl is not None:
+            ring.expires = now + ttl
         ring.added.set()
         ring.added = asyncio.Event()
         return str(number)
@@ -122,7 +127,7 @@ class MemoryPubSub:
         whole = bool(events) and events[0][0] <= last
         return [(str(n), m) for n, m in _after(events, last)], whole
 
-    async def follow(self, channel: str, after: str | None) -> AsyncIterator[Kept]:
+    async def follow(self, channel: str, after: str | None) -> AsyncGenerator[Kept, None]:
         ring = self._rings.setdefault(channel, _Ring())
         ring.followers += 1
         last = _number(after) if after is not None else 0
@@ -193,12 +198,18 @@ class RedisPubSub:
                 await listener.unsubscribe()
             await listener.aclose()
 
-    async def keep(self, channel: str, message: dict[str, Any], *, final: bool = False) -> str:
+    async def keep(self, channel: str, message: dict[str, Any], *, ttl: float | None) -> str | None:
         key = self._prefix + "kept:" + channel
-        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
-            pipe.xadd(key, {"m": json.dumps(message, separators=(",", ":"))}, maxlen=KEPT_MAX, approximate=True)
-            pipe.expire(key, int(FINISHED_TTL if final else ACTIVE_TTL))
-            added, _ = await pipe.execute()
+        fields = {"m": json.dumps(message, separators=(",", ":"))}
+        if ttl is None:  # NOMKSTREAM: a gone channel is not made again without an expiry
+            added = await self._redis.xadd(key, fields, maxlen=KEPT_MAX, approximate=True, nomkstream=True)
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+                pipe.xadd(key, fields, maxlen=KEPT_MAX, approximate=True)
+                pipe.expire(key, max(1, math.ceil(ttl)))
+                added, _ = await pipe.execute()
+        if added is None:
+            return None
         return added.decode() if isinstance(added, bytes) else str(added)
 
     async def kept(self, channel: str, after: str | None) -> tuple[list[Kept], bool]:
@@ -214,7 +225,7 @@ class RedisPubSub:
             return _decoded(await self._redis.xrange(key, "-", "+")), False
         return _decoded(rest), bool(present)
 
-    async def follow(self, channel: str, after: str | None) -> AsyncIterator[Kept]:
+    async def follow(self, channel: str, after: str | None) -> AsyncGenerator[Kept, None]:
         key = self._prefix + "kept:" + channel
         last = after or "0-0"
         while True:

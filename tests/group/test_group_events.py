@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from rolecall.config import Settings
+from rolecall.services import scene_events
 from rolecall.storage import pubsub
 from rolecall.storage.pubsub import MemoryPubSub
 from tests.background_fixtures import settings  # noqa: F401
@@ -57,13 +58,14 @@ async def _later(client: httpx.AsyncClient, scene_id: str) -> bool:
     return any(m["role"] == "assistant" and m["status"] == "complete" for m in shown)
 
 
-async def test_kept_events_are_bounded_and_a_finished_turn_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_kept_events_are_bounded_and_a_finished_turn_expires() -> None:
     kept = MemoryPubSub()
-    first = await kept.keep("scene:a", {"e": "turn_started", "d": {}})
+    assert await kept.keep("scene:a", {"e": "delta", "d": "x"}, ttl=None) is None  # no turn started: dropped
+    first = await kept.keep("scene:a", {"e": "turn_started", "d": {}}, ttl=scene_events.ACTIVE_TTL)
+    assert first is not None
     for n in range(pubsub.KEPT_MAX + 10):
-        await kept.keep("scene:a", {"e": "delta", "d": str(n)})
+        await kept.keep("scene:a", {"e": "delta", "d": str(n)}, ttl=None)
     events, whole = await kept.kept("scene:a", first)
     assert len(events) == pubsub.KEPT_MAX and not whole  # the page's last event is gone: it starts over
-    monkeypatch.setattr(pubsub, "FINISHED_TTL", 0.0)
-    await kept.keep("scene:a", {"e": "turn_done", "d": {}}, final=True)
+    await kept.keep("scene:a", {"e": "turn_done", "d": {}}, ttl=0.0)
     assert await kept.kept("scene:a", None) == ([], True)

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from rolecall.services import jobs
+from rolecall.services import jobs, scene_events
 from rolecall.services.jobs import JobView
 from rolecall.storage import pubsub
 from rolecall.storage.pubsub import RedisPubSub
@@ -119,7 +119,7 @@ async def test_a_page_connecting_mid_turn_sees_the_whole_reply_a_worker_writes(s
     kept = Redis.from_url(REDIS_URL)
     try:  # the finished turn's events go soon; a turn never holds more than KEPT_MAX of them
         key = f"{settings.redis_prefix}:kept:scene:{scene['id']}"
-        assert 0 < await kept.ttl(key) <= pubsub.FINISHED_TTL
+        assert 0 < await kept.ttl(key) <= scene_events.FINISHED_TTL
         assert 0 < await kept.xlen(key) <= pubsub.KEPT_MAX
     finally:
         await kept.aclose()

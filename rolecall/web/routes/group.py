@@ -12,6 +12,7 @@ chunk).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Header
@@ -141,8 +142,9 @@ async def _frames(res: Resources, account_id: str, scene_id: str, state: GroupOu
     yield _id(tail) + event("state", state.model_dump(mode="json"))
     for event_id, item in missed:
         yield _id(event_id) + await _frame(res, account_id, item)
-    async for event_id, item in scene_events.follow(res, scene_id, tail):
-        yield _id(event_id) + await _frame(res, account_id, item)
+    async with aclosing(scene_events.follow(res, scene_id, tail)) as live:  # the reader goes when the page does
+        async for event_id, item in live:
+            yield _id(event_id) + await _frame(res, account_id, item)
 
 
 def _id(event_id: str | None) -> bytes:
