@@ -16,7 +16,7 @@ const base = `/api/scenes/${encodeURIComponent(sceneId)}`;
 const panel = root?.querySelector('[data-role="group"]');
 const $ = (role) => root.querySelector(`[data-role="${role}"]`);
 // reason: why the last round ended (shown until the person speaks again).
-const G = { group: null, characters: [], presets: [], source: null, live: null, frame: 0, reason: "" };
+const G = { group: null, characters: [], presets: [], source: null, live: null, frame: 0, reason: "", settles: 0 };
 
 const isGroup = () => (G.group?.cast.length ?? 0) >= 2;
 const nameOf = (id) => G.group?.cast.find((m) => m.id === id)?.name ?? "A character";
@@ -118,6 +118,10 @@ function endLive() {
 async function refresh() {
   G.group = await api(`${base}/group`);
   render();
+  // A round ends (stopped) just before its last job is recorded done: look again, a few times.
+  const settling = !G.group.running && G.group.turns.some((t) => ["queued", "running"].includes(t.job.status));
+  if (settling && G.settles++ < 10) setTimeout(() => refresh().catch(() => {}), 1000);
+  else if (!settling) G.settles = 0;
 }
 
 function onEvent(name, data) {
@@ -149,6 +153,9 @@ function onEvent(name, data) {
 
 function listen() {
   G.source = new EventSource(`${base}/events`);
+  // No stream (yet): the panel still shows the cast. The browser reconnects by itself, sending the
+  // last event id it saw, and the server replays what this page missed.
+  G.source.addEventListener("error", () => { if (!G.group) refresh().catch(() => {}); });
   for (const name of ["state", "turn_started", "delta", "turn_done", "turn_failed", "notice", "stopped"]) {
     G.source.addEventListener(name, (event) => onEvent(name, JSON.parse(event.data)));
   }
@@ -211,7 +218,8 @@ async function start() {
   ]);
   G.characters = characters.characters ?? [];
   G.presets = presets.presets ?? [];
-  await refresh();
+  // The stream's first event, state, draws the panel: read before the page renders anything, it
+  // can never undo a change the person made (a separate GET raced it, and a late state won).
   listen();
 }
 
