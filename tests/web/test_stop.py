@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from rolecall.app import create_app
+from rolecall.app import SERVER_LIMITS, create_app
 from rolecall.config import NetworkSettings, Settings
 from rolecall.resources import open_resources
 from rolecall.services import messages
@@ -33,11 +33,12 @@ def settings(make_settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[str]:
-    """The app under a real uvicorn on a loopback port (a client can really hang up)."""
+    """The app under a real uvicorn on a loopback port (a client can really hang up), with the
+    protocol `rolecall serve` runs."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(create_app(settings), lifespan="on", log_config=None, loop="asyncio",
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, **SERVER_LIMITS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
