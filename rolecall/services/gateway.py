@@ -99,7 +99,9 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
     configs: dict[str, ProviderConfig] = {}
-    async with res.db() as s:  # one session, three to five statements, for everything before the walk
+    # One session for everything before the walk: four statements for a solo scene, a fifth when
+    # no slot of the preset names the scene's own config.
+    async with res.db() as s:
         turn = await messages.read_turn(s, account_id, scene_id, action, message_id, character_id=character_id)
         preset = await _preset_use(s, turn)
         slots = await presets.chain_in(s, account_id, preset.id, configs) if preset.id else []
@@ -135,8 +137,8 @@ async def _preset_use(s: AsyncSession, turn: Turn) -> PresetUse:
     """A group character's own preset (docs/group-scenes.md), else the scene's own, else the account's
     default: one query (with the account's name)."""
     query = _OWN_PRESET if turn.preset_id else _SCENE_PRESET
-    values = {"account": turn.account_id, "preset": turn.preset_id, "scene": turn.scene_id}
-    row = (await s.execute(query, values)).first()
+    params = {"account": turn.account_id, "preset": turn.preset_id, "scene": turn.scene_id}
+    row = (await s.execute(query, params)).first()
     if row is None:
         return PresetUse()
     preset_id, values, template, user_name = row
