@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -14,12 +15,17 @@ from rolecall import __version__
 from rolecall.config import Settings
 from rolecall.resources import open_resources
 from rolecall.web.errors import install_error_handlers
+from rolecall.web.http_protocol import CappedHttpTools
 from rolecall.web.openapi import install_openapi
 from rolecall.web.request_guard import RequestGuard
 from rolecall.web.routes import ROUTERS
 from rolecall.web.security import SecurityMiddleware, csrf_protect
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+# `rolecall serve`'s uvicorn options: the httptools parser (cheaper per streamed chunk than h11)
+# with our own 16 KiB bound on the request line and headers (`web/http_protocol.py`; more is
+# answered 400 before the app runs); idle keep-alive connections close after 5 s.
+SERVER_LIMITS: dict[str, Any] = {"http": CappedHttpTools, "timeout_keep_alive": 5}
 # A phrase change uploads every end-to-end key re-sealed at once (up to ~33 KB each).
 # A chat history sent to the OpenAI-compatible API can hold a long conversation.
 LARGER_BODIES = {"/api/encryption/change-phrase": 8 * 1024 * 1024, "/v1/chat/completions": 8 * 1024 * 1024}

@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import webbrowser
-from typing import Any
 
 import click
 
@@ -42,12 +41,6 @@ def main(ctx: click.Context, data_dir: str | None, config: str | None) -> None:
     ctx.obj = {"settings": lambda: _settings(config, data_dir=data_dir)}
 
 
-# uvicorn bounds the request line + header block only with its h11 parser (httptools has no
-# such setting): 16 KiB of headers, like nginx's default large_client_header_buffers; more is
-# answered 400 before the app runs. Idle keep-alive connections close after 5 s.
-SERVER_LIMITS: dict[str, Any] = {"http": "h11", "h11_max_incomplete_event_size": 16 * 1024, "timeout_keep_alive": 5}
-
-
 @main.command(epilog=describe_settings(), context_settings={"max_content_width": 110})
 @click.option("--host", help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8000; 0 picks a free one).")
@@ -58,7 +51,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
     """Run the web app. With no settings: SQLite in the data dir and an in-process job worker."""
     import uvicorn
 
-    from rolecall.app import create_app
+    from rolecall.app import SERVER_LIMITS, create_app
 
     settings = _settings(config, host=host, port=port, data_dir=data_dir)
     setup_logging(settings.log_level)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from rolecall.app import create_app
+from rolecall.app import SERVER_LIMITS, create_app
 from rolecall.config import Settings
 
 PASSWORD = "correct horse battery"
@@ -47,12 +47,12 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> A
 
 @contextlib.contextmanager
 def serving(settings: Settings) -> Iterator[str]:
-    """The app under a real uvicorn on a loopback port (a client can really hang up, a stream really
-    streams): its base URL."""
+    """The app under a real uvicorn on a loopback port, with the protocol `rolecall serve` runs (a
+    client can really hang up, a stream really streams): its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(create_app(settings), lifespan="on", log_config=None, loop="asyncio",
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, **SERVER_LIMITS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

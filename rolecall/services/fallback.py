@@ -39,7 +39,7 @@ await fallback.release_unused(res, walk, tried)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -74,10 +74,16 @@ class Planned:
 
 
 async def plan(res: Resources, account_id: str, *, scene_model: tuple[str, str] | None, preset_id: str | None,
-               background: bool = False, policy: breaker.Policy | None = None) -> list[Planned]:
-    """The ordered walk for one turn. ``scene_model`` is (section, model id) from the scene, if chosen."""
-    slots = await presets.chain(res.db, account_id, preset_id) if preset_id else []
-    entries = await _entries(res, account_id, scene_model, slots)
+               background: bool = False, policy: breaker.Policy | None = None,
+               slots: Sequence[presets.Slot] | None = None,
+               configs: Mapping[str, ProviderConfig] | None = None) -> list[Planned]:
+    """The ordered walk for one turn. ``scene_model`` is (section, model id) from the scene, if chosen.
+
+    A caller that already read the preset's chain (``slots``) and the account's config rows by id
+    (``configs``: the scene model's label and mode come from there) spares those queries."""
+    if slots is None:
+        slots = await presets.chain(res.db, account_id, preset_id) if preset_id else []
+    entries = await _entries(res, account_id, scene_model, slots, configs or {})
     return await judge(res, account_id, entries, background=background, policy=policy)
 
 
@@ -96,7 +102,7 @@ async def judge(res: Resources, account_id: str, entries: Sequence[Planned], *, 
 
 
 async def _entries(res: Resources, account_id: str, scene_model: tuple[str, str] | None,
-                   slots: Sequence[presets.Slot]) -> list[Planned]:
+                   slots: Sequence[presets.Slot], configs: Mapping[str, ProviderConfig]) -> list[Planned]:
     wanted: list[tuple[str, str, presets.Slot | None]] = []
     if scene_model and scene_model[0] and scene_model[1]:
         wanted.append((scene_model[0], scene_model[1], None))
@@ -111,12 +117,12 @@ async def _entries(res: Resources, account_id: str, scene_model: tuple[str, str]
         if section and (section, model_id) in seen:
             continue
         seen.add((section, model_id))
-        entries.append(await _entry(res, account_id, len(entries), section, model_id, slot))
+        entries.append(await _entry(res, account_id, len(entries), section, model_id, slot, configs))
     return entries
 
 
 async def _entry(res: Resources, account_id: str, position: int, section: str, model_id: str,
-                 slot: presets.Slot | None) -> Planned:
+                 slot: presets.Slot | None, configs: Mapping[str, ProviderConfig]) -> Planned:
     if slot is not None and slot.broken:
         return Planned(position, "", model_id, slot.label, "", None, "", skip=slot.reason, skip_kind="broken")
     if section == premiere.SECTION:
@@ -130,9 +136,14 @@ async def _entry(res: Resources, account_id: str, position: int, section: str, m
         return Planned(position, section, model_id, premiere.LABEL, provider, None, key)
     if slot is not None and slot.provider_id:
         return Planned(position, section, model_id, slot.label, slot.provider_id, slot.privacy_mode, section)
-    async with res.db() as s:  # the scene's own choice: one small read for its label and mode
-        row = (await s.execute(select(ProviderConfig.label, ProviderConfig.provider_id, ProviderConfig.privacy_mode)
-                               .where(ProviderConfig.id == section, ProviderConfig.account_id == account_id))).first()
+    known = configs.get(section)
+    if known is not None:
+        row: tuple[str, str, str] | None = (known.label, known.provider_id, known.privacy_mode)
+    else:  # the scene's own choice: one small read for its label and mode
+        async with res.db() as s:
+            found = (await s.execute(select(ProviderConfig.label, ProviderConfig.provider_id, ProviderConfig.privacy_mode)
+                                     .where(ProviderConfig.id == section, ProviderConfig.account_id == account_id))).first()
+        row = tuple(found) if found is not None else None  # type: ignore[assignment]
     if row is None:
         return Planned(position, "", model_id, "", "", None, "", skip=presets.BROKEN, skip_kind="broken")
     label, provider_id, mode = row

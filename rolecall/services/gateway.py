@@ -38,7 +38,9 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
@@ -49,7 +51,7 @@ from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, 
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
 from rolecall.storage.db import Sessions
-from rolecall.storage.tables import Account, Preset, ScenePreset
+from rolecall.storage.tables import Account, Preset, ProviderConfig, ScenePreset
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +65,6 @@ class StreamEvent:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    turn: Turn
-    action: Action
-    text: str | None
-    image: messages.Image | None = None
-
-
-@dataclass(frozen=True)
 class PresetUse:
     """The scene's preset as a generation uses it (all empty when the account has no presets)."""
 
@@ -78,6 +72,20 @@ class PresetUse:
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     system_prompt: str = ""
     user_name: str = ""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The turn and what its walk is planned from, read in one session: the preset, its chain, and
+    the config rows the chain and the scene's model name (opened later without a query)."""
+
+    turn: Turn
+    action: Action
+    text: str | None
+    image: messages.Image | None = None
+    preset: PresetUse = PresetUse()
+    slots: tuple[presets.Slot, ...] = ()
+    configs: Mapping[str, ProviderConfig] = dataclasses.field(default_factory=dict)
 
 
 async def prepare(res: Resources, account_id: str, scene_id: str, action: Action, *,
@@ -90,24 +98,47 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
         text = messages.check_text(text)
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
-    turn = await messages.load_turn(res.db, account_id, scene_id, action, message_id, character_id=character_id)
-    return Prepared(turn, action, text or ("" if image is not None else None), image)
+    configs: dict[str, ProviderConfig] = {}
+    # One session for everything before the walk: four statements for a solo scene, a fifth when
+    # no slot of the preset names the scene's own config.
+    async with res.db() as s:
+        turn = await messages.read_turn(s, account_id, scene_id, action, message_id, character_id=character_id)
+        preset = await _preset_use(s, turn)
+        slots = await presets.chain_in(s, account_id, preset.id, configs) if preset.id else []
+        section = turn.model_section
+        if section and section != PREMIERE and section not in configs:
+            row = await s.scalar(select(ProviderConfig).options(defer(ProviderConfig.models))
+                                 .where(ProviderConfig.id == section, ProviderConfig.account_id == account_id))
+            if row is not None:
+                configs[section] = row
+    return Prepared(turn, action, text or ("" if image is not None else None), image, preset, tuple(slots), configs)
 
 
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
+    """`_preset_use` in a session of its own."""
+    async with db() as s:
+        return await _preset_use(s, turn)
+
+
+def _preset_read(chosen: Any) -> Select[Any]:
+    return (select(Preset.id, Preset.settings, Preset.system_prompt, Account.name)
+            .join(Account, Account.id == Preset.account_id)
+            .where(Preset.account_id == bindparam("account"), or_(Preset.id == chosen, Preset.is_default))
+            .order_by((Preset.id == chosen).desc()).limit(1))
+
+
+# Built once (with bind parameters): the turn's reads skip building and cache-keying a statement.
+_OWN_PRESET = _preset_read(bindparam("preset"))
+_SCENE_PRESET = _preset_read(select(ScenePreset.preset_id).where(
+    ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery())
+
+
+async def _preset_use(s: AsyncSession, turn: Turn) -> PresetUse:
     """A group character's own preset (docs/group-scenes.md), else the scene's own, else the account's
     default: one query (with the account's name)."""
-    if turn.preset_id:
-        chosen: Any = turn.preset_id
-    else:
-        chosen = (select(ScenePreset.preset_id).where(ScenePreset.scene_id == turn.scene_id,
-                                                      ScenePreset.account_id == turn.account_id).scalar_subquery())
-    query = (select(Preset.id, Preset.settings, Preset.system_prompt, Account.name)
-             .join(Account, Account.id == Preset.account_id)
-             .where(Preset.account_id == turn.account_id, or_(Preset.id == chosen, Preset.is_default))
-             .order_by((Preset.id == chosen).desc()).limit(1))
-    async with db() as s:
-        row = (await s.execute(query)).first()
+    query = _OWN_PRESET if turn.preset_id else _SCENE_PRESET
+    params = {"account": turn.account_id, "preset": turn.preset_id, "scene": turn.scene_id}
+    row = (await s.execute(query, params)).first()
     if row is None:
         return PresetUse()
     preset_id, values, template, user_name = row
@@ -135,11 +166,10 @@ def _keys(key: connections.Key | chain_run.Keys, turn: Turn) -> connections.Key 
 async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_run.Keys, *,
               background: bool = False) -> AsyncGenerator[StreamEvent, None]:
     """The turn's events. Never raises for a failed generation: it ends with an ``error`` event."""
-    turn = prepared.turn
-    preset = await preset_use(res.db, turn)
+    turn, preset = prepared.turn, prepared.preset
     scene_model = (turn.model_section, turn.model_id) if turn.model_section and turn.model_id else None
     walk = await fallback.plan(res, turn.account_id, scene_model=scene_model, preset_id=preset.id,
-                               background=background)
+                               background=background, slots=prepared.slots, configs=prepared.configs)
     if not walk:
         yield _error(refusal("no_model"))
         return
@@ -163,7 +193,8 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
         return ChatRequest(prompt, model=target.model_id, max_tokens=budget.reply)
 
     ctx = chain_run.Context(turn.account_id, turn.scene_id, preset.id, preset.settings)
-    walker = chain_run.ChainRun(res, ctx, walk, request_for, _keys(key, turn), background=background)
+    walker = chain_run.ChainRun(res, ctx, walk, request_for, _keys(key, turn), background=background,
+                                loaded=prepared.configs)
     target = turn.target
     reply: Reply | None = None
     parts: list[str] = []

@@ -16,9 +16,9 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ScalarSelect, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.services.errors import Conflict, Invalid, NotFound
@@ -33,6 +33,10 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes u
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NO_SUCH_MESSAGE = "No such message."
 Action = Literal["send", "regenerate", "continue"]
+# The tables themselves: a turn's statements are Core statements built once (see `_INSERT_MESSAGE`).
+_SCENES, _CASTS, _CHARACTERS, _SUMMARIES, _MESSAGES, _ALTERNATIVES, _IMAGES = (
+    cast(Table, m.__table__) for m in (Scene, SceneCharacter, Character, SceneSummary, Message, MessageAlternative,
+                                       MessageImage))
 
 
 @dataclass(frozen=True)
@@ -95,42 +99,54 @@ class Turn:
     summary: str = ""  # the scene's summary, when it covers only turns before the reply
 
 
+def _scene_read(speaker: ScalarSelect[Any]) -> Select[Any]:
+    """The scene, its speaking cast member and its summary (one per scene) in one statement."""
+    return (select(_SCENES.c.title, _SCENES.c.description, _SCENES.c.model_section, _SCENES.c.model_id,
+                   _CHARACTERS.c.id, _CHARACTERS.c.name, _CHARACTERS.c.persona, _CHARACTERS.c.example_dialogue,
+                   _SUMMARIES.c.text, _SUMMARIES.c.through_position)
+            .select_from(_SCENES)
+            .outerjoin(_CHARACTERS, _CHARACTERS.c.id == speaker)
+            .outerjoin(_SUMMARIES, _SUMMARIES.c.scene_id == _SCENES.c.id)
+            .where(_SCENES.c.id == bindparam("scene"), _SCENES.c.account_id == bindparam("account")))
+
+
+_SCENE = _scene_read(select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _SCENES.c.id)
+                     .order_by(_CASTS.c.position).limit(1).scalar_subquery())  # the first cast member
+_SCENE_SPOKEN_BY = _scene_read(select(_CASTS.c.character_id).where(
+    _CASTS.c.scene_id == _SCENES.c.id, _CASTS.c.character_id == bindparam("speaker")).scalar_subquery())
+_HISTORY = (select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.active, _ALTERNATIVES.c.idx, _ALTERNATIVES.c.text,
+                   _MESSAGES.c.position, _IMAGES.c.media_type, _IMAGES.c.data)
+            .select_from(_MESSAGES)
+            .join(_ALTERNATIVES, _ALTERNATIVES.c.message_id == _MESSAGES.c.id)
+            .outerjoin(_IMAGES, _IMAGES.c.message_id == _MESSAGES.c.id)  # same round trip; user messages only
+            .where(_MESSAGES.c.scene_id == bindparam("scene"))
+            .order_by(_MESSAGES.c.position, _MESSAGES.c.created_at, _ALTERNATIVES.c.idx))
+
+
 async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
+                    *, character_id: str | None = None) -> Turn:
+    """The context of a turn (`read_turn`) in a session of its own."""
+    async with db() as s:
+        return await read_turn(s, account_id, scene_id, action, message_id, character_id=character_id)
+
+
+async def read_turn(s: AsyncSession, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
                     *, character_id: str | None = None) -> Turn:
     """The context of a turn: scene, first cast member, the history the reply follows, and the target.
 
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
+    Two statements (the scene with its speaker and summary; the history), built once, in the caller's session.
     """
-    async with db() as s:
-        if character_id is None and action != "send" and message_id is not None:
-            character_id = await _group_author(s, scene_id, message_id)
-        first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id)
-                      .order_by(SceneCharacter.position).limit(1).scalar_subquery())
-        if character_id is not None:
-            first_cast = (select(SceneCharacter.character_id).where(SceneCharacter.scene_id == Scene.id,
-                                                                    SceneCharacter.character_id == character_id)
-                          .scalar_subquery())
-        # The scene and its first cast member in one statement (columns, not ORM objects).
-        scene = (await s.execute(
-            select(Scene.title, Scene.description, Scene.model_section, Scene.model_id, Character.id,
-                   Character.name, Character.persona, Character.example_dialogue)
-            .outerjoin(Character, Character.id == first_cast)
-            .where(Scene.id == scene_id, Scene.account_id == account_id)
-        )).first()
-        if scene is None or (character_id is not None and scene[4] is None):
-            raise NotFound(NO_SUCH_SCENE)
-        group = await _group_context(s, scene_id, character_id) if character_id is not None else None
-        rows = (await s.execute(
-            select(Message.id, Message.role, Message.active, MessageAlternative.idx, MessageAlternative.text,
-                   Message.position, MessageImage.media_type, MessageImage.data)
-            .join(MessageAlternative, MessageAlternative.message_id == Message.id)
-            .outerjoin(MessageImage, MessageImage.message_id == Message.id)  # same round trip; user messages only
-            .where(Message.scene_id == scene_id).order_by(Message.position, Message.created_at, MessageAlternative.idx)
-        )).all()
-        summary = (await s.execute(select(SceneSummary.text, SceneSummary.through_position)
-                                   .where(SceneSummary.scene_id == scene_id))).first()
+    if character_id is None and action != "send" and message_id is not None:
+        character_id = await _group_author(s, scene_id, message_id)
+    values = {"scene": scene_id, "account": account_id, "speaker": character_id}
+    scene = (await s.execute(_SCENE if character_id is None else _SCENE_SPOKEN_BY, values)).first()
+    if scene is None or (character_id is not None and scene[4] is None):
+        raise NotFound(NO_SUCH_SCENE)
+    group = await _group_context(s, scene_id, character_id) if character_id is not None else None
+    rows = (await s.execute(_HISTORY, values)).all()
     order: list[str] = []
     positions: dict[str, int] = {}
     shown: dict[str, Line] = {}
@@ -144,7 +160,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
         if idx == active or mid not in shown:
             shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
-    title, description, model_section, model_id, speaker, name, persona_text, example = scene
+    title, description, model_section, model_id, speaker, name, persona_text, example, summary, summary_end = scene
     target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker, position=next_position)
     upto = len(order)
     if action != "send":
@@ -169,7 +185,7 @@ async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     # A summary that reaches into the reply being regenerated (or past it) would tell the model
     # what it is about to write: it is left out then.
     before = positions[order[upto]] if upto < len(order) else next_position
-    summary_text = summary[0] if summary is not None and summary[1] < before else ""
+    summary_text = summary if summary is not None and summary_end is not None and summary_end < before else ""
     turn = Turn(scene_id, account_id, title, description, persona, model_section, model_id,
                 history, target, next_position, summary=summary_text)
     if group is not None and group.preset_id:  # the character's own chain replaces the scene's
@@ -233,22 +249,40 @@ async def _next_position(s: AsyncSession, scene_id: str) -> int:
     return 0 if last is None else last + 1
 
 
+# Core statements on the tables, built once: a turn's writes skip the ORM's unit of work and
+# the per-call building and cache-keying of the statement (SQLAlchemy memoizes a statement
+# object's cache key). Column defaults (ids, times) still apply.
+_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_ALTERNATIVE = insert(_ALTERNATIVES)
+_TOUCH_SCENE = update(_SCENES).where(_SCENES.c.id == bindparam("scene")).values(
+    last_activity_at=bindparam("now"), updated_at=bindparam("now"))
+_THIS_ALTERNATIVE = (_ALTERNATIVES.c.message_id == bindparam("message")) & (_ALTERNATIVES.c.idx == bindparam("index"))
+_ALT_FIELDS = ("text", "status", "finish_reason", "input_tokens", "output_tokens", "error_kind", "error_message")
+_FINISH_ALTERNATIVE = update(_ALTERNATIVES).where(_THIS_ALTERNATIVE).values(
+    {**{name: bindparam(f"v_{name}") for name in _ALT_FIELDS}, "updated_at": bindparam("now")})
+
+
 async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str,
                            position: int | None = None, image: Image | None = None) -> MessageView:
     """Store the person's message (at ``position``, from the turn just read; else after the last one),
     with its image when one is attached (then the text may be empty)."""
     text = check_text(text) if image is None or text.strip() else ""
+    now = utcnow()
+    message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0, created_at=now)
+    alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
     async with db.begin() as s:
         if position is None:
             position = await _next_position(s, scene_id)
-        # Ids are made here, so both rows go in one flush at commit (the unit of work orders them by foreign key).
-        message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, position=position, role="user",
-                          active=0, created_at=utcnow())
-        alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
-        s.add_all((message, alt))
+        message.position = position
+        await s.execute(_INSERT_MESSAGE, {"id": message.id, "scene_id": scene_id, "account_id": account_id,
+                                          "position": position, "role": "user", "active": 0, "created_at": now,
+                                          "updated_at": now})
+        await s.execute(_INSERT_ALTERNATIVE, {"message_id": message.id, "idx": 0, "text": text, "status": "complete",
+                                              "created_at": now, "updated_at": now})
         if image is not None:
             s.add(MessageImage(message_id=message.id, media_type=image.media_type, data=image.data))
-        await s.execute(update(Scene).where(Scene.id == scene_id).values(last_activity_at=utcnow()))
+            await s.flush()
+        await s.execute(_TOUCH_SCENE, {"scene": scene_id, "now": now})
     return message_view(message, [alt], {})
 
 
@@ -268,9 +302,12 @@ async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> datetime
     now = utcnow()
     async with db.begin() as s:
         if target.mode == "new":
-            message = Message(id=target.message_id, scene_id=target.scene_id, account_id=target.account_id, role="assistant",
-                              position=target.position, character_id=target.character_id, active=0, created_at=now)
-            s.add_all((message, MessageAlternative(message_id=message.id, idx=0, text="", **fields)))
+            await s.execute(_INSERT_MESSAGE, {
+                "id": target.message_id, "scene_id": target.scene_id, "account_id": target.account_id,
+                "role": "assistant", "position": target.position, "character_id": target.character_id, "active": 0,
+                "created_at": now, "updated_at": now})
+            await s.execute(_INSERT_ALTERNATIVE, {"message_id": target.message_id, "idx": 0, "text": "",
+                                                  "created_at": now, "updated_at": now, **fields})
             return now
         if target.mode == "extend":  # Continue: the same alternative goes on
             await s.execute(update(MessageAlternative).where(
@@ -303,11 +340,11 @@ async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome, made
     values = {"text": target.base_text + outcome.text, "status": outcome.status, "finish_reason": outcome.finish_reason,
               "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
               "error_kind": outcome.error_kind, "error_message": outcome.error_message}
+    now = utcnow()
     async with db.begin() as s:
-        await s.execute(update(MessageAlternative).where(
-            MessageAlternative.message_id == target.message_id, MessageAlternative.idx == target.alt_index
-        ).values(**values, updated_at=utcnow()))
-        await s.execute(update(Scene).where(Scene.id == target.scene_id).values(last_activity_at=utcnow()))
+        await s.execute(_FINISH_ALTERNATIVE, {"message": target.message_id, "index": target.alt_index, "now": now,
+                                              **{f"v_{name}": value for name, value in values.items()}})
+        await s.execute(_TOUCH_SCENE, {"scene": target.scene_id, "now": now})
         if target.mode != "new":
             return await _view(s, target.account_id, target.message_id, names)
     message = Message(id=target.message_id, role="assistant", character_id=target.character_id, active=0,

@@ -179,8 +179,10 @@ def _slot_view(slot: PresetSlot, config: ProviderConfig | None) -> Slot:
                 get(config.provider_id).name, config.privacy_mode, slot.model_id, False, "")
 
 
-async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | None = None) -> dict[str, list[Slot]]:
-    """The slots of these presets (only the account's slots when ``account_id`` is given)."""
+async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | None = None,
+                 configs: dict[str, ProviderConfig] | None = None) -> dict[str, list[Slot]]:
+    """The slots of these presets (only the account's slots when ``account_id`` is given); the
+    config rows they name (without their model lists) go into ``configs`` when it is given."""
     found: dict[str, list[Slot]] = {pid: [] for pid in preset_ids}
     if not preset_ids:
         return found
@@ -192,6 +194,8 @@ async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | N
     rows = await s.execute(query)
     for slot, config in rows:
         found[slot.preset_id].append(_slot_view(slot, config))
+        if config is not None and configs is not None:
+            configs[config.id] = config
     return found
 
 
@@ -246,6 +250,15 @@ async def chain(db: Sessions, account_id: str, preset_id: str) -> list[Slot]:
         if not slots:
             await _owned(s, account_id, preset_id)
         return slots
+
+
+async def chain_in(s: AsyncSession, account_id: str, preset_id: str, configs: dict[str, ProviderConfig]) -> list[Slot]:
+    """`chain` in the caller's session, for a preset the caller just read (an empty chain needs no
+    second look); the configs the slots name go into ``configs``, so opening them costs no query."""
+    named: dict[str, ProviderConfig] = {}
+    slots = (await _slots(s, [preset_id], account_id, named))[preset_id]
+    configs.update({config_id: row for config_id, row in named.items() if row.account_id == account_id})
+    return slots
 
 
 # --- writing ----------------------------------------------------------------------------------
