@@ -130,7 +130,7 @@ async function run(action) {
   clearError();
   let key, keys;
   try {
-    const { first, chain } = await chainOf(action);
+    const { first, chain } = await preset.chainFor(S.scene, action.messageId);
     key = await gate.keyFor(first);
     // The fallback slots' End-to-End keys, by config id (the first one's too: it may be a preset slot).
     keys = { ...(await gate.moreKeys(chain)), ...(key ? { [first.section]: key } : {}) };
@@ -147,20 +147,6 @@ async function run(action) {
   if (action.kind === "reply") return stream(`${base}/messages`, { ...body, text: "" }, action);
   const mid = encodeURIComponent(action.messageId);
   return stream(`${base}/messages/${mid}/${action.kind}`, body, action);
-}
-
-/** The models the action's turn tries. In a group scene a reply is regenerated or continued by its
- * author, through the author's own preset when it has one (docs/group-scenes.md). */
-async function chainOf(action) {
-  const author = action.messageId && S.scene.messages.find((m) => m.id === action.messageId)?.character_id;
-  if (author && S.scene.characters.length >= 2) {
-    const member = (await api(`${base}/group`)).cast.find((m) => m.id === author);
-    if (member?.preset_id) {
-      const chain = preset.walkOf(member.preset_id);
-      return { first: chain[0] ?? null, chain };
-    }
-  }
-  return { first: preset.keyed(), chain: preset.walk() };
 }
 
 function liveItem() {

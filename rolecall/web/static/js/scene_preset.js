@@ -148,10 +148,20 @@ export function initScenePreset(opts) {
       if (!first) return null;
       return { model: first, note: inUse()?.slots.length ? "the preset's primary" : "the hosted default, no key needed" };
     },
-    /** The model a turn starts with: the page asks for the phrase only when it is End-to-End. */
-    keyed: () => opts.current() ?? walk()[0] ?? null,
     /** Every model of the walk: the page hands over the keys of its End-to-End ones it can open. */
     walk,
-    walkOf,
+    /** The models a turn tries, {first, chain}. In a group scene a reply is regenerated or continued
+     * by its author, through the author's own preset when it has one (docs/group-scenes.md). */
+    async chainFor(scene, messageId) {  // first: the page asks for the phrase only when it is End-to-End
+      const author = messageId && scene.messages.find((m) => m.id === messageId)?.character_id;
+      if (author && scene.characters.length >= 2) {
+        const member = (await api(`/api/scenes/${encodeURIComponent(opts.sceneId)}/group`)).cast.find((m) => m.id === author);
+        if (member?.preset_id) {
+          const chain = walkOf(member.preset_id);
+          return { first: chain[0] ?? null, chain };
+        }
+      }
+      return { first: opts.current() ?? walk()[0] ?? null, chain: walk() };
+    },
   };
 }
