@@ -84,3 +84,5 @@ async def test_test_key_writes_the_list_only_when_it_changed(app, alice: httpx.A
     assert [(c["status"], c["models_count"]) for c in listed] == [("valid", 3)]
     models = (await alice.get("/api/catalog/sections/" + saved.json()["id"])).json()["models"]
     assert [m["id"] for m in models] == ["model-0", "model-1", "model-2"]
+    again, writes = await test_key()
+    print("WRITES", writes)
