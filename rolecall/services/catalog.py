@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 PREMIERE = premiere.SECTION
 _MERGED: OrderedDict[tuple[str, str], Merged] = OrderedDict()
 _MERGED_LIMIT = 256
+SCREENFUL = 60  # models: more than a first screen shows (each section shows 30 rows until "Show all")
 # Compact rows: one array per model, in this column order. `from_list`: the provider's own list
 # gave the row (else RoleCall's static list); `curated`: index into the section's `curated` table.
 COLUMNS = ("id", "name", "context_window", "context_label", "max_output", "capabilities", "speed", "free",
@@ -291,6 +292,8 @@ async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = f
     come with ``"rows": null`` and are fetched with ``section_json`` when opened, unless they hold a
     starred model (the Starred group needs its row). ``first``: only the first N sections carry rows
     (the page's first screenful, so a cold server merges a few lists before the page can paint).
+    ``first`` stops early once the carried sections hold ``SCREENFUL`` models: on a cold server
+    each list is merged on its first read (~6 ms per 250 models), on the page's critical path.
     ``only``: rows for exactly these sections (Premiere's too only if named), the page's second
     request for the open sections the first one left out."""
     max_age = timedelta(hours=res.settings.model_list_max_age_hours)
@@ -301,11 +304,13 @@ async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = f
         if only is not None and PREMIERE not in only:
             premiere_section = replace(premiere_section, merged=None)
         sections = [premiere_section]
-        carried = 0
+        carried = carried_rows = 0
         for r in rows:
+            screen = first is None or (carried < first and carried_rows < SCREENFUL)
             include = (r.id in only if only is not None
-                       else (r.id not in skip and (first is None or carried < first)) or bool(stars.get(r.id)))
+                       else (r.id not in skip and screen) or bool(stars.get(r.id)))
             carried += include
+            carried_rows += r.models_count if include else 0
             sections.append(await _config_section(s, r, max_age, include=include))
     await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
     body = ",".join(_compact_section(sec, stars.get(sec.id, [])) for sec in sections)
