@@ -2,7 +2,8 @@
 sends, cold and warm, their bytes on the wire, and the page's first render in headless Chromium.
 
 The page (static/js/catalog_view.js) sends two requests: "first", `GET /api/catalog?view=compact&first=3`
-(rows for the first three open provider sections, collapsed ones skipped) and, once that is on
+(rows for at most the first three open provider sections, fewer once they hold 60 models; here the
+first section's 250; collapsed ones skipped) and, once that is on
 screen, "rest", `?view=compact&only=<the other open sections>`. A collapsed section's rows come
 from `/api/catalog/sections/{id}?view=compact` when it is opened.
 

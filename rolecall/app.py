@@ -10,16 +10,19 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import Message
 
 from rolecall import __version__
 from rolecall.config import Settings
 from rolecall.resources import open_resources
+from rolecall.web.deps import compile_templates
 from rolecall.web.errors import install_error_handlers
 from rolecall.web.http_protocol import CappedHttpTools
 from rolecall.web.openapi import install_openapi
 from rolecall.web.request_guard import RequestGuard
 from rolecall.web.routes import ROUTERS
 from rolecall.web.security import SecurityMiddleware, csrf_protect
+from rolecall.web.static_files import StaticFromMemory, load_dir
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 # `rolecall serve`'s uvicorn options: the httptools parser (cheaper per streamed chunk than h11)
@@ -31,11 +34,31 @@ SERVER_LIMITS: dict[str, Any] = {"http": CappedHttpTools, "timeout_keep_alive": 
 LARGER_BODIES = {"/api/encryption/change-phrase": 8 * 1024 * 1024, "/v1/chat/completions": 8 * 1024 * 1024}
 
 
+async def _warm_up(app: FastAPI) -> None:
+    """One request nobody answers, sent through the app before it serves: FastAPI builds each
+    route's dependency plan on the first request that reaches it (~50 ms over all routes), which
+    otherwise the first visitors after a start would wait for."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/api/_warm-up", "raw_path": b"/api/_warm-up", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 80),
+             "state": {}}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    await app(scope, receive, send)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, consume_jobs=settings.run_embedded_worker) as res:
             app.state.res = res
+            compile_templates()
+            await _warm_up(app)
             yield
 
     app = FastAPI(
@@ -57,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     # compressed: a page carries the CSRF token next to reflected form input (BREACH).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "text/html"))
+    # Outermost: a page's scripts and styles skip the stack above (see web/static_files.py).
+    app.add_middleware(StaticFromMemory, files=load_dir(STATIC_DIR))  # read now, not on the first request
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     for router in ROUTERS:

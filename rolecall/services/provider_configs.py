@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, case, cast, literal, select
@@ -143,8 +145,11 @@ async def _store_check(db: Sessions, config_id: str, outcome: KeyCheck) -> None:
     """`_apply_check` on a saved row as plain UPDATEs: no ORM load of the row and its model list,
     no unit-of-work flush (they were most of a Test's own time).
 
-    An unchanged list is not rewritten: the first UPDATE only matches while the stored list's text
-    is the new list's; when it is not (or the text differs only in form), the second writes it.
+    An unchanged list is not rewritten. When this process wrote (or found) this very list last and
+    the row still has the fetch time it wrote then, nobody wrote a list since (every list write
+    sets a new fetch time): one UPDATE conditioned on that time, and the list is never encoded.
+    Otherwise the first UPDATE only matches while the stored list's text is the new list's; when it
+    is not (or the text differs only in form), the second writes it.
     """
     now = utcnow()
     values: dict[str, Any] = {"status": outcome.status, "status_detail": outcome.detail, "last_tested_at": now}
@@ -159,9 +164,28 @@ async def _store_check(db: Sessions, config_id: str, outcome: KeyCheck) -> None:
         values["base_url"] = case((ProviderConfig.dest_origin == origin_of(outcome.base_url), outcome.base_url),
                                   else_=ProviderConfig.base_url)
         values["models_fetched_at"] = now
+        known = _WRITTEN.pop(config_id, None)
+        if known is not None and known[1] == outcome.models:
+            written = by_id.where(ProviderConfig.models_fetched_at == known[0]).values(values)
+            if rowcount(await s.execute(written)) == 1:
+                _remember_written(config_id, now, outcome.models)
+                return
         same = cast(ProviderConfig.models, Text) == literal(json.dumps(outcome.models), Text)
         if rowcount(await s.execute(by_id.where(same).values(values))) == 0:
             await s.execute(by_id.values(values | {"models": outcome.models, "models_count": len(outcome.models)}))
+    _remember_written(config_id, now, outcome.models)
+
+
+# config id -> (the fetch time this process last wrote, the list the row held then), newest last.
+# Kept for the configs tested lately only: a list is ~100 kB at 250 models.
+_WRITTEN: OrderedDict[str, tuple[datetime, list[dict[str, Any]]]] = OrderedDict()
+_WRITTEN_LIMIT = 64
+
+
+def _remember_written(config_id: str, fetched_at: datetime, models: list[dict[str, Any]]) -> None:
+    _WRITTEN[config_id] = (fetched_at, models)
+    if len(_WRITTEN) > _WRITTEN_LIMIT:
+        _WRITTEN.popitem(last=False)
 
 
 async def mark_invalid(db: Sessions, config_id: str, detail: str) -> None:

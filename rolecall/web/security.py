@@ -101,7 +101,7 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
-                for name, value in _SECURITY_HEADERS:
+                for name, value in SECURITY_HEADERS:
                     if name not in names:
                         headers.append((name, value))
                 if private and b"cache-control" not in names:
@@ -121,7 +121,7 @@ class SecurityMiddleware:
 # unless the route chose its own caching (the public BIP39 word list).
 PUBLIC_PREFIXES = ("/static/",)
 
-_SECURITY_HEADERS = (
+SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),

@@ -183,6 +183,18 @@ async def test_first_screenful_then_the_rest(two_configs) -> None:  # type: igno
     assert rest["sections"][2]["rows"] is not None and rest["sections"][1]["rows"] is None
 
 
+async def test_the_first_request_stops_at_a_screenful(alice, fake_openai, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    record, _ = e2e_record((await alice.get("/api/me")).json()["id"])
+    await post(alice, "/api/encryption/setup", record)
+    fake_openai.models = [{"id": f"vendor/model-{n}", "object": "model", "owned_by": "x"} for n in range(80)]
+    await _tested_config(alice, "Big list", "openrouter", fake_openai.base_url)
+    await _tested_config(alice, "Anthropic personal", "anthropic", fake_anthropic.base_url)
+    first = (await alice.get("/api/catalog", params={"view": "compact", "first": 3})).json()
+    # 80 models fill more than a screen: the second section waits for the page's second request.
+    assert [s["rows"] is not None for s in first["sections"]] == [True, True, False]
+    assert len(first["sections"][1]["rows"]) == 80 and first["sections"][2]["total"] > 0
+
+
 async def test_only_the_sections_asked_for(two_configs) -> None:  # type: ignore[no-untyped-def]
     client, router, anthropic = two_configs
     await post(client, "/api/catalog/stars", {"section": router, "model_id": "deepseek/deepseek-r1:free"})

@@ -6,9 +6,10 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from rolecall.config import NetworkSettings
+from rolecall.storage.tables import ProviderConfig, utcnow
 from tests.factories import e2e_record
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
@@ -84,3 +85,25 @@ async def test_test_key_writes_the_list_only_when_it_changed(app, alice: httpx.A
     assert [(c["status"], c["models_count"]) for c in listed] == [("valid", 3)]
     models = (await alice.get("/api/catalog/sections/" + saved.json()["id"])).json()["models"]
     assert [m["id"] for m in models] == ["model-0", "model-1", "model-2"]
+
+
+async def test_test_key_rewrites_a_list_changed_elsewhere(app, alice: httpx.AsyncClient, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """Another replica (or the refresh job) stored another list since this process wrote its own:
+    the next Test stores the provider's list again, even though it equals what this process wrote."""
+    headers = await encryption_set_up(alice)
+    fake_openai.models = [{"id": f"model-{n}", "object": "model", "owned_by": "x"} for n in range(5)]
+    saved = await alice.post("/api/provider-configs", json={
+        "provider_id": "openai", "base_url": fake_openai.base_url, "api_key": VALID_KEY, "label": "c",
+        "privacy_mode": "srv"}, headers=headers)
+    config_id = saved.json()["id"]
+    for _ in range(2):
+        assert (await alice.post(f"/api/provider-configs/{config_id}/test", json={}, headers=headers)).json()["status"] == "valid"
+    async with app.state.res.db.begin() as s:
+        await s.execute(update(ProviderConfig).where(ProviderConfig.id == config_id).values(
+            models=[{"id": "elsewhere", "name": None, "context_window": None, "max_output": None, "capabilities": [],
+                     "input_price": None, "output_price": None, "free": None, "source": "provider"}],
+            models_count=1, models_fetched_at=utcnow()))
+    assert (await alice.post(f"/api/provider-configs/{config_id}/test", json={}, headers=headers)).json()["status"] == "valid"
+    models = (await alice.get(f"/api/catalog/sections/{config_id}")).json()["models"]
+    assert [m["id"] for m in models] == [f"model-{n}" for n in range(5)]
+    assert [(c["models_count"]) for c in (await alice.get("/api/provider-configs")).json()] == [5]

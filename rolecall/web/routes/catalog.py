@@ -37,8 +37,8 @@ async def get_catalog(
         "compact only: comma-separated section ids whose rows to send, and no other's (starred or not): "
         "the rest of a page that has its first screenful"))] = None,
     first: Annotated[int | None, Query(ge=0, le=1000, description=(
-        "compact only: rows for the first N provider sections only (the rest rows: null), "
-        "a page's first screenful"))] = None,
+        "compact only: rows for the first N provider sections only (the rest rows: null), or fewer "
+        "once those hold 60 models: a page's first screenful"))] = None,
 ) -> Response:
     if view == "compact":
         return Response(await catalog.compact_json(res, account.id, _ids(skip), first,

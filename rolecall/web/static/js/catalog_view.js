@@ -12,7 +12,7 @@ import { modelsOf } from "./catalog_rows.js";
 import { el } from "./dom.js";
 
 const PAGE = 30;  // rows rendered per section until "Show all" (keeps 10,000-model accounts fast)
-const FIRST = 3;  // provider sections whose rows come with the first request: about a screenful
+const FIRST = 3;  // at most this many provider sections' rows come first (fewer once they hold a screenful)
 const IDS_PER_REQUEST = 90;  // section ids in one query (the API takes up to 4,000 characters)
 const BADGES = { vision: "Vision", tools: "Tools", json: "JSON mode", web_search: "Web search", reasoning: "Reasoning" };
 
