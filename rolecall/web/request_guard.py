@@ -6,7 +6,7 @@ One ASGI layer at the edge, so no route can forget it:
   sealed keys at once get more). A larger ``Content-Length`` is refused before a byte is read;
   a chunked body is counted as it arrives. The body is buffered (it is small) and replayed.
 * More than ``MAX_HEADERS`` request headers: 431. The header block's size is bounded by the
-  server itself (h11's ``h11_max_incomplete_event_size``, see ``cli.serve``).
+  server's parser itself (``web.http_protocol``, 16 KiB, in ``app.SERVER_LIMITS``).
 * A NUL character in the path, the query or the body (raw, ``%00`` in a form, ``\\u0000`` in JSON)
   is refused with 400 on both databases alike: PostgreSQL cannot store it in text and would
   answer with a 500, SQLite would store it silently.
