@@ -23,7 +23,10 @@ from `/api/catalog/sections/{id}?view=compact` when it is opened.
    transfer sizes as Chromium saw them.
 Targets (issue 10): under 1 MB on the wire and first render under 200 ms at 10,000 models.
 
-Run: `python bench/bench_catalog.py [--rounds 9] [--pages 7]`
+With `--baseline DIR` another checkout's `rolecall serve` runs the page cases in the same rounds (the order of
+the two builds alternates), on the same data.
+
+Run: `python bench/bench_catalog.py [--rounds 9] [--pages 7] [--baseline DIR]`
 """
 
 from __future__ import annotations
@@ -241,7 +244,7 @@ def bare_server(bodies: dict[str, bytes]) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def measure_page(data_dir: Path, rounds: int) -> None:
+def measure_page(data_dir: Path, rounds: int, baseline: Path | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM_ARGS, Server
@@ -251,47 +254,53 @@ def measure_page(data_dir: Path, rounds: int) -> None:
         print("  page: skipped (no Chromium)")
         return
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in PAGE_CASES}
+    builds = {"": env | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}}
+    if baseline is not None:  # another checkout's `rolecall serve` on the same data, in the same rounds
+        builds[" (baseline)"] = env | {"PYTHONPATH": str(baseline)}
+    cases = [name + tag for tag in builds for name in PAGE_CASES[:3]] + [PAGE_CASES[3]]
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
     bare = None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         state = None
         try:
-            for round_no in range(rounds):  # each round: a fresh server (cold), then warm cases, then the baseline
-                server = Server(data_dir, env)
-                try:
-                    server.wait_ready()
-                    state = state or log_in(browser, server.url)
-                    if bare is None:
-                        with httpx.Client(base_url=server.url, cookies={c["name"]: c["value"] for c in state["cookies"]}) as c:
-                            first = c.get(f"/api/catalog?view=compact&first={FIRST}").content
-                            rest = c.get(f"/api/catalog?view=compact&only={rest_of(first)}").content
-                        bare, bare_url = bare_server({"/first": first, "/rest": rest})
-                        server.stop()
-                        server = Server(data_dir, env)  # still cold for the first sample
+            for round_no in range(rounds):  # each round, per build: a fresh server (cold), then the warm cases
+                tags = list(builds)
+                for tag in tags[round_no % len(tags):] + tags[:round_no % len(tags)]:
+                    server = Server(data_dir, builds[tag])
+                    try:
                         server.wait_ready()
-                    samples["cold, all open"].append(page_sample(browser, server.url + "/models", state))
-                    sections = samples["cold, all open"][-1]["sections"]
-                    warm = ["warm, all open", "warm, 35 of 40 collapsed", "baseline (bare app, same bytes)"]
-                    for name in warm[round_no % 3:] + warm[:round_no % 3]:
-                        if name.startswith("baseline"):
-                            samples[name].append(page_sample(browser, bare_url + "/", None))
-                        else:
-                            samples[name].append(page_sample(browser, server.url + "/models", state,
-                                                             sections[6:] if "collapsed" in name else None))
-                finally:
-                    server.stop()
+                        state = state or log_in(browser, server.url)
+                        if bare is None:
+                            with httpx.Client(base_url=server.url, cookies={c["name"]: c["value"] for c in state["cookies"]}) as c:
+                                first = c.get(f"/api/catalog?view=compact&first={FIRST}").content
+                                rest = c.get(f"/api/catalog?view=compact&only={rest_of(first)}").content
+                            bare, bare_url = bare_server({"/first": first, "/rest": rest})
+                            server.stop()
+                            server = Server(data_dir, builds[tag])  # still cold for the first sample
+                            server.wait_ready()
+                        cold = page_sample(browser, server.url + "/models", state)
+                        samples["cold, all open" + tag].append(cold)
+                        warm = ["warm, all open", "warm, 35 of 40 collapsed"] + ([] if tag else [PAGE_CASES[3]])
+                        for name in warm[round_no % len(warm):] + warm[:round_no % len(warm)]:
+                            if name.startswith("baseline"):
+                                samples[name].append(page_sample(browser, bare_url + "/", None))
+                            else:
+                                samples[name + tag].append(page_sample(browser, server.url + "/models", state,
+                                                                       cold["sections"][6:] if "collapsed" in name else None))
+                    finally:
+                        server.stop()
         finally:
             if bare is not None:
                 bare.should_exit = True
             browser.close()
-    base = statistics.median(s["firstRow"] for s in samples["baseline (bare app, same bytes)"])
+    base = statistics.median(s["firstRow"] for s in samples[PAGE_CASES[3]])
     print(f"  page /models in headless Chromium, {rounds} rounds (cold: first load after a start), medians "
           "from navigation start (first row: ratio to the baseline page fetching the same bytes):")
     for name, runs in samples.items():
         def pick(key: str, runs: list[dict[str, Any]] = runs) -> float:
             return statistics.median(s[key] for s in runs)
-        print(f"    {name:32s} first row painted {pick('firstRow'):6.0f} ms ({pick('firstRow') / base:4.1f}x), "
+        print(f"    {name:43s} first row painted {pick('firstRow'):6.0f} ms ({pick('firstRow') / base:4.1f}x), "
               f"all rendered {pick('ready'):6.0f} ms; {pick('count'):.0f} catalog requests, "
               f"{pick('wire') / 1e3:5.0f} kB on the wire ({pick('body') / 1e6:4.2f} MB decoded)")
 
@@ -303,11 +312,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--pages", type=int, default=7, help="page rounds (a server restart each)")
+    parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main): its server's page cases "
+                        "run in the same rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         asyncio.run(measure_api(data_dir, args.rounds))
-        measure_page(data_dir, args.pages)
+        measure_page(data_dir, args.pages, args.baseline.resolve() if args.baseline else None)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A FakeOpenAI with 250 models runs in a child process; `rolecall serve` runs as its own process on
 an empty SQLite data dir (loopback allowed, the Test rate limit raised for the run). One
-Server-Accessible config points at the fake. Each round, in the same order, times:
+Server-Accessible config points at the fake. Each round times, in an order that rotates every round:
 
 * bare: `GET /v1/models` on the fake straight from this process (httpx, keep-alive): the upstream
   call alone, outside our code;
@@ -195,8 +195,10 @@ def main() -> None:
                     call()
             timings: dict[str, list[float]] = {name: [] for name in cases}
             cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-            for _ in range(rounds):
-                for name, call in cases.items():
+            names = list(cases)
+            for round_no in range(rounds):  # the order rotates each round: no case always follows another
+                for name in names[round_no % len(names):] + names[:round_no % len(names)]:
+                    call = cases[name]
                     wall, server_cpu, fake_cpu = _timed(call, (owners[name] or servers[0].pid, fake.pid or 0))
                     timings[name].append(wall)
                     cpu[name].append((server_cpu if owners[name] else 0.0, fake_cpu))

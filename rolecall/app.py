@@ -15,6 +15,7 @@ from starlette.types import Message
 from rolecall import __version__
 from rolecall.config import Settings
 from rolecall.resources import open_resources
+from rolecall.services import catalog_warm
 from rolecall.web.deps import compile_templates
 from rolecall.web.errors import install_error_handlers
 from rolecall.web.http_protocol import CappedHttpTools
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.res = res
             compile_templates()
             await _warm_up(app)
+            await catalog_warm.warm_first_screens(res)
             yield
 
     app = FastAPI(

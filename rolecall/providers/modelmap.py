@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -208,6 +209,24 @@ def models_from_list(payload: Any, fields: ModelFields) -> list[ModelInfo] | Non
     items = list_items(payload)
     if items is None:
         return None
+    last = _LAST_LISTS.get(fields)
+    if last is not None and last[0] == items:  # the same list again (a repeated Test, a refresh): mapped already
+        _LAST_LISTS.move_to_end(fields)
+        return list(last[1])
+    result = _mapped(items, fields)
+    _LAST_LISTS[fields] = (items, result)
+    if len(_LAST_LISTS) > _LAST_LISTS_LIMIT:
+        _LAST_LISTS.popitem(last=False)
+    return list(result)
+
+
+# The last list mapped under each field layout, with its models: lists rarely change between two
+# Tests, and mapping is a pure function of (items, layout). A few layouts only (memory per list).
+_LAST_LISTS: OrderedDict[ModelFields, tuple[list[Any], list[ModelInfo]]] = OrderedDict()
+_LAST_LISTS_LIMIT = 8
+
+
+def _mapped(items: list[Any], fields: ModelFields) -> list[ModelInfo]:
     seen: set[str] = set()
     result = []
     roots, details = _roots(fields), _detail_roots(fields)

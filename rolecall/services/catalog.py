@@ -304,17 +304,25 @@ async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = f
         if only is not None and PREMIERE not in only:
             premiere_section = replace(premiere_section, merged=None)
         sections = [premiere_section]
-        carried = carried_rows = 0
-        for r in rows:
-            screen = first is None or (carried < first and carried_rows < SCREENFUL)
-            include = (r.id in only if only is not None
-                       else (r.id not in skip and screen) or bool(stars.get(r.id)))
-            carried += include
-            carried_rows += r.models_count if include else 0
+        for r, include in zip(rows, _carried(rows, stars, skip, first, only), strict=True):
             sections.append(await _config_section(s, r, max_age, include=include))
     await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
     body = ",".join(_compact_section(sec, stars.get(sec.id, [])) for sec in sections)
     return f'{{"columns":{_dump(COLUMNS)},"sections":[{body}]}}'
+
+
+def _carried(rows: list[Row[Any]], stars: dict[str, list[str]], skip: frozenset[str], first: int | None,
+             only: frozenset[str] | None) -> list[bool]:
+    """Which config sections `compact_json` sends with their rows."""
+    carried = carried_rows = 0
+    included = []
+    for r in rows:
+        screen = first is None or (carried < first and carried_rows < SCREENFUL)
+        include = r.id in only if only is not None else (r.id not in skip and screen) or bool(stars.get(r.id))
+        carried += include
+        carried_rows += r.models_count if include else 0
+        included.append(include)
+    return included
 
 
 # The page's request reads every config's row but no list: plain columns, not ORM instances

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
+
+from sqlalchemy import Table, bindparam, select
 
 from rolecall.crypto import KeyRing, Secret
 from rolecall.providers import Connection, Provider, check_headers, checked_key, get, trusted_connection
@@ -25,7 +27,7 @@ from rolecall.services import vault
 from rolecall.services.config_input import header_values, options_errors
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.resources import Resources
-from rolecall.services.stored_config import CORRUPT, ConfigOptions, ConfigView, StoredConfigCorrupt, load_owned
+from rolecall.services.stored_config import CORRUPT, ConfigOptions, ConfigView, StoredConfigCorrupt
 from rolecall.storage.tables import ProviderConfig
 
 E2E_IN_BACKGROUND = ("End-to-end encrypted keys can't be used by background jobs; "
@@ -104,10 +106,19 @@ async def open_config(res: Resources, account_id: str, config_id: str, key: Key)
     with `ServerKey`), `StoredConfigCorrupt`, or `Invalid` (the stored key cannot be decrypted;
     a handed key or header a provider cannot take).
     """
-    row = await load_owned(res.db, account_id, config_id, with_models=False)
+    async with res.db() as s:
+        row = (await s.execute(_OPENED, {"id_": config_id, "account_": account_id})).first()
     if row is None:
         raise NotFound("No such provider config.")
-    return open_row(res.keyring, row, key)
+    return _open(res.keyring, row, key, ConfigOptions.from_stored(row.options))
+
+
+# What opening reads, as plain columns with bind parameters, built once: no ORM instance, no
+# per-call statement building (the list and the other large columns stay in the database).
+_TABLE = cast(Table, ProviderConfig.__table__)
+_OPENED = (select(*(_TABLE.c[name] for name in ("id", "account_id", "label", "provider_id", "privacy_mode", "base_url",
+                                                 "dest_origin", "credential_ct", "options")))
+           .where(_TABLE.c.id == bindparam("id_"), _TABLE.c.account_id == bindparam("account_")))
 
 
 def open_view(keyring: KeyRing, view: ConfigView, key: Key) -> OpenConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -70,6 +71,9 @@ def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str
     A shallow copy of each row's fields (``dataclasses.asdict`` deep-copies every value: half of
     a Test's time); the only container, the capabilities set, becomes a sorted list.
     """
+    last_models, last_rows = _LAST_ROWS
+    if len(models) == len(last_models) and all(map(operator.is_, models, last_models)):
+        return list(last_rows)  # the very models turned into rows last time (`models_from_list` keeps them)
     rows: list[dict[str, Any]] = []
     for model in models:
         if len(model.id) > MAX_MODEL_ID:
@@ -81,7 +85,12 @@ def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str
         rows.append(row)
         if len(rows) == MAX_MODELS:
             break
-    return rows
+    _LAST_ROWS[:] = (tuple(models), rows)
+    return list(rows)
+
+
+# (the models last turned into rows, those rows): the rows are never changed once made.
+_LAST_ROWS: list[Any] = [(), []]
 
 
 def models_note(listed: int, kept: int) -> str:

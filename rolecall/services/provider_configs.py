@@ -11,15 +11,15 @@ bundle; only their names are stored.
 from __future__ import annotations
 
 import json
+import typing
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, case, cast, literal, select
+from sqlalchemy import Table, Text, bindparam, case, cast, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -143,7 +143,8 @@ def _apply_check(row: ProviderConfig, outcome: KeyCheck) -> None:
 
 async def _store_check(db: Sessions, config_id: str, outcome: KeyCheck) -> None:
     """`_apply_check` on a saved row as plain UPDATEs: no ORM load of the row and its model list,
-    no unit-of-work flush (they were most of a Test's own time).
+    no unit-of-work flush (they were most of a Test's own time). The statements are built once
+    (`_VERDICT`): no per-Test building, cache-key walk or ORM-enabled UPDATE.
 
     An unchanged list is not rewritten. When this process wrote (or found) this very list last and
     the row still has the fetch time it wrote then, nobody wrote a list since (every list write
@@ -152,28 +153,48 @@ async def _store_check(db: Sessions, config_id: str, outcome: KeyCheck) -> None:
     is not (or the text differs only in form), the second writes it.
     """
     now = utcnow()
-    values: dict[str, Any] = {"status": outcome.status, "status_detail": outcome.detail, "last_tested_at": now}
-    # No ORM session sync: nothing in this session holds the row.
-    by_id = (sa_update(ProviderConfig).where(ProviderConfig.id == config_id)
-             .execution_options(synchronize_session=False))
+    values: dict[str, Any] = {"id_": config_id, "status_": outcome.status, "detail_": outcome.detail, "now_": now}
     async with db.begin() as s:
         if outcome.status != "valid":
-            await s.execute(by_id.values(values))
+            await s.execute(_VERDICT.status, values)
             return
         # A Custom endpoint answered under /v1 or /api/v1: keep that path (same origin, same key binding).
-        values["base_url"] = case((ProviderConfig.dest_origin == origin_of(outcome.base_url), outcome.base_url),
-                                  else_=ProviderConfig.base_url)
-        values["models_fetched_at"] = now
+        values |= {"origin_": origin_of(outcome.base_url), "base_": outcome.base_url}
         known = _WRITTEN.pop(config_id, None)
-        if known is not None and known[1] == outcome.models:
-            written = by_id.where(ProviderConfig.models_fetched_at == known[0]).values(values)
-            if rowcount(await s.execute(written)) == 1:
-                _remember_written(config_id, now, outcome.models)
-                return
-        same = cast(ProviderConfig.models, Text) == literal(json.dumps(outcome.models), Text)
-        if rowcount(await s.execute(by_id.where(same).values(values))) == 0:
-            await s.execute(by_id.values(values | {"models": outcome.models, "models_count": len(outcome.models)}))
+        if (known is not None and known[1] == outcome.models
+                and rowcount(await s.execute(_VERDICT.if_fetched, values | {"known_": known[0]})) == 1):
+            _remember_written(config_id, now, outcome.models)
+            return
+        if rowcount(await s.execute(_VERDICT.if_same_list, values | {"text_": json.dumps(outcome.models)})) == 0:
+            await s.execute(_VERDICT.with_list, values | {"models_": outcome.models, "count_": len(outcome.models)})
     _remember_written(config_id, now, outcome.models)
+
+
+class _VerdictStatements:
+    """The verdict's UPDATEs on the table, with bind parameters (names end in ``_``: a bind
+    parameter may not share a column's name in a SET clause)."""
+
+    def __init__(self) -> None:
+        table = typing.cast(Table, ProviderConfig.__table__)
+        c = table.c
+        by_id = table.update().where(c.id == bindparam("id_"))
+        verdict = {"status": bindparam("status_", type_=c.status.type),
+                   "status_detail": bindparam("detail_", type_=c.status_detail.type),
+                   "last_tested_at": bindparam("now_", type_=c.last_tested_at.type)}
+        self.status = by_id.values(verdict)
+        valid = verdict | {
+            "base_url": case((c.dest_origin == bindparam("origin_", type_=c.dest_origin.type),
+                              bindparam("base_", type_=c.base_url.type)), else_=c.base_url),
+            "models_fetched_at": bindparam("now_", type_=c.models_fetched_at.type),
+        }
+        self.if_fetched = by_id.where(c.models_fetched_at == bindparam("known_", type_=c.models_fetched_at.type)
+                                      ).values(valid)
+        self.if_same_list = by_id.where(cast(c.models, Text) == bindparam("text_", type_=Text)).values(valid)
+        self.with_list = by_id.values(valid | {"models": bindparam("models_", type_=c.models.type),
+                                               "models_count": bindparam("count_", type_=c.models_count.type)})
+
+
+_VERDICT = _VerdictStatements()
 
 
 # config id -> (the fetch time this process last wrote, the list the row held then), newest last.

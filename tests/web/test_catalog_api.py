@@ -204,3 +204,22 @@ async def test_only_the_sections_asked_for(two_configs) -> None:  # type: ignore
     assert data["sections"][1]["total"] > 0 and data["sections"][1]["starred"] == ["deepseek/deepseek-r1:free"]
     both = (await client.get("/api/catalog", params={"view": "compact", "only": f"premiere,{router},{anthropic}"})).json()
     assert all(s["rows"] is not None for s in both["sections"])
+
+
+async def test_a_restart_merges_the_first_screen_of_signed_in_accounts(two_configs, settings) -> None:  # type: ignore[no-untyped-def]
+    """The Cast page's first request after a start finds its lists merged already (no merge on
+    the page's critical path), and sends what it sent before the restart."""
+    from asgi_lifespan import LifespanManager
+
+    from rolecall.app import create_app
+    from rolecall.services import catalog
+
+    client, router, _ = two_configs
+    first = "/api/catalog?view=compact&first=3"
+    before = (await client.get(first)).json()
+    catalog._MERGED.clear()  # what a fresh process has
+    restarted = create_app(settings)
+    async with LifespanManager(restarted), make_client(restarted) as again:
+        assert any(key[0] == router for key in catalog._MERGED)
+        again.cookies.update(client.cookies)
+        assert (await again.get(first)).json() == before
