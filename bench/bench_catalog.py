@@ -254,6 +254,9 @@ def measure_page(data_dir: Path, rounds: int, baseline: Path | None = None) -> N
         print("  page: skipped (no Chromium)")
         return
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    # PYTHONSAFEPATH: `python -m` would put the working directory (this checkout) first on sys.path,
+    # ahead of PYTHONPATH, and a baseline would run this checkout's code.
+    env["PYTHONSAFEPATH"] = "1"
     builds = {"": env | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}}
     if baseline is not None:  # another checkout's `rolecall serve` on the same data, in the same rounds
         builds[" (baseline)"] = env | {"PYTHONPATH": str(baseline)}

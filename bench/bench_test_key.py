@@ -74,7 +74,10 @@ def _start_server(data_dir: Path, code: Path) -> tuple[subprocess.Popen[bytes], 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLECALL_") and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({"ROLECALL_NETWORK__ALLOW_PRIVATE": '["127.0.0.0/8"]', "ROLECALL_LIMITS__TESTS_PER_MINUTE": "1000000",
-                "ROLECALL_LOG_LEVEL": "WARNING", "PYTHONPATH": str(code)})
+                "ROLECALL_LOG_LEVEL": "WARNING", "PYTHONPATH": str(code),
+                # `python -m` puts the working directory first on sys.path: without this a baseline
+                # started from this checkout would import this checkout's code.
+                "PYTHONSAFEPATH": "1"})
     process = subprocess.Popen([sys.executable, "-m", "rolecall", "serve", "--port", str(port), "--data-dir", str(data_dir)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
