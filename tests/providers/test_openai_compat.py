@@ -51,6 +51,18 @@ async def test_bare_and_detailed_items_map_alike(fake_openai: FakeOpenAI, http_c
     assert [dataclasses.replace(m, context_window=None) for m in detailed] == bare
 
 
+async def test_a_list_asked_for_again_follows_the_provider(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
+    """The same list twice maps the same; a list changed since is the new one, not the last one's models."""
+    fake_openai.models = [{"id": f"model-{n}", "object": "model"} for n in range(3)]
+    first = await adapter.list_models(conn_for(fake_openai), http_client)
+    first.clear()  # what a caller does with its list does not reach the next caller
+    again = await adapter.list_models(conn_for(fake_openai), http_client)
+    assert [m.id for m in again] == ["model-0", "model-1", "model-2"]
+    fake_openai.models = [{"id": "model-0", "object": "model"}, {"id": "model-9", "object": "model", "context_length": 4096}]
+    changed = await adapter.list_models(conn_for(fake_openai), http_client)
+    assert [(m.id, m.context_window) for m in changed] == [("model-0", None), ("model-9", 4096)]
+
+
 async def test_openai_list_drops_non_chat_models(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
     ids = [m.id for m in await adapter.list_models(conn_for(fake_openai), http_client)]
     assert "gpt-4o-mini" in ids and "text-embedding-3-small" not in ids
