@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpcore
 import httpx
@@ -209,6 +210,9 @@ def make_client(
     )
     return httpx.AsyncClient(
         transport=transport,
+        # One client serves every account: a cookie a provider sets must not ride on the next
+        # person's request to it, so the jar takes none (no domain is allowed).
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         follow_redirects=False,
         trust_env=False,
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),

@@ -28,7 +28,7 @@ CHUNK = b"x" * 65536
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Routes: /hello, /stream, /redirect, /big (64 MiB), /gzip-bomb, /slow, /truncated; else 404."""
+    """Routes: /hello, /set-cookie, /stream, /redirect, /big (64 MiB), /gzip-bomb, /slow, /truncated; else 404."""
 
     server: LocalServer
 
@@ -39,6 +39,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server.requests.append((self.path, dict(self.headers.items())))
         route = {
             "/hello": self._hello,
+            "/set-cookie": self._set_cookie,
             "/stream": self._stream,
             "/redirect": self._redirect,
             "/big": self._big,
@@ -55,6 +56,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _hello(self) -> None:
         self._send(200, b"hello", {"Content-Type": "text/plain"})
+
+    def _set_cookie(self) -> None:
+        self._send(200, b"hello", {"Content-Type": "text/plain", "Set-Cookie": "session=one-persons; Path=/"})
 
     def _redirect(self) -> None:
         self._send(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})

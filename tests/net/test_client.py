@@ -188,3 +188,12 @@ async def test_client_settings() -> None:
         assert client.trust_env is False
         assert client.timeout.connect == 3.0
         assert client.timeout.read == 60.0
+
+
+async def test_a_cookie_a_provider_sets_is_never_sent_again(server) -> None:
+    # One client serves every account: a stored cookie would ride on the next person's request.
+    async with make_client(LOOPBACK) as client:
+        await client.get(f"http://127.0.0.1:{server.port}/set-cookie")
+        await client.get(f"http://127.0.0.1:{server.port}/hello")
+    assert not client.cookies
+    assert "Cookie" not in server.requests[-1][1]
