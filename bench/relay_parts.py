@@ -153,7 +153,10 @@ class App(Server):
         # The fallback case's primary fails every time: its circuit must stay closed so each turn pays the failed call.
         env["ROLECALL_BREAKER__THRESHOLD"] = "1000000000"
         env.update({"ROLECALL_NETWORK__ALLOW_PRIVATE": '["127.0.0.0/8"]', "ROLECALL_LOG_LEVEL": "WARNING",
-                    "PYTHONPATH": str(checkout or Path(__file__).resolve().parents[1])})
+                    "PYTHONPATH": str(checkout or Path(__file__).resolve().parents[1]),
+                    # `python -m` would put the working directory first on sys.path, ahead of PYTHONPATH:
+                    # a baseline started from this checkout would run this checkout's code.
+                    "PYTHONSAFEPATH": "1"})
         if database_url:
             env["DATABASE_URL"] = database_url
             env["ROLECALL_ENCRYPTION_KEYS"] = generate_key_file_text("bench").strip()
