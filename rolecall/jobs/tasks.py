@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.jobs.runner import FailureHook, Runner
-from rolecall.services import accounts, catalog, group_turns, pass_jobs, passes
+from rolecall.services import accounts, group_turns, model_refresh, pass_jobs, passes
 from rolecall.services.jobs import RUN_JOB
 from rolecall.services.resources import Resources
 from rolecall.storage.queue import Job, JobQueue
@@ -21,7 +21,7 @@ async def purge_expired_sessions(res: Resources) -> dict[str, Any]:
 
 
 async def refresh_models(res: Resources, config_id: str) -> dict[str, Any]:
-    return await catalog.refresh(res, config_id)
+    return await model_refresh.refresh(res, config_id)
 
 
 async def group_turn(res: Resources, account_id: str, scene_id: str, position: int, round: int) -> dict[str, Any]:

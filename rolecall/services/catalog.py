@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from rolecall.config import Settings
-from rolecall.providers import ModelInfo, ProviderError, explain, facts, get, protocol_for
-from rolecall.services import connections, jobs, premiere
+from rolecall.providers import ModelInfo, facts, get
+from rolecall.services import premiere
 from rolecall.services.errors import Invalid, NotFound
-from rolecall.services.key_checks import model_rows
+from rolecall.services.model_refresh import refresh_stale
 from rolecall.services.resources import Resources
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
@@ -191,7 +191,7 @@ async def _load(res: Resources, account_id: str, section_id: str | None = None) 
             star_query = star_query.where(ModelStar.section == section_id)
         stars = {(st.section, st.model_id) for st in await s.scalars(star_query)}
         sections = [await _config_section(s, r, max_age) for r in rows]
-    await _refresh_stale(res, [r for r, sec in zip(rows, sections, strict=True) if sec.stale and r.privacy_mode == "srv"])
+    await refresh_stale(res, [r for r, sec in zip(rows, sections, strict=True) if sec.stale and r.privacy_mode == "srv"])
     if section_id in (None, PREMIERE):
         sections.insert(0, _premiere_section(res.settings))
     return _Loaded(sections, stars)
@@ -306,7 +306,7 @@ async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = f
         sections = [premiere_section]
         for r, include in zip(rows, _carried(rows, stars, skip, first, only), strict=True):
             sections.append(await _config_section(s, r, max_age, include=include))
-    await _refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
+    await refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
     body = ",".join(_compact_section(sec, stars.get(sec.id, [])) for sec in sections)
     return f'{{"columns":{_dump(COLUMNS)},"sections":[{body}]}}'
 
@@ -347,7 +347,7 @@ async def section_json(res: Resources, account_id: str, section_id: str) -> str:
                 raise NotFound("No such provider config.")
             section = await _config_section(s, row, max_age)
     if section.stale and row is not None and row.privacy_mode == "srv":
-        await _refresh_stale(res, [row])
+        await refresh_stale(res, [row])
     return f'{{"columns":{_dump(COLUMNS)},"section":{_compact_section(section, stars.get(section.id, []))}}}'
 
 
@@ -356,42 +356,6 @@ async def _stars(s: AsyncSession, account_id: str) -> dict[str, list[str]]:
     for star in await s.scalars(select(ModelStar).where(ModelStar.account_id == account_id)):
         starred.setdefault(star.section, []).append(star.model_id)
     return starred
-
-
-async def _refresh_stale(res: Resources, rows: Sequence[ProviderConfig | Row[Any]]) -> None:
-    for row in rows:
-        # One refresh per config at a time, across replicas.
-        if await res.cache.incr(f"refresh-models:{row.id}", ttl=300) == 1:
-            await jobs.submit(res, "refresh_models", {"config_id": row.id}, account_id=row.account_id)
-
-
-async def refresh(res: Resources, config_id: str) -> dict[str, Any]:
-    """Fetch a config's model list again; on failure keep the old list and say why.
-
-    Runs in the background, so only with the key the server holds: an End-to-End config raises
-    `connections.KeyUnavailable` before anything is sent upstream.
-    """
-    async with res.db() as s:
-        row = await s.get(ProviderConfig, config_id, options=[defer(ProviderConfig.models)])
-    if row is None:
-        raise NotFound("No such provider config.")
-    conn = connections.open_row(res.keyring, row, connections.ServerKey()).connection
-    update: dict[str, Any]
-    try:
-        async with res.limits.outbound(row.account_id, row.dest_origin, deadline=res.limits.rules.refresh_deadline):
-            models = await protocol_for(conn.provider.protocol).list_models(conn, res.http)
-        update = {"models": model_rows(models), "models_fetched_at": utcnow(), "models_error": ""}
-    except ProviderError as exc:
-        update = {"models_error": explain(exc)}
-    except Exception as exc:  # a refresh must never lose the list; say what happened
-        log.warning("model list refresh of %s failed: %s", config_id, type(exc).__name__)
-        update = {"models_error": "The model list could not be refreshed. Click Test Key to try again."}
-    async with res.db.begin() as s:
-        current = await s.get(ProviderConfig, config_id)
-        if current is not None:
-            for name, value in update.items():
-                setattr(current, name, value)
-    return {"models": len(update["models"])} if "models" in update else {"error": update["models_error"]}
 
 
 async def set_star(db: Sessions, account_id: str, section: str, model_id: str, starred: bool) -> None:
