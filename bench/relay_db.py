@@ -11,34 +11,39 @@ from typing import Any, cast
 from relay_parts import CHUNKS, LABEL, MODEL, Site, new_scene
 
 
+class _DbOnly:
+    """What `gateway.prepare` and `openai_api.resolve` read of `Resources`: the sessions (the
+    latter's cache holds a weak reference)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+
 def _ms(times: dict[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(values) * 1000 for name, values in times.items()}
 
 
 async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
     """Median ms of the reads before the upstream call and each write a scene turn makes."""
-    from rolecall.services import accounts, gateway, messages, presets
+    from rolecall.services import accounts, gateway, messages
     from rolecall.services.messages import Made, Outcome, ReplyTarget
-    from rolecall.services.stored_config import load_owned
     from rolecall.storage.db import make_engine, make_sessionmaker
 
     account_id = (await site.client.get("/api/me")).json()["id"]
     scene_id = await new_scene(site)
     engine = make_engine(site.app.database_url)
     db = make_sessionmaker(engine)
+    res = cast(Any, _DbOnly(db))
     times: dict[str, list[float]] = {"reads before upstream": [], "user message": [], "reply row": [], "final text": []}
     made = Made(site.config_id, MODEL, "openai")
     try:
         for _ in range(samples):
-            # What a turn reads before the upstream call: the session (an unknown token costs the
-            # same query), the turn, its preset and chain, the config.
+            # What a turn reads before the upstream call, as the route makes it: the session lookup
+            # (an unknown token costs the same query), then `gateway.prepare`'s one session (the
+            # turn, its preset, the preset's chain with its config rows, the scene's config).
             r0 = time.perf_counter()
             await accounts.session_account(db, "bench-" + secrets.token_hex(16))
-            turn = await messages.load_turn(db, account_id, scene_id, "send")
-            preset = await gateway.preset_use(db, turn)
-            if preset.id:
-                await presets.chain(db, account_id, preset.id)
-            await load_owned(db, account_id, site.config_id, with_models=False)
+            await gateway.prepare(res, account_id, scene_id, "send", text="Go on.")
             times["reads before upstream"].append(time.perf_counter() - r0)
             t0 = time.perf_counter()
             await messages.add_user_message(db, account_id, scene_id, "Go on.")
@@ -54,13 +59,6 @@ async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
     finally:
         await engine.dispose()
     return _ms(times)
-
-
-class _DbOnly:
-    """What `openai_api.resolve` reads of `Resources`: the sessions (its cache holds a weak reference)."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
 
 
 async def api_db_work(site: Site, samples: int = 60) -> dict[str, float]:

@@ -8,6 +8,9 @@ a new `httpcore.AsyncHTTPConnection`. Every new connection still goes through th
 it is given (resolve once, check every answer, connect to a checked address, TLS to the name):
 connecting is `AsyncHTTPConnection`'s own code, unchanged.
 
+Each connection's stream writes a request's head together with the first piece of its body
+(`_OneWrite`): httpcore writes them separately, two sends and two wake-ups of the provider per call.
+
 HTTP/1.1 only (as before: no `h2` in the ALPN list). A connection goes back to its origin's idle
 list when its response was read to the end and closed; a response closed early (Stop) closes the
 connection, so the provider sees the call end.
@@ -16,6 +19,7 @@ connection, so the provider sees the call end.
 from __future__ import annotations
 
 import ssl
+import typing
 from collections import deque
 
 import anyio
@@ -40,7 +44,7 @@ class LeanPool:
         max_keepalive_connections: int,
         keepalive_expiry: float,
     ) -> None:
-        self._backend = backend
+        self._backend = _OneWriteBackend(backend)
         self._ssl_context = ssl_context
         self._slots = anyio.Semaphore(max_connections)
         self._max_idle = max_keepalive_connections
@@ -122,3 +126,62 @@ class LeanPool:
 
 def _key(origin: httpcore.Origin) -> Origin:
     return (origin.scheme, origin.host, origin.port)
+
+
+class _OneWriteBackend(httpcore.AsyncNetworkBackend):
+    """The given backend (the guard: connecting is its work alone), its streams wrapped in `_OneWrite`."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        return _OneWrite(await self._inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
+                                                       socket_options=socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+                                  ) -> httpcore.AsyncNetworkStream:
+        return _OneWrite(await self._inner.connect_unix_socket(path, timeout=timeout, socket_options=socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _OneWrite(httpcore.AsyncNetworkStream):
+    """Holds the first write after a read (a request's head: HTTP/1.1, no pipelining) and sends it
+    with the next one (httpcore always follows the head with a body or end-of-message write).
+    Every read sends what is held first, so nothing waits for an answer to bytes not yet sent."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._held = b""
+        self._head_next = True
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._head_next and not self._held:
+            self._head_next = False
+            self._held = buffer
+            return
+        if self._held:
+            buffer, self._held = self._held + buffer, b""
+        await self._inner.write(buffer, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held:
+            held, self._held = self._held, b""
+            await self._inner.write(held, timeout)
+        self._head_next = True
+        return await self._inner.read(max_bytes, timeout)
+
+    async def aclose(self) -> None:
+        self._held = b""
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _OneWrite(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)

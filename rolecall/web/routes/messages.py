@@ -86,14 +86,18 @@ def _key(prepared: gateway.Prepared, body: KeyOnly) -> connections.Key | dict[st
 async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.Key | dict[str, connections.HandedKey]
                   ) -> AsyncGenerator[bytes, None]:
     # Closed explicitly when the stream ends early, so the partial reply is kept before the request ends.
+    start = b""
     async with aclosing(gateway.run(res, prepared, key)) as items:
         async for item in items:
             if item.name == "delta":
-                yield delta(item.data)
+                # `start` comes with the first text in hand: one write (one pass down the send chain) for both
+                yield start + delta(item.data) if start else delta(item.data)
+                start = b""
             elif item.name == "start":
-                yield event("start", {**item.data, "model": model_json(item.data["model"])})
+                start = event("start", {**item.data, "model": model_json(item.data["model"])})
             elif item.name == "error":
-                yield event("error", error_json(item.data["error"], item.data["reply"]))
+                yield start + event("error", error_json(item.data["error"], item.data["reply"]))
+                start = b""
             elif item.name == "skipped":  # a slot of the chain passed over: {position, label, model, kind, reason}
                 yield event("skipped", item.data)
             else:  # user, done: a message
