@@ -7,9 +7,16 @@ a relayed stream pays once per chunk; but uvicorn offers a header-size bound onl
 counts, because httptools hands a header over only once it is complete: the URL and header
 bytes as the parser delivers them, and the bytes received while the head is still incomplete
 (so one endless header cannot grow the parser's buffer without bound either).
+
+It also writes a response's pieces that are sent in one turn of the event loop as one `send`
+(`_OneSend`): the head with the first frame, a stream's last frame with the chunked end. Each
+write is a syscall and a wake-up of the reader; a streamed reply made four or five per request.
 """
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -26,6 +33,11 @@ class CappedHttpTools(HttpToolsProtocol):
     _head_open = True  # a connection starts by waiting for a request head
     _parsed = 0  # URL and header bytes the parser delivered for this request
     _received = 0  # bytes of chunks that arrived (and ended) while the head was incomplete
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # Reads, flow control and addresses stay on the real transport (uvicorn took them above).
+        self.transport = _OneSend(transport, self.loop)  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         within_head = self._head_open
@@ -59,3 +71,35 @@ class CappedHttpTools(HttpToolsProtocol):
         self._parsed += size
         if self._parsed > MAX_HEADER_BYTES:
             raise HeaderBlockTooLarge
+
+
+class _OneSend:
+    """A transport whose writes within one turn of the event loop leave together, at the end of
+    the turn (or at once when it is closed)."""
+
+    __slots__ = ("_loop", "_parts", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._parts:
+            self._loop.call_soon(self._flush)
+        self._parts.append(data)
+
+    def _flush(self) -> None:
+        parts, self._parts = self._parts, []
+        if parts and not self._transport.is_closing():
+            self._transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
