@@ -1,6 +1,6 @@
 """The outbound pool (rolecall.net.pool) against a real keep-alive HTTP/1.1 server on loopback.
 
-Covers: a connection read to the end is reused; a response closed early (Stop) closes its
+Covers: a request's head and body go out in one write; a connection read to the end is reused; a response closed early (Stop) closes its
 connection and the next request opens a new one; the cap on open connections makes a request
 wait, and a pool timeout ends the wait with httpx's PoolTimeout.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -111,3 +113,51 @@ async def test_idle_connections_past_their_keepalive_are_closed(keepalive: KeepA
             assert keepalive.closed == 1
     finally:
         await other.stop()
+
+
+class WriteRecorder(httpcore.AsyncNetworkBackend):
+    """Connects on loopback and records every write of every stream it made."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self._real = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return _Recorded(await self._real.connect_tcp(host, port, **kwargs), self.writes)
+
+    async def connect_unix_socket(self, path: str, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("no unix sockets in tests")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real.sleep(seconds)
+
+
+class _Recorded(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream, writes: list[bytes]) -> None:
+        self._inner, self._writes = inner, writes
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self._writes.append(buffer)
+        await self._inner.write(buffer, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+async def test_a_request_head_and_its_body_go_out_in_one_write(keepalive: KeepAliveServer) -> None:
+    recorder = WriteRecorder()
+    async with make_client(LOOPBACK, backend=recorder) as client:
+        for n in range(2):  # the second request on the kept connection too
+            body = {"model": "m", "n": n}
+            assert (await client.post(f"http://127.0.0.1:{keepalive.port}/v1/chat", json=body)).content == BODY
+    assert keepalive.opened == 1
+    assert len(recorder.writes) == 2
+    for n, sent in enumerate(recorder.writes):
+        assert sent.startswith(b"POST /v1/chat HTTP/1.1\r\n") and sent.endswith(b'{"model":"m","n":%d}' % n)
