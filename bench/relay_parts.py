@@ -69,8 +69,9 @@ def _serve_fake(conn: Any) -> None:
     fake.reply.text = " ".join(["tok"] * CHUNKS)
     conn.send(fake.port)
     while (message := conn.recv()) != "stop":
-        chunks, delay = message
+        chunks, delay, first = message
         fake.reply.text, fake.plan.chunk_delay = " ".join(["tok"] * chunks), delay
+        fake.plan.first_byte_delay = first
         conn.send("ok")
     fake.stop()
 
@@ -83,8 +84,9 @@ class Fake:
         self.port: int = self._conn.recv()
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
-    def set(self, chunks: int = CHUNKS, delay: float = 0.0) -> None:
-        self._conn.send((chunks, delay))
+    def set(self, chunks: int = CHUNKS, delay: float = 0.0, first: float = 0.0) -> None:
+        """``delay`` between frames; ``first``: the provider's own time to its first byte."""
+        self._conn.send((chunks, delay, first))
         self._conn.recv()
 
     def stop(self) -> None:
