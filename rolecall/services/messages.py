@@ -1,10 +1,10 @@
 """Messages of a scene: reading a turn's context, editing, flipping alternatives, deleting, and the
 few writes a generation makes.
 
-A generation writes at most three times, never per chunk: the person's message before the
-upstream call (`add_user_message`), the reply row once the first token has gone out
-(`begin_reply`, status `streaming`), and the reply's final text and status when the stream ends
-(`finish_reply`: `complete`, or `interrupted` with the partial text). A process that dies
+A generation writes at most three times, never per chunk: the person's message with the first
+upstream call (`PersonMessage`, committed while the request goes out), the reply row once the
+first token has gone out (`begin_reply`, status `streaming`), and the reply's final text and
+status when the stream ends (`finish_reply`: `complete`, or `interrupted` with the partial text). A process that dies
 between the last two leaves `streaming` rows; `recover_streaming` marks them `interrupted` at
 start-up so the scene reads consistently.
 """
