@@ -20,9 +20,8 @@ unlocks), or, with no scene model, of the chain's first End-to-End config; a map
 stored, logged, cached or queued. When no slot can run at all (no model, no key, nothing fits)
 the turn is refused before anything is written, so the page can fix it and send the same text.
 
-Writes: the person's message with the first upstream call (committed while the request goes out,
-and before anything the call answers is acted on or shown); the reply row after its first token
-has gone out; the final text when the stream ends. No write and no log line per chunk. If
+Writes: the person's message just before the first upstream call; the reply row after its first
+token has gone out; the final text when the stream ends. No write and no log line per chunk. If
 the stream breaks, or the client goes away (Stop), or the server stops mid-stream, the partial
 text is kept with status `interrupted` (no other model's text is spliced in); Retry regenerates
 it, which walks the chain again.
@@ -30,7 +29,6 @@ it, which walks the chain again.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Mapping
@@ -201,13 +199,9 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
     reply: Reply | None = None
     parts: list[str] = []
     settled = False
-    stored: asyncio.Task[None] | None = None  # the person's message, committed while the call goes out
     async with aclosing(walker.events()) as events:
         try:
             async for event in events:
-                if stored is not None:  # committed before anything the call answers is acted on
-                    await stored
-                    stored = None
                 if event.name == "delta":
                     parts.append(event.data)
                     yield StreamEvent("delta", event.data)
@@ -216,12 +210,11 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                 elif event.name == "skipped":
                     yield StreamEvent("skipped", event.data)
                 elif event.name == "calling":
-                    if prepared.text is not None and walker.calls == 0:  # stored once, with the first call
-                        user = messages.PersonMessage.make(turn.account_id, turn.scene_id, prepared.text,
-                                                           turn.next_position, prepared.image)
-                        stored = asyncio.create_task(user.store(res.db))
+                    if prepared.text is not None and walker.calls == 0:  # stored once, before the first call
+                        user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
+                                                               turn.next_position, prepared.image)
                         target = dataclasses.replace(target, position=turn.next_position + 1)
-                        yield StreamEvent("user", user.view)
+                        yield StreamEvent("user", user)
                 elif event.name == "start":
                     hop: chain_run.Hop = event.data
                     names = ({hop.config_id: ConfigName(hop.label, hop.provider.id, hop.privacy_mode or "")}
@@ -246,15 +239,10 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                     settled = True
                     yield _error(failed.error, kept)
         except BaseException:  # Stop (client gone), server shutdown: keep what was written
-            with anyio.CancelScope(shield=True):
-                if stored is not None:  # the call went out: its message is kept
-                    await asyncio.wait([stored])
-                    _ = stored.cancelled() or stored.exception()  # a failed write is what we are raising, or moot
-                if parts and reply is not None and not settled:
+            if parts and reply is not None and not settled:
+                with anyio.CancelScope(shield=True):
                     await reply.finish(res.db, _interrupted("".join(parts), None))
             raise
-        if stored is not None:  # the walk always ends with an event that awaited it; kept for safety
-            await stored
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """Messages of a scene: reading a turn's context, editing, flipping alternatives, deleting, and the
 few writes a generation makes.
 
-A generation writes at most three times, never per chunk: the person's message with the first
-upstream call (`PersonMessage`, committed while the request goes out), the reply row once the
-first token has gone out (`begin_reply`, status `streaming`), and the reply's final text and
-status when the stream ends (`finish_reply`: `complete`, or `interrupted` with the partial text). A process that dies
+A generation writes at most three times, never per chunk: the person's message before the
+upstream call (`add_user_message`), the reply row once the first token has gone out
+(`begin_reply`, status `streaming`), and the reply's final text and status when the stream ends
+(`finish_reply`: `complete`, or `interrupted` with the partial text). A process that dies
 between the last two leaves `streaming` rows; `recover_streaming` marks them `interrupted` at
 start-up so the scene reads consistently.
 """
@@ -266,50 +266,24 @@ async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: s
                            position: int | None = None, image: Image | None = None) -> MessageView:
     """Store the person's message (at ``position``, from the turn just read; else after the last one),
     with its image when one is attached (then the text may be empty)."""
-    new = PersonMessage.make(account_id, scene_id, text, position, image)
-    await new.store(db)
-    return message_view(new.message, [new.alt], {})
-
-
-@dataclass(frozen=True)
-class PersonMessage:
-    """The person's message made up front (ids and times), so its view is known before it is
-    stored: a turn shows it at once and commits it while the upstream call goes out."""
-
-    message: Message
-    alt: MessageAlternative
-    image: Image | None
-
-    @classmethod
-    def make(cls, account_id: str, scene_id: str, text: str, position: int | None = None,
-             image: Image | None = None) -> PersonMessage:
-        text = check_text(text) if image is None or text.strip() else ""
-        now = utcnow()
-        message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0,
-                          position=position, created_at=now, updated_at=now)
-        alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete", created_at=now,
-                                 updated_at=now)
-        return cls(message, alt, image)
-
-    @property
-    def view(self) -> MessageView:
-        return message_view(self.message, [self.alt], {})
-
-    async def store(self, db: Sessions) -> None:
-        message, alt, image = self.message, self.alt, self.image
-        now = message.created_at
-        async with db.begin() as s:
-            if message.position is None:
-                message.position = await _next_position(s, message.scene_id)
-            await s.execute(_INSERT_MESSAGE, {"id": message.id, "scene_id": message.scene_id,
-                                              "account_id": message.account_id, "position": message.position,
-                                              "role": "user", "active": 0, "created_at": now, "updated_at": now})
-            await s.execute(_INSERT_ALTERNATIVE, {"message_id": message.id, "idx": 0, "text": alt.text,
-                                                  "status": "complete", "created_at": now, "updated_at": now})
-            if image is not None:
-                s.add(MessageImage(message_id=message.id, media_type=image.media_type, data=image.data))
-                await s.flush()
-            await s.execute(_TOUCH_SCENE, {"scene": message.scene_id, "now": now})
+    text = check_text(text) if image is None or text.strip() else ""
+    now = utcnow()
+    message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0, created_at=now)
+    alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
+    async with db.begin() as s:
+        if position is None:
+            position = await _next_position(s, scene_id)
+        message.position = position
+        await s.execute(_INSERT_MESSAGE, {"id": message.id, "scene_id": scene_id, "account_id": account_id,
+                                          "position": position, "role": "user", "active": 0, "created_at": now,
+                                          "updated_at": now})
+        await s.execute(_INSERT_ALTERNATIVE, {"message_id": message.id, "idx": 0, "text": text, "status": "complete",
+                                              "created_at": now, "updated_at": now})
+        if image is not None:
+            s.add(MessageImage(message_id=message.id, media_type=image.media_type, data=image.data))
+            await s.flush()
+        await s.execute(_TOUCH_SCENE, {"scene": scene_id, "now": now})
+    return message_view(message, [alt], {})
 
 
 @dataclass(frozen=True)
