@@ -161,3 +161,23 @@ def test_regenerating_a_characters_reply_hands_over_its_own_e2e_key(signed_in: t
     sent = [r for r in fake.requests if r.path.endswith("/chat/completions")][-1]
     assert sent.json()["model"] == "gpt-4o" and sent.headers["authorization"] == f"Bearer {VALID_KEY}"
     assert VALID_KEY not in loopback_server.log()
+
+
+def test_ticks_survive_a_new_character_made_on_the_page(page: Page, loopback_server: Server) -> None:
+    # The group form is drawn again whenever the page's character list changes (its own first load
+    # included): what the person ticked must stay ticked, and the button must follow.
+    _cast(page)
+    page.goto(loopback_server.url + "/scenes")
+    start = page.get_by_role("group", name="Start a group scene")
+    start.get_by_label("Ada").check()
+    start.get_by_label("Bram").check()
+    expect(page.get_by_role("button", name="Start group scene")).to_be_enabled()
+    page.get_by_role("button", name="+ New character").click()
+    dialog = page.get_by_role("dialog", name="New character")
+    dialog.get_by_label("Name").fill("Cora")
+    dialog.get_by_label("Persona").fill("Cora mends the nets.")
+    dialog.get_by_role("button", name="Save character").click()
+    expect(start.get_by_label("Cora")).to_be_visible()
+    expect(start.get_by_label("Ada")).to_be_checked()
+    expect(start.get_by_label("Bram")).to_be_checked()
+    expect(page.get_by_role("button", name="Start group scene")).to_be_enabled()

@@ -10,11 +10,18 @@ function tickedIds() {
   return [...form.querySelectorAll('input[type="checkbox"]:checked')].map((box) => box.value);
 }
 
+function syncButton() {
+  form.querySelector('button[type="submit"]').disabled = tickedIds().length < 2;
+}
+
 async function load() {
   const { characters } = await api("/api/characters");
+  // The list is drawn again whenever the page's character list changes: keep what is ticked.
+  const ticked = new Set(tickedIds());
   form.querySelector('[data-role="group-start-cast"]').replaceChildren(...characters.map((c) =>
-    el("label", {}, el("input", { type: "checkbox", value: c.id }), c.name)));
+    el("label", {}, el("input", { type: "checkbox", value: c.id, checked: ticked.has(c.id) }), c.name)));
   form.hidden = characters.length < 2;
+  syncButton();
 }
 
 async function start(event) {
@@ -31,7 +38,7 @@ async function start(event) {
 }
 
 if (form) {
-  form.addEventListener("change", () => { form.querySelector('button[type="submit"]').disabled = tickedIds().length < 2; });
+  form.addEventListener("change", syncButton);
   form.addEventListener("submit", start);
   load().catch(() => {});
   // A character made or deleted on this page: the list follows (scenes_index.js reloads its own).
