@@ -47,7 +47,6 @@ from typing import Any, cast
 import anyio
 import httpx
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 
 from rolecall.net import origin_of
 from rolecall.providers import ChatEvent, ChatRequest, Connection, Provider, ProviderError, Usage, get, protocol_for
@@ -65,7 +64,7 @@ from rolecall.services.generation_errors import (
 from rolecall.services.model_facts import ModelFacts, lookup
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import StoredConfigCorrupt
-from rolecall.storage.tables import Preset, ProviderConfig
+from rolecall.storage.tables import Preset
 
 _SERVER_KEY = connections.ServerKey()
 KEY_NOT_HANDED = "This end-to-end config's key wasn't handed over for this message"
@@ -165,7 +164,7 @@ Keys = Mapping[str, connections.HandedKey]
 class ChainRun:
     def __init__(self, res: Resources, ctx: Context, walk: Sequence[Planned], build: Builder,
                  keys: connections.Key | Keys, *, background: bool = False,
-                 loaded: Mapping[str, ProviderConfig] | None = None) -> None:
+                 loaded: Mapping[str, connections.StoredRow] | None = None) -> None:
         """``loaded``: config rows the caller already read, by id (opened without a second query)."""
         self.res, self.ctx, self.walk, self.build = res, ctx, list(walk), build
         self.loaded = loaded or {}
@@ -348,10 +347,9 @@ class ChainRun:
         ids = {e.section for e in entries} - set(self.loaded)
         if len(entries) < 2 or not ids:
             return  # one config to open: `open_config` reads it, the same one query
-        query = (select(ProviderConfig).options(defer(ProviderConfig.models))
-                 .where(ProviderConfig.account_id == self.ctx.account_id, ProviderConfig.id.in_(ids)))
         async with self.res.db() as s:
-            self.loaded = {**self.loaded, **{row.id: row for row in await s.scalars(query)}}
+            rows = await s.execute(connections.OPENED_MANY, {"ids_": sorted(ids), "account_": self.ctx.account_id})
+            self.loaded = {**self.loaded, **{row.id: row for row in rows}}
 
     def key_for(self, entry: Planned) -> connections.Key | None:
         """The key to open ``entry`` with; None when an End-to-End config's key was not handed over."""

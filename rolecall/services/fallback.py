@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 
 from rolecall.services import breaker, premiere, presets, token_balance
-from rolecall.services.connections import E2E_IN_BACKGROUND
+from rolecall.services.connections import E2E_IN_BACKGROUND, StoredRow
 from rolecall.services.errors import NotFound
 from rolecall.services.resources import Resources
 from rolecall.storage.tables import ProviderConfig
@@ -76,7 +76,7 @@ class Planned:
 async def plan(res: Resources, account_id: str, *, scene_model: tuple[str, str] | None, preset_id: str | None,
                background: bool = False, policy: breaker.Policy | None = None,
                slots: Sequence[presets.Slot] | None = None,
-               configs: Mapping[str, ProviderConfig] | None = None) -> list[Planned]:
+               configs: Mapping[str, StoredRow] | None = None) -> list[Planned]:
     """The ordered walk for one turn. ``scene_model`` is (section, model id) from the scene, if chosen.
 
     A caller that already read the preset's chain (``slots``) and the account's config rows by id
@@ -102,7 +102,7 @@ async def judge(res: Resources, account_id: str, entries: Sequence[Planned], *, 
 
 
 async def _entries(res: Resources, account_id: str, scene_model: tuple[str, str] | None,
-                   slots: Sequence[presets.Slot], configs: Mapping[str, ProviderConfig]) -> list[Planned]:
+                   slots: Sequence[presets.Slot], configs: Mapping[str, StoredRow]) -> list[Planned]:
     wanted: list[tuple[str, str, presets.Slot | None]] = []
     if scene_model and scene_model[0] and scene_model[1]:
         wanted.append((scene_model[0], scene_model[1], None))
@@ -122,7 +122,7 @@ async def _entries(res: Resources, account_id: str, scene_model: tuple[str, str]
 
 
 async def _entry(res: Resources, account_id: str, position: int, section: str, model_id: str,
-                 slot: presets.Slot | None, configs: Mapping[str, ProviderConfig]) -> Planned:
+                 slot: presets.Slot | None, configs: Mapping[str, StoredRow]) -> Planned:
     if slot is not None and slot.broken:
         return Planned(position, "", model_id, slot.label, "", None, "", skip=slot.reason, skip_kind="broken")
     if section == premiere.SECTION:

@@ -40,7 +40,6 @@ from typing import Any
 import anyio
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
@@ -51,7 +50,7 @@ from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, 
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
 from rolecall.storage.db import Sessions
-from rolecall.storage.tables import Account, Preset, ProviderConfig, ScenePreset
+from rolecall.storage.tables import Account, Preset, ScenePreset
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class Prepared:
     image: messages.Image | None = None
     preset: PresetUse = PresetUse()
     slots: tuple[presets.Slot, ...] = ()
-    configs: Mapping[str, ProviderConfig] = dataclasses.field(default_factory=dict)
+    configs: Mapping[str, connections.StoredRow] = dataclasses.field(default_factory=dict)
 
 
 async def prepare(res: Resources, account_id: str, scene_id: str, action: Action, *,
@@ -98,7 +97,7 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
         text = messages.check_text(text)
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
-    configs: dict[str, ProviderConfig] = {}
+    configs: dict[str, connections.StoredRow] = {}
     # One session for everything before the walk: four statements for a solo scene, a fifth when
     # no slot of the preset names the scene's own config.
     async with res.db() as s:
@@ -107,8 +106,7 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
         slots = await presets.chain_in(s, account_id, preset.id, configs) if preset.id else []
         section = turn.model_section
         if section and section != PREMIERE and section not in configs:
-            row = await s.scalar(select(ProviderConfig).options(defer(ProviderConfig.models))
-                                 .where(ProviderConfig.id == section, ProviderConfig.account_id == account_id))
+            row = (await s.execute(connections.OPENED, {"id_": section, "account_": account_id})).first()
             if row is not None:
                 configs[section] = row
     return Prepared(turn, action, text or ("" if image is not None else None), image, preset, tuple(slots), configs)

@@ -14,15 +14,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from rolecall.config import Settings
 from rolecall.providers import get
-from rolecall.services import premiere, samplers
+from rolecall.services import connections, premiere, samplers
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import Preset, PresetSlot, ProviderConfig, Scene, ScenePreset, utcnow
@@ -169,33 +168,44 @@ async def _check_slots(s: AsyncSession, settings: Settings, account_id: str, slo
 
 # --- reading ----------------------------------------------------------------------------------
 
-def _slot_view(slot: PresetSlot, config: ProviderConfig | None) -> Slot:
-    if slot.kind == "premiere":
-        return Slot(slot.position, "premiere", premiere.SECTION, None, premiere.LABEL, None, premiere.LABEL, None,
-                    slot.model_id, False, "")
-    if config is None:
-        return Slot(slot.position, "config", "", None, slot.config_label, None, "", None, slot.model_id, True, BROKEN)
-    return Slot(slot.position, "config", config.id, config.id, config.label, config.provider_id,
-                get(config.provider_id).name, config.privacy_mode, slot.model_id, False, "")
+def _slot_view(row: Row[Any]) -> Slot:
+    """A slot from a row of `_SLOTS` (its config's columns are None when the config was deleted)."""
+    if row.kind == "premiere":
+        return Slot(row.position, "premiere", premiere.SECTION, None, premiere.LABEL, None, premiere.LABEL, None,
+                    row.model_id, False, "")
+    if row.id is None:
+        return Slot(row.position, "config", "", None, row.config_label, None, "", None, row.model_id, True, BROKEN)
+    return Slot(row.position, "config", row.id, row.id, row.label, row.provider_id,
+                get(row.provider_id).name, row.privacy_mode, row.model_id, False, "")
+
+
+# Plain columns, built once with bind parameters (as `messages.read_turn`): the turn's chain is read
+# without building a statement or making ORM objects; a config's columns are what opening it needs.
+_SLOT = cast(Table, PresetSlot.__table__).c
+_ALL_SLOTS = (select(_SLOT.preset_id, _SLOT.position, _SLOT.kind, _SLOT.config_label, _SLOT.model_id,
+                     *connections.COLUMNS)
+              .select_from(cast(Table, PresetSlot.__table__).outerjoin(
+                  cast(Table, ProviderConfig.__table__), connections.COLUMNS[0] == _SLOT.config_id))
+              .where(_SLOT.preset_id.in_(bindparam("presets", expanding=True)))
+              .order_by(_SLOT.preset_id, _SLOT.position))
+_OWN_SLOTS = _ALL_SLOTS.where(_SLOT.account_id == bindparam("account"))
 
 
 async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | None = None,
-                 configs: dict[str, ProviderConfig] | None = None) -> dict[str, list[Slot]]:
+                 configs: dict[str, connections.StoredRow] | None = None) -> dict[str, list[Slot]]:
     """The slots of these presets (only the account's slots when ``account_id`` is given); the
-    config rows they name (without their model lists) go into ``configs`` when it is given."""
+    config rows they name (the columns `connections.open_row` reads) go into ``configs`` when it is given."""
     found: dict[str, list[Slot]] = {pid: [] for pid in preset_ids}
     if not preset_ids:
         return found
-    query = (select(PresetSlot, ProviderConfig).options(defer(ProviderConfig.models))  # the list is not needed here
-             .outerjoin(ProviderConfig, ProviderConfig.id == PresetSlot.config_id)
-             .where(PresetSlot.preset_id.in_(preset_ids)).order_by(PresetSlot.preset_id, PresetSlot.position))
-    if account_id is not None:
-        query = query.where(PresetSlot.account_id == account_id)
-    rows = await s.execute(query)
-    for slot, config in rows:
-        found[slot.preset_id].append(_slot_view(slot, config))
-        if config is not None and configs is not None:
-            configs[config.id] = config
+    if account_id is None:
+        rows = await s.execute(_ALL_SLOTS, {"presets": list(preset_ids)})
+    else:
+        rows = await s.execute(_OWN_SLOTS, {"presets": list(preset_ids), "account": account_id})
+    for row in rows:
+        found[row.preset_id].append(_slot_view(row))
+        if row.id is not None and configs is not None:
+            configs[row.id] = row
     return found
 
 
@@ -252,10 +262,11 @@ async def chain(db: Sessions, account_id: str, preset_id: str) -> list[Slot]:
         return slots
 
 
-async def chain_in(s: AsyncSession, account_id: str, preset_id: str, configs: dict[str, ProviderConfig]) -> list[Slot]:
+async def chain_in(s: AsyncSession, account_id: str, preset_id: str,
+                   configs: dict[str, connections.StoredRow]) -> list[Slot]:
     """`chain` in the caller's session, for a preset the caller just read (an empty chain needs no
     second look); the configs the slots name go into ``configs``, so opening them costs no query."""
-    named: dict[str, ProviderConfig] = {}
+    named: dict[str, connections.StoredRow] = {}
     slots = (await _slots(s, [preset_id], account_id, named))[preset_id]
     configs.update({config_id: row for config_id, row in named.items() if row.account_id == account_id})
     return slots
