@@ -132,7 +132,7 @@ def _merged(key: tuple[str, str], provider_id: str, rows: list[dict[str, Any]], 
     return merged
 
 
-def _premiere_section(settings: Settings) -> Section:
+def premiere_section(settings: Settings) -> Section:
     # The operator's [premiere] models, with the metadata they configured (services.premiere).
     rows = premiere.catalog_rows(settings)
     merged = _merged((PREMIERE, json.dumps(rows, sort_keys=True)), PREMIERE, rows, None)
@@ -140,7 +140,7 @@ def _premiere_section(settings: Settings) -> Section:
                    len(merged.items), merged)
 
 
-async def _config_section(s: AsyncSession, row: ProviderConfig | Row[Any], max_age: timedelta, *, include: bool = True) -> Section:
+async def config_section(s: AsyncSession, row: ProviderConfig | Row[Any], max_age: timedelta, *, include: bool = True) -> Section:
     fetched = row.models_fetched_at.isoformat() if row.models_fetched_at else None
     stale = row.models_fetched_at is not None and utcnow() - row.models_fetched_at > max_age
     key = (row.id, fetched or "")
@@ -190,10 +190,10 @@ async def _load(res: Resources, account_id: str, section_id: str | None = None) 
         if section_id is not None:
             star_query = star_query.where(ModelStar.section == section_id)
         stars = {(st.section, st.model_id) for st in await s.scalars(star_query)}
-        sections = [await _config_section(s, r, max_age) for r in rows]
+        sections = [await config_section(s, r, max_age) for r in rows]
     await refresh_stale(res, [r for r, sec in zip(rows, sections, strict=True) if sec.stale and r.privacy_mode == "srv"])
     if section_id in (None, PREMIERE):
-        sections.insert(0, _premiere_section(res.settings))
+        sections.insert(0, premiere_section(res.settings))
     return _Loaded(sections, stars)
 
 
@@ -298,20 +298,20 @@ async def compact_json(res: Resources, account_id: str, skip: frozenset[str] = f
     request for the open sections the first one left out."""
     max_age = timedelta(hours=res.settings.model_list_max_age_hours)
     async with res.db() as s:
-        rows = list(await s.execute(_LISTED.where(_config.account_id == account_id)))
-        stars = await _stars(s, account_id)
-        premiere_section = _premiere_section(res.settings)
+        rows = list(await s.execute(LISTED.where(config_columns.account_id == account_id)))
+        stars = await stars_of(s, account_id)
+        hosted = premiere_section(res.settings)
         if only is not None and PREMIERE not in only:
-            premiere_section = replace(premiere_section, merged=None)
-        sections = [premiere_section]
-        for r, include in zip(rows, _carried(rows, stars, skip, first, only), strict=True):
-            sections.append(await _config_section(s, r, max_age, include=include))
+            hosted = replace(hosted, merged=None)
+        sections = [hosted]
+        for r, include in zip(rows, carried(rows, stars, skip, first, only), strict=True):
+            sections.append(await config_section(s, r, max_age, include=include))
     await refresh_stale(res, [r for r, sec in zip(rows, sections[1:], strict=True) if sec.stale and r.privacy_mode == "srv"])
     body = ",".join(_compact_section(sec, stars.get(sec.id, [])) for sec in sections)
     return f'{{"columns":{_dump(COLUMNS)},"sections":[{body}]}}'
 
 
-def _carried(rows: list[Row[Any]], stars: dict[str, list[str]], skip: frozenset[str], first: int | None,
+def carried(rows: list[Row[Any]], stars: dict[str, list[str]], skip: frozenset[str], first: int | None,
              only: frozenset[str] | None) -> list[bool]:
     """Which config sections `compact_json` sends with their rows."""
     carried = carried_rows = 0
@@ -327,31 +327,31 @@ def _carried(rows: list[Row[Any]], stars: dict[str, list[str]], skip: frozenset[
 
 # The page's request reads every config's row but no list: plain columns, not ORM instances
 # (a third of this request's CPU at 40 configs went into building them).
-_config = ProviderConfig.__table__.c
-_LISTED = select(*(column for column in _config if column.name != "models")).order_by(_config.created_at)
+config_columns = ProviderConfig.__table__.c
+LISTED = select(*(column for column in config_columns if column.name != "models")).order_by(config_columns.created_at)
 
 
 async def section_json(res: Resources, account_id: str, section_id: str) -> str:
     """One section in the compact shape (``{"columns", "section"}``); another account's is NotFound."""
     max_age = timedelta(hours=res.settings.model_list_max_age_hours)
     async with res.db() as s:
-        stars = await _stars(s, account_id)
+        stars = await stars_of(s, account_id)
         row = None
         if section_id == PREMIERE:
-            section = _premiere_section(res.settings)
+            section = premiere_section(res.settings)
         else:
             row = await s.scalar(select(ProviderConfig).where(
                 ProviderConfig.id == section_id, ProviderConfig.account_id == account_id)
                 .options(defer(ProviderConfig.models)))
             if row is None:
                 raise NotFound("No such provider config.")
-            section = await _config_section(s, row, max_age)
+            section = await config_section(s, row, max_age)
     if section.stale and row is not None and row.privacy_mode == "srv":
         await refresh_stale(res, [row])
     return f'{{"columns":{_dump(COLUMNS)},"section":{_compact_section(section, stars.get(section.id, []))}}}'
 
 
-async def _stars(s: AsyncSession, account_id: str) -> dict[str, list[str]]:
+async def stars_of(s: AsyncSession, account_id: str) -> dict[str, list[str]]:
     starred: dict[str, list[str]] = {}
     for star in await s.scalars(select(ModelStar).where(ModelStar.account_id == account_id)):
         starred.setdefault(star.section, []).append(star.model_id)

@@ -12,7 +12,7 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select
 
-from rolecall.services.catalog import _LISTED, _carried, _config, _config_section, _premiere_section, _stars
+from rolecall.services.catalog import LISTED, carried, config_columns, config_section, premiere_section, stars_of
 from rolecall.services.resources import Resources
 from rolecall.storage.tables import LoginSession, utcnow
 
@@ -33,16 +33,16 @@ async def warm_first_screens(res: Resources, *, accounts: int = ACCOUNTS, budget
     started = time.monotonic()
     max_age = timedelta(hours=res.settings.model_list_max_age_hours)
     warmed = 0
-    premiere = _premiere_section(res.settings).merged
+    premiere = premiere_section(res.settings).merged
     _encode = premiere.compact if premiere else ""
     async with res.db() as s:
         for account_id in list(await s.scalars(_RECENT_ACCOUNTS, {"now_": utcnow(), "limit_": accounts})):
-            rows = list(await s.execute(_LISTED.where(_config.account_id == account_id)))
-            stars = await _stars(s, account_id)
-            for r, include in zip(rows, _carried(rows, stars, frozenset(), FIRST_SCREEN, None), strict=True):
+            rows = list(await s.execute(LISTED.where(config_columns.account_id == account_id)))
+            stars = await stars_of(s, account_id)
+            for r, include in zip(rows, carried(rows, stars, frozenset(), FIRST_SCREEN, None), strict=True):
                 if time.monotonic() - started > budget:
                     return warmed
-                merged = (await _config_section(s, r, max_age)).merged if include else None
+                merged = (await config_section(s, r, max_age)).merged if include else None
                 if merged is not None:
                     _encode = merged.compact  # encoded on first use: now, not on the page's request
                     warmed += 1
