@@ -9,12 +9,17 @@ tightened to 0600 on start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, event, text
+from sqlalchemy import CursorResult, Result, event, make_url, text
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from rolecall.storage import sqlite_inline
 
 # The session factory every service takes as ``db``.
 Sessions = async_sessionmaker[AsyncSession]
@@ -24,7 +29,7 @@ RECYCLE_SECONDS = 300
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, async_creator=_inline_sqlite(url))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it cost a round trip per session (~6 per scene turn). A connection the server
@@ -32,6 +37,13 @@ def make_engine(url: str) -> AsyncEngine:
     # database restart costs one failed request per process. Recycling bounds a connection's age
     # below common idle cut-offs (proxies, PgBouncer, cloud load balancers).
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+
+
+def _inline_sqlite(url: str) -> Callable[[], Awaitable[sqlite_inline.Connection]]:
+    """Connections for the URL's database from `sqlite_inline`, which stands in for aiosqlite (the
+    dialect the URL names), with the arguments SQLAlchemy would hand aiosqlite."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    return functools.partial(sqlite_inline.connect, *args, **{**kwargs, "timeout": 30})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> Sessions:
