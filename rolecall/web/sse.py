@@ -38,6 +38,14 @@ def delta(text: str) -> bytes:
     return _DELTA + _dumps(text).encode() + b"}\n\n"
 
 
+async def first_text_out() -> None:
+    """Let the first text leave before the stream goes on. `rolecall serve` sends what one turn of
+    the event loop wrote as one write at the end of the turn (`web/http_protocol.py`); an upstream
+    read often holds many chunks, and relaying them all (and the reply row's write after the first
+    one) within the same turn kept the first text waiting for the lot."""
+    await anyio.lowlevel.checkpoint()
+
+
 def event(name: str, data: object) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _dumps(data).encode() + b"\n\n"
 

@@ -20,7 +20,7 @@ from rolecall.services import connections, gateway, messages
 from rolecall.services.resources import Resources
 from rolecall.web.deps import CurrentAccount, ResourcesDep
 from rolecall.web.scene_json import MessageOut, error_json, message_json, model_json
-from rolecall.web.sse import EventStream, delta, event
+from rolecall.web.sse import EventStream, delta, event, first_text_out
 
 api = APIRouter(prefix="/api/scenes/{scene_id}/messages", tags=["messages"])
 STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
@@ -91,8 +91,12 @@ async def _frames(res: Resources, prepared: gateway.Prepared, key: connections.K
         async for item in items:
             if item.name == "delta":
                 # `start` comes with the first text in hand: one write (one pass down the send chain) for both
-                yield start + delta(item.data) if start else delta(item.data)
-                start = b""
+                if start:
+                    yield start + delta(item.data)
+                    start = b""
+                    await first_text_out()
+                else:
+                    yield delta(item.data)
             elif item.name == "start":
                 start = event("start", {**item.data, "model": model_json(item.data["model"])})
             elif item.name == "error":

@@ -17,6 +17,7 @@ from rolecall.services import access_tokens, openai_api
 from rolecall.services.access_tokens import Principal
 from rolecall.web import openai_wire
 from rolecall.web.deps import ResourcesDep
+from rolecall.web.sse import first_text_out
 
 api = APIRouter(prefix="/v1", tags=["OpenAI-compatible API"])
 
@@ -79,7 +80,10 @@ async def _frames(stream: openai_api.Stream, encoder: openai_wire.ChunkEncoder, 
                 finish = event.finish_reason
                 continue
             if pending:
-                frame, pending = pending + frame, b""
+                yield pending + frame
+                pending = b""
+                await first_text_out()
+                continue
             yield frame
     except openai_api.UpstreamFailed as exc:  # after the first token: the stream ends with an error event
         yield pending + openai_wire.error_frame(openai_wire.wire_error(exc))
