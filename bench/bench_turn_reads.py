@@ -59,7 +59,8 @@ async def child() -> None:
 
             async def reads(n: int) -> None:
                 for _ in range(n):
-                    await accounts.session_account(res.db, token)
+                    # The sessions the route uses for the lookup (`res.reads`, where the checkout has it).
+                    await accounts.session_account(getattr(res, "reads", res.db), token)
                     await gateway.prepare(res, owner.account_id, scene_id, "send", text="Go on.")
 
             await reads(50)

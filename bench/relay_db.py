@@ -15,8 +15,9 @@ class _DbOnly:
     """What `gateway.prepare` and `openai_api.resolve` read of `Resources`: the sessions (the
     latter's cache holds a weak reference)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, reads: Any) -> None:
         self.db = db
+        self.reads = reads
 
 
 def _ms(times: dict[str, list[float]]) -> dict[str, float]:
@@ -27,13 +28,13 @@ async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
     """Median ms of the reads before the upstream call and each write a scene turn makes."""
     from rolecall.services import accounts, gateway, messages
     from rolecall.services.messages import Made, Outcome, ReplyTarget
-    from rolecall.storage.db import make_engine, make_sessionmaker
+    from rolecall.storage.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
     account_id = (await site.client.get("/api/me")).json()["id"]
     scene_id = await new_scene(site)
     engine = make_engine(site.app.database_url)
     db = make_sessionmaker(engine)
-    res = cast(Any, _DbOnly(db))
+    res = cast(Any, _DbOnly(db, make_read_sessionmaker(engine)))
     times: dict[str, list[float]] = {"reads before upstream": [], "user message": [], "reply row": [], "final text": []}
     made = Made(site.config_id, MODEL, "openai")
     try:
@@ -42,7 +43,7 @@ async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
             # (an unknown token costs the same query), then `gateway.prepare`'s one session (the
             # turn, its preset, the preset's chain with its config rows, the scene's config).
             r0 = time.perf_counter()
-            await accounts.session_account(db, "bench-" + secrets.token_hex(16))
+            await accounts.session_account(res.reads, "bench-" + secrets.token_hex(16))
             await gateway.prepare(res, account_id, scene_id, "send", text="Go on.")
             times["reads before upstream"].append(time.perf_counter() - r0)
             t0 = time.perf_counter()
@@ -67,12 +68,12 @@ async def api_db_work(site: Site, samples: int = 60) -> dict[str, float]:
     usage-log row is buffered and written after the stream, in batches."""
     from rolecall.services import access_tokens, openai_api, usage
     from rolecall.storage.cache import MemoryCache
-    from rolecall.storage.db import make_engine, make_sessionmaker
+    from rolecall.storage.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
     account_id = (await site.client.get("/api/me")).json()["id"]
     engine = make_engine(site.app.database_url)
     db = make_sessionmaker(engine)
-    res = cast(Any, _DbOnly(db))
+    res = cast(Any, _DbOnly(db, make_read_sessionmaker(engine)))
     times: dict[str, list[float]] = {"token check (cache miss)": [], "model name (cache miss)": [],
                                      "usage row alone": [], "usage row in a batch of 32": []}
 

@@ -99,8 +99,8 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
         raise Invalid("An image goes with a new message.", field="image")
     configs: dict[str, connections.StoredRow] = {}
     # One session for everything before the walk: four statements for a solo scene, a fifth when
-    # no slot of the preset names the scene's own config.
-    async with res.db() as s:
+    # no slot of the preset names the scene's own config. Reads only (`res.reads`: no transaction).
+    async with res.reads() as s:
         turn = await messages.read_turn(s, account_id, scene_id, action, message_id, character_id=character_id)
         preset = await _preset_use(s, turn)
         slots = await presets.chain_in(s, account_id, preset.id, configs) if preset.id else []

@@ -7,6 +7,7 @@ building connections themselves.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from rolecall.config import Settings
 from rolecall.crypto import KeyRing
 from rolecall.services.limits import Limiter
 from rolecall.storage.cache import Cache
-from rolecall.storage.db import Sessions
+from rolecall.storage.db import Sessions, make_read_sessionmaker
 from rolecall.storage.pubsub import MemoryPubSub, PubSub
 from rolecall.storage.queue import JobQueue
 
@@ -42,3 +43,9 @@ class Resources:
     premiere_http: httpx.AsyncClient | None = None
     # Live events (a group scene's turns) from jobs to the pages watching: Redis with REDIS_URL.
     pubsub: PubSub = field(default_factory=MemoryPubSub)
+
+    @functools.cached_property
+    def reads(self) -> Sessions:
+        """Sessions for the hot read-only paths (the sign-in check, a turn's reads): see
+        `storage.db.make_read_sessionmaker`."""
+        return make_read_sessionmaker(self.engine)

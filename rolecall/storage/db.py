@@ -50,6 +50,16 @@ def make_sessionmaker(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def make_read_sessionmaker(engine: AsyncEngine) -> Sessions:
+    """Sessions for reads only, on PostgreSQL without a transaction around them: no BEGIN and
+    ROLLBACK round trips (two of a one-read session's three), and each statement sees the latest
+    commits, as SQLite's reads outside a write transaction already do. Never write in one: each
+    statement would commit on its own."""
+    if engine.dialect.name != "postgresql":
+        return make_sessionmaker(engine)
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 def rowcount(result: Result[Any]) -> int:
     """Rows a DELETE or UPDATE touched (its result is a CursorResult at run time)."""
     return cast("CursorResult[Any]", result).rowcount or 0
