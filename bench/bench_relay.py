@@ -65,7 +65,9 @@ from relay_db import api_db_work, scene_db_writes
 from relay_parts import (
     AUTH,
     CHUNKS,
+    CLIENT_LIMITS,
     DOWN,
+    KEEPALIVE,
     LABEL,
     LITELLM_KEY,
     LONG,
@@ -93,7 +95,7 @@ Results = dict[tuple[str, int], dict[str, list[float]]]
 class Bench:
     def __init__(self, site: Site, fake: Fake, base: Site | None = None, litellm: LiteLLM | None = None) -> None:
         self.site, self.fake, self.litellm = site, fake, litellm
-        self.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200))
+        self.http = httpx.AsyncClient(timeout=60, limits=CLIENT_LIMITS)
         self.session: aiohttp.ClientSession | None = None
         # RoleCall cases -> the site they run on; every served case -> the process whose CPU counts
         self.sites = {"relay": site, "api": site, "fallback": site}
@@ -238,7 +240,7 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
             relay_report.fallback(label, await bench.fallback_rounds(rounds))
             await bench.close()
             return
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE)) as session:
             bench.session = session
             rss_start = app.rss_mib()
             results = await bench.rounds(rounds)

@@ -39,6 +39,12 @@ TICK = os.sysconf("SC_CLK_TCK")
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Go"}], "stream": True,
         "stream_options": {"include_usage": True}}
 AUTH = {"authorization": f"Bearer {KEY}"}
+# The bench's clients drop an idle connection before the servers would (`rolecall serve` and the
+# fake close one after 5 s idle): reusing a connection the server is closing at that moment fails
+# with httpx.ReadError (seen on runs with --baseline, whose cases leave one server's connections
+# idle while the other's run).
+KEEPALIVE = 2.0
+CLIENT_LIMITS = httpx.Limits(max_connections=200, keepalive_expiry=KEEPALIVE)
 # The first text piece as the fake and RoleCall write it, and as a re-encoding proxy may (with a space).
 FIRST = (b'"content":"tok', b'"content": "tok')
 
@@ -233,7 +239,7 @@ async def csrf(client: httpx.AsyncClient) -> dict[str, str]:
 async def set_up(app: App, fake: Fake) -> Site:
     """An account with encryption, a Server-Accessible config on the fake, a character and a token."""
     await app.wait()
-    client = httpx.AsyncClient(base_url=app.url, timeout=60, limits=httpx.Limits(max_connections=200))
+    client = httpx.AsyncClient(base_url=app.url, timeout=60, limits=CLIENT_LIMITS)
     h = await csrf(client)
     await client.post("/api/auth/signup", json={"name": "bench", "password": "correct horse battery"}, headers=h)
     account_id = (await client.get("/api/me")).json()["id"]
