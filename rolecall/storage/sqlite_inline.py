@@ -3,8 +3,8 @@
 
 Why not aiosqlite itself: it runs every call on a worker thread and wakes the event loop with each
 answer, and SQLAlchemy makes four or five such calls per statement (cursor, execute, fetch, close).
-On a 2-core machine that is ~450 µs a statement and ~800 µs for a session of one, where SQLite itself
-answers the statement in ~8 µs (`bench/bench_sqlite_calls.py`); a scene turn makes eight statements
+On a 2-core machine a session of one point read cost ~690 µs and one of four ~2.1 ms, where `sqlite3`
+answers each statement in ~4 µs (`bench/bench_sqlite_calls.py`); a scene turn makes eight statements
 before its reply is stored. Running the calls inline removes the hops (docs/decisions.md, "SQLite
 calls run on the event loop").
 
@@ -158,7 +158,3 @@ class Connection:
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
