@@ -16,6 +16,9 @@ within every round (the order rotates each round) so machine noise hits them ali
 * relay: `POST /api/scenes/{id}/messages` on RoleCall, read until the end of the event stream
 * api: `POST /v1/chat/completions` on RoleCall (streaming, a personal access token, the model
   "fake/gpt-4o-mini" through the Server-Accessible config), read until `[DONE]`
+* floor: `relay_floor.py`, a minimal aiohttp pass-through proxy (no code of ours) in front of the
+  same fake: what one more hop costs any Python proxy on this machine, the reference the added
+  TTFT of relay and api is also read against ("beyond the floor")
 * litellm: LiteLLM's proxy (one worker, no database) in front of the same fake, where LiteLLM is
   installed (in this interpreter, or the one `--litellm-python` names); a line says when it is not
 
@@ -74,6 +77,7 @@ from relay_parts import (
     MODEL,
     App,
     Fake,
+    Floor,
     LiteLLM,
     Server,
     Site,
@@ -93,13 +97,13 @@ Results = dict[tuple[str, int], dict[str, list[float]]]
 
 
 class Bench:
-    def __init__(self, site: Site, fake: Fake, base: Site | None = None, litellm: LiteLLM | None = None) -> None:
-        self.site, self.fake, self.litellm = site, fake, litellm
+    def __init__(self, site: Site, fake: Fake, floor: Floor, base: Site | None = None, litellm: LiteLLM | None = None) -> None:
+        self.site, self.fake, self.floor, self.litellm = site, fake, floor, litellm
         self.http = httpx.AsyncClient(timeout=60, limits=CLIENT_LIMITS)
         self.session: aiohttp.ClientSession | None = None
         # RoleCall cases -> the site they run on; every served case -> the process whose CPU counts
         self.sites = {"relay": site, "api": site, "fallback": site}
-        cases = ["direct-httpx", "direct-aiohttp", "relay", "api"]
+        cases = ["direct-httpx", "direct-aiohttp", "floor", "relay", "api"]
         if litellm is not None:
             cases.append("litellm")
         if base is not None:
@@ -107,6 +111,7 @@ class Bench:
             cases += ["relay-baseline", "api-baseline"]
         self.cases = tuple(cases)
         self.servers: dict[str, Server] = {case: s.app for case, s in self.sites.items()}
+        self.servers["floor"] = floor
         if litellm is not None:
             self.servers["litellm"] = litellm
 
@@ -125,6 +130,8 @@ class Bench:
         elif case == "litellm":
             assert self.litellm is not None
             one = partial(openai_stream, self.http, self.litellm.url, MODEL, {"authorization": f"Bearer {LITELLM_KEY}"})
+        elif case == "floor":
+            one = partial(openai_stream, self.http, self.floor.url, MODEL, AUTH)
         elif case == "direct-httpx":
             one = partial(openai_stream, self.http, self.fake.url, MODEL, AUTH)
         elif case == "direct-503":
@@ -229,13 +236,15 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
     app = App(data_dir, database_url)
     base_app = App(base_dir, baseline_url, checkout=baseline) if baseline else None
     proxy = LiteLLM(litellm, fake.url) if litellm and not fallback_only else None
+    floor = Floor(fake.url)
     try:
         site = await set_up(app, fake)
         await default_preset(site)
         base = await set_up(base_app, fake) if base_app is not None else None
         if proxy is not None:
             await proxy.ready()
-        bench = Bench(site, fake, base, proxy)
+        await floor.ready()
+        bench = Bench(site, fake, floor, base, proxy)
         if fallback_only:
             relay_report.fallback(label, await bench.fallback_rounds(rounds))
             await bench.close()
@@ -247,13 +256,14 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
             fallback = await bench.fallback_rounds(rounds)
             served = [case for case in bench.cases if case in bench.servers]
             marginal = {case: await bench.marginal_cpu(rounds, case) for case in served}
-            memory = {case: await bench.rss_per_stream(case) for case in served if not case.endswith("-baseline")}
+            memory = {case: await bench.rss_per_stream(case) for case in served
+                      if not case.endswith("-baseline") and case != "floor"}
             rss_end = app.rss_mib()
             writes = await scene_db_writes(site)
             api_work = await api_db_work(site)
         await bench.close()
     finally:
-        for server in (app, base_app, proxy):
+        for server in (app, base_app, proxy, floor):
             if server is not None:
                 server.stop()
         fake.stop()

@@ -219,6 +219,21 @@ class LiteLLM(Server):
         self.log.close()
 
 
+class Floor(Server):
+    """`relay_floor.py`: a minimal aiohttp pass-through proxy in front of the same fake (no code of ours)."""
+
+    name = "the floor proxy"
+
+    def __init__(self, upstream: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("relay_floor.py")), upstream,
+                                      str(self.port)])
+
+    async def ready(self) -> None:
+        await self.wait("/models")
+
+
 # --- set-up through the API --------------------------------------------------------------------
 
 @dataclass

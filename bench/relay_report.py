@@ -40,7 +40,7 @@ class Report:
 
     def print(self, litellm_present: bool) -> None:
         print(f"\n== {self.label}: {self.rounds} rounds, {CHUNKS}-chunk streams ==")
-        print("CPU/chunk: relay, api, litellm = the serving process (everything a turn costs / its chunks); direct = this")
+        print("CPU/chunk: relay, api, floor, litellm = the serving process (everything a turn costs / its chunks); direct = this")
         print("process, i.e. the client library alone reading the same chunks. user+system, in microseconds.")
         if not litellm_present:
             print("litellm: not present (`import litellm.proxy.proxy_cli` fails here; see --litellm-python)")
@@ -94,7 +94,10 @@ class Report:
         slot = {c: self.results[(case, c)] for c in (1, 32)}
         turn_ms = {c: (statistics.median(s["user"]) + statistics.median(s["sys"])) * CHUNKS * 1000 for c, s in slot.items()}
         print(f"targets ({case}):")
+        floor = self.p50("floor", 1) - self.p50("direct-httpx", 1)
         print(f"  added TTFT p50 at c=1 beyond {writes_name} <= 1 ms: {added:.2f} ms, {verdict(added <= 1)}")
+        print(f"    (a minimal aiohttp pass-through proxy adds {floor:.2f} ms in the same run: {added - floor:.2f} ms "
+              "beyond that floor of one more hop)")
         print(f"  CPU per relayed chunk (marginal, user+system) <= 30 us: {cpu:.1f} us, {verdict(cpu <= 30)}")
         print(f"  streams/s at c=32 >= 30% of direct: {ratios['direct-httpx'] * 100:.1f}% of httpx "
               f"({verdict(ratios['direct-httpx'] >= 0.3)}), {ratios['direct-aiohttp'] * 100:.1f}% of aiohttp "

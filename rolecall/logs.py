@@ -8,7 +8,7 @@ key of an unusual format) are registered for the duration of a provider call wit
 ``rolecall.net.secrets.hide_secrets()``; records created inside the call, in that context, are scrubbed of them.
 This is the net under the rule that code never logs a key in the first place.
 
-Library loggers that print request/response headers (httpcore, hpack) or SQL parameters
+Library loggers that may print request/response headers (httpcore, hpack, aiohttp) or SQL parameters
 (sqlalchemy.engine, aiosqlite: password and session hashes, the wrapped vault key) are held at
 INFO / WARNING even when the app logs at DEBUG.
 """
@@ -94,7 +94,7 @@ def install_scrubber() -> None:
 
 # Loggers that print headers or SQL parameters at DEBUG (and SQL with parameters at INFO).
 QUIET_LIBRARIES: dict[str, int] = {
-    "httpcore": logging.INFO, "httpx": logging.INFO, "hpack": logging.INFO, "h11": logging.INFO,
+    "httpcore": logging.INFO, "httpx": logging.INFO, "hpack": logging.INFO, "h11": logging.INFO, "aiohttp": logging.INFO,
     "h2": logging.INFO, "sqlalchemy.engine": logging.WARNING, "sqlalchemy.pool": logging.WARNING,
     "aiosqlite": logging.INFO, "asyncpg": logging.INFO, "multipart": logging.INFO,
 }

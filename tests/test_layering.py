@@ -51,13 +51,15 @@ _STORAGE_LIBS = {"sqlalchemy", "alembic", "aiosqlite", "asyncpg", "redis", "arq"
 _WEB_LIBS = {"fastapi", "starlette", "jinja2", "uvicorn"}
 _IO_LIBS = {
     "logging", "socket", "ssl", "io", "pathlib", "shutil", "tempfile", "subprocess", "asyncio", "anyio",
-    "httpx", "httpcore", "urllib", "http",
+    "httpx", "httpcore", "aiohttp", "yarl", "urllib", "http",
 }
+# The outbound transport's own library: every outbound call goes through net's client.
+_TRANSPORT_LIBS = {"aiohttp", "yarl"}
 FORBIDDEN_LIBS: dict[str, set[str]] = {
-    "web": _STORAGE_LIBS,
-    "jobs": _STORAGE_LIBS | _WEB_LIBS,
-    "services": _WEB_LIBS,
-    "providers": _WEB_LIBS | _STORAGE_LIBS,
+    "web": _STORAGE_LIBS | _TRANSPORT_LIBS,
+    "jobs": _STORAGE_LIBS | _WEB_LIBS | _TRANSPORT_LIBS,
+    "services": _WEB_LIBS | _TRANSPORT_LIBS,
+    "providers": _WEB_LIBS | _STORAGE_LIBS | _TRANSPORT_LIBS,
     "net": _WEB_LIBS | _STORAGE_LIBS,
     "storage": _WEB_LIBS,
     "crypto": _WEB_LIBS | _STORAGE_LIBS | _IO_LIBS,

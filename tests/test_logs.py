@@ -104,7 +104,7 @@ def test_secrets_of_a_call_are_scrubbed_in_every_form_while_it_runs(captured: io
 
 def test_header_and_sql_parameter_loggers_stay_quiet_at_debug(captured: io.StringIO) -> None:
     assert logging.getLogger("rolecall").isEnabledFor(logging.DEBUG)
-    for name in ("httpcore", "httpcore.http11", "hpack", "aiosqlite"):
+    for name in ("httpcore", "httpcore.http11", "hpack", "aiohttp.client", "aiosqlite"):
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
     assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
     assert logging.getLogger("httpx").isEnabledFor(logging.INFO)  # the one-line request log stays

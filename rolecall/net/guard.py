@@ -9,13 +9,14 @@ Design (docs/security.md, "Outbound requests and SSRF"):
   as a catch-all. `is_global` alone is not trusted: it misses NAT64, 6to4,
   IPv4-compatible and site-local addresses and has changed between patch
   releases.
-- `GuardBackend` is an httpcore network backend. For every new
-  connection it resolves the host once, refuses the connection if *any*
-  answer is refused, then connects to one of the checked IP addresses. The
-  host name is never handed to the socket layer, so a DNS answer that changes
-  between check and connect (rebinding) cannot take effect. TLS runs after
-  `connect_tcp` on the returned stream, so certificate verification and SNI
-  still use the original host name.
+- `GuardResolver` is the resolver of the outbound aiohttp connector. For every
+  new connection it resolves the host once, refuses the connection if *any*
+  answer is refused, and hands back only the checked IP addresses, which
+  aiohttp connects to. The host name is never handed to the socket layer, so
+  a DNS answer that changes between check and connect (rebinding) cannot take
+  effect; certificate verification and SNI still use the original host name.
+  aiohttp asks no resolver for IP-literal hosts: `net/transport.py` checks
+  those with the same `GuardResolver.addresses` before sending.
 - Refusal happens before any socket is opened: blocked destinations are never
   probed, so error text cannot be used as a port scanner.
 
@@ -25,6 +26,7 @@ This module imports nothing from the rest of `rolecall`; it receives plain value
 from __future__ import annotations
 
 import contextvars
+import errno
 import ipaddress
 import re
 import socket
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpcore
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from rolecall.net.errors import BlockedAddress, PlainHttpError
 
@@ -268,11 +270,18 @@ class NetworkPolicy:
         return any(n.num_addresses == 1 and n.network_address == ip for n in self._networks)
 
 
-# --- the network backend -------------------------------------------------------
+# --- the resolver the connector uses ----------------------------------------------
 
 # Set by the transport while it sends a plain http:// request: the connection it opens carries
-# headers in clear, so the backend also applies `check_plain_http` (the backend never sees the scheme).
+# headers in clear, so the guard also applies `check_plain_http` (the resolver never sees the scheme).
 plain_http: contextvars.ContextVar[bool] = contextvars.ContextVar("rolecall_plain_http", default=False)
+
+
+class ResolveTimeout(OSError):
+    """The resolver gave no answer in time (an OSError so that aiohttp reports it as a failed lookup)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(errno.ETIMEDOUT, f"resolving {host} timed out")
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
@@ -281,76 +290,46 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return [_as_address(str(info[4][0])) for info in infos]
 
 
-class GuardBackend(httpcore.AsyncNetworkBackend):
-    """httpcore backend that resolves once, checks every answer, connects to a checked IP.
+class GuardResolver(AbstractResolver):
+    """aiohttp's resolver for the outbound connector: resolves once per new connection, checks every
+    answer, and hands back only checked IP addresses, which aiohttp connects to (TLS verification
+    and SNI use the URL's host name). A refusal raises before any socket opens.
 
-    `resolver` and `inner` are seams for tests (fixed DNS answers, a recording
-    connector); production uses `resolve` and `httpcore.AnyIOBackend`.
+    `resolver` is a seam for tests (fixed DNS answers); production uses `resolve`.
     """
 
-    def __init__(
-        self,
-        policy: NetworkPolicy,
-        *,
-        resolver: Resolver | None = None,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
+    def __init__(self, policy: NetworkPolicy, *, resolver: Resolver | None = None) -> None:
         self._policy = policy
         self._resolver = resolver or resolve
-        self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._addresses(host, port, timeout)
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results: list[ResolveResult] = []
+        for address in await self.addresses(host, port):
+            address = _unmap(address)
+            results.append({"hostname": host, "host": str(address), "port": port,
+                            "family": socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                            "proto": socket.IPPROTO_TCP, "flags": socket.AI_NUMERICHOST})
+        return results
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        """The answers for `host` if every one may be connected to; else BlockedAddress or PlainHttpError."""
+        literal = parse_ip_literal(host)
+        addresses = [literal] if literal is not None else await self._lookup(host, port)
         self._policy.check_destination(host, port, addresses)  # all, before any connect
         if plain_http.get():
             self._policy.check_plain_http(host, port, addresses)
-        error: Exception | None = None
-        # Try the checked answers in resolver order (e.g. AAAA then A on a host
-        # without IPv6 routing). The host name is never passed on: pinned.
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(_unmap(address)),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None  # _addresses never returns an empty list
-        raise error
-
-    async def _addresses(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
-        literal = parse_ip_literal(host)
-        if literal is not None:
-            return [literal]
-        try:
-            with anyio.fail_after(timeout or DEFAULT_RESOLVE_TIMEOUT):
-                answers = await self._resolver(host, port)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(f"could not resolve {host}") from exc
-        addresses = list(dict.fromkeys(_as_address(a) for a in answers))  # dedupe, keep order
-        if not addresses:
-            raise httpcore.ConnectError(f"could not resolve {host}")
         return addresses
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not an allowed destination")
+    async def _lookup(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            with anyio.fail_after(DEFAULT_RESOLVE_TIMEOUT):
+                answers = await self._resolver(host, port)
+        except TimeoutError as exc:
+            raise ResolveTimeout(host) from exc
+        addresses = list(dict.fromkeys(_as_address(a) for a in answers))  # dedupe, keep order
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, f"could not resolve {host}")
+        return addresses
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        return None

@@ -8,6 +8,7 @@ could not send a packet to a private or public address from this suite.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import ipaddress
 import socket
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpcore
 import pytest
 import trustme
 
@@ -165,24 +165,19 @@ class LocalServer(ThreadingHTTPServer):
         self._thread.join(timeout=5)
 
 
-class RecordingBackend(httpcore.AsyncNetworkBackend):
-    """Inner connector under the guard: records each target, reaches loopback only."""
+class RecordingSockets:
+    """The connector's socket factory in tests: records each target, reaches loopback only."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
-        self._real = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+    def __call__(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        family, kind, proto, _, address = addr_info
+        host, port = address[0], address[1]
         self.calls.append((host, port))
         if not ipaddress.ip_address(host).is_loopback:
-            raise httpcore.ConnectError(f"test connector never leaves loopback ({host})")
-        return await self._real.connect_tcp(host, port, **kwargs)
-
-    async def connect_unix_socket(self, path: str, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("no unix sockets in tests")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._real.sleep(seconds)
+            raise OSError(errno.ENETUNREACH, f"test connector never leaves loopback ({host})")
+        return socket.socket(family, kind, proto)
 
 
 class FakeDNS:
@@ -237,8 +232,8 @@ def decoy6() -> Iterator[LocalServer | None]:
 
 
 @pytest.fixture
-def recorder() -> RecordingBackend:
-    return RecordingBackend()
+def recorder() -> RecordingSockets:
+    return RecordingSockets()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ async def test_streaming_yields_events_as_they_come(server) -> None:
 
 async def test_connects_to_the_checked_ip_not_the_name(server, recorder, fake_dns) -> None:
     dns = fake_dns({"api.rolecall.test": ["127.0.0.1"]})
-    async with make_client(LOOPBACK, resolver=dns, backend=recorder) as client:
+    async with make_client(LOOPBACK, resolver=dns, socket_factory=recorder) as client:
         response = await client.get(f"http://api.rolecall.test:{server.port}/hello")
     assert response.status_code == 200
     assert recorder.calls == [("127.0.0.1", server.port)]
@@ -43,7 +43,7 @@ async def test_connects_to_the_checked_ip_not_the_name(server, recorder, fake_dn
 async def test_falls_back_to_the_next_checked_answer(server, recorder, fake_dns) -> None:
     # Nothing listens on 127.0.0.2:port; the second (also checked) answer works.
     dns = fake_dns({"two.rolecall.test": ["127.0.0.2", "127.0.0.1"]})
-    async with make_client(LOOPBACK, resolver=dns, backend=recorder) as client:
+    async with make_client(LOOPBACK, resolver=dns, socket_factory=recorder) as client:
         response = await client.get(f"http://two.rolecall.test:{server.port}/hello")
     assert response.status_code == 200
     assert recorder.calls == [("127.0.0.2", server.port), ("127.0.0.1", server.port)]
@@ -59,7 +59,7 @@ async def test_redirects_are_not_followed(server) -> None:
 
 
 async def test_a_caller_that_opts_into_redirects_still_meets_the_guard(server, recorder) -> None:
-    async with make_client(LOOPBACK, backend=recorder) as client:
+    async with make_client(LOOPBACK, socket_factory=recorder) as client:
         with pytest.raises(BlockedAddress) as info:
             await client.get(f"http://127.0.0.1:{server.port}/redirect", follow_redirects=True)
     assert info.value.kind == "cloud metadata"
@@ -115,7 +115,7 @@ async def test_environment_proxies_are_ignored(server, decoy, monkeypatch) -> No
 async def test_allow_hosts_trusts_a_name_and_still_pins(server, recorder, fake_dns) -> None:
     dns = fake_dns({"ollama.lan": ["127.0.0.1"], "other.lan": ["127.0.0.1"]})
     policy = NetworkPolicy(allow_hosts=("ollama.lan",))
-    async with make_client(policy, resolver=dns, backend=recorder) as client:
+    async with make_client(policy, resolver=dns, socket_factory=recorder) as client:
         response = await client.get(f"http://ollama.lan:{server.port}/hello")
         assert response.status_code == 200
         with pytest.raises(BlockedAddress):
@@ -128,7 +128,7 @@ async def test_allow_hosts_trusts_a_name_and_still_pins(server, recorder, fake_d
 async def test_allow_hosts_entry_with_a_port_allows_only_that_port(server, recorder, fake_dns) -> None:
     dns = fake_dns({"ollama.lan": ["127.0.0.1"]})
     policy = NetworkPolicy(allow_hosts=(f"ollama.lan:{server.port + 1}",))
-    async with make_client(policy, resolver=dns, backend=recorder) as client:
+    async with make_client(policy, resolver=dns, socket_factory=recorder) as client:
         with pytest.raises(BlockedAddress):
             await client.get(f"http://ollama.lan:{server.port}/hello")
     assert recorder.calls == []
@@ -137,7 +137,7 @@ async def test_allow_hosts_entry_with_a_port_allows_only_that_port(server, recor
 async def test_tls_verifies_the_host_name_on_the_pinned_ip(tls_server, client_tls, recorder, fake_dns) -> None:
     srv = tls_server("api.rolecall.test")
     dns = fake_dns({"api.rolecall.test": ["127.0.0.1"]})
-    async with make_client(LOOPBACK, verify=client_tls, resolver=dns, backend=recorder) as client:
+    async with make_client(LOOPBACK, verify=client_tls, resolver=dns, socket_factory=recorder) as client:
         response = await client.get(f"https://api.rolecall.test:{srv.port}/hello")
     assert (response.status_code, response.text) == (200, "hello")
     assert recorder.calls == [("127.0.0.1", srv.port)]  # connected to the IP...

@@ -14,7 +14,7 @@ LOOPBACK = NetworkPolicy(allow_private=("127.0.0.0/8",))
 
 
 async def test_plain_http_to_a_public_address_never_connects(recorder) -> None:
-    async with make_client(NetworkPolicy(), backend=recorder) as client:
+    async with make_client(NetworkPolicy(), socket_factory=recorder) as client:
         with pytest.raises(PlainHttpError) as info:
             await client.get("http://8.8.8.8/v1/models", headers={"authorization": "Bearer sk-secret"})
     assert recorder.calls == []
@@ -23,7 +23,7 @@ async def test_plain_http_to_a_public_address_never_connects(recorder) -> None:
 
 async def test_plain_http_to_a_name_answering_public_never_connects(recorder, fake_dns) -> None:
     dns = fake_dns({"llm.example.com": ["93.184.216.34"]})
-    async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
+    async with make_client(NetworkPolicy(), resolver=dns, socket_factory=recorder) as client:
         with pytest.raises(PlainHttpError):
             await client.get("http://llm.example.com/v1/models")
     assert recorder.calls == []
@@ -37,7 +37,7 @@ async def test_plain_http_to_an_allow_listed_destination_works(server) -> None:
 
 async def test_plain_http_to_an_allow_listed_host_name_works(server, recorder, fake_dns) -> None:
     dns = fake_dns({"ollama.lan": ["127.0.0.1"]})
-    async with make_client(NetworkPolicy(allow_hosts=("ollama.lan",)), resolver=dns, backend=recorder) as client:
+    async with make_client(NetworkPolicy(allow_hosts=("ollama.lan",)), resolver=dns, socket_factory=recorder) as client:
         response = await client.get(f"http://ollama.lan:{server.port}/hello")
     assert response.status_code == 200
 

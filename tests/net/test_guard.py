@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from rolecall.net import BlockedAddress, NetworkPolicy, make_client
-from rolecall.net.guard import GuardBackend
+from rolecall.net.guard import GuardResolver
 
 # (URL with {port}, which decoy the address would reach: "v4", "v6" or None)
 MATRIX = [
@@ -59,7 +59,7 @@ async def _refused(client: httpx.AsyncClient, url: str) -> BlockedAddress:
 @pytest.mark.parametrize(("template", "target"), MATRIX)
 async def test_default_policy_refuses_before_connecting(template, target, decoy, decoy6, recorder) -> None:
     port = decoy6.port if (target == "v6" and decoy6 is not None) else decoy.port
-    async with make_client(NetworkPolicy(), backend=recorder) as client:
+    async with make_client(NetworkPolicy(), socket_factory=recorder) as client:
         await _refused(client, template.format(port=port))
     assert recorder.calls == []  # refused before the inner connector was asked
     assert decoy.connections() == []
@@ -88,21 +88,21 @@ async def test_production_backend_never_touches_the_ipv6_decoy(decoy6) -> None:
 
 async def test_dotted_octal_is_refused_by_the_url_parser_and_by_the_guard(decoy, recorder) -> None:
     # httpx itself rejects a dotted quad with leading zeros, before any lookup.
-    async with make_client(NetworkPolicy(), backend=recorder) as client:
+    async with make_client(NetworkPolicy(), socket_factory=recorder) as client:
         with pytest.raises(httpx.InvalidURL):
             await client.get(f"http://0177.0.0.1:{decoy.port}/")
     # Should that ever change, the guard still reads it as 127.0.0.1.
-    guard = GuardBackend(NetworkPolicy(), inner=recorder)
+    guard = GuardResolver(NetworkPolicy())
     for host in ("0177.0.0.1", "0x7f.1", "2130706433", "127.1", "::ffff:127.0.0.1"):
         with pytest.raises(BlockedAddress):
-            await guard.connect_tcp(host, decoy.port)
+            await guard.resolve(host, decoy.port)
     assert recorder.calls == []
     assert decoy.connections() == []
 
 
 async def test_name_resolving_to_loopback_is_refused(decoy, recorder, fake_dns) -> None:
     dns = fake_dns({"evil.rolecall.test": ["127.0.0.1"]})
-    async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
+    async with make_client(NetworkPolicy(), resolver=dns, socket_factory=recorder) as client:
         error = await _refused(client, f"http://evil.rolecall.test:{decoy.port}/")
     assert (error.host, error.ip, error.kind) == ("evil.rolecall.test", "127.0.0.1", "loopback")
     assert dns.calls == ["evil.rolecall.test"]
@@ -112,7 +112,7 @@ async def test_name_resolving_to_loopback_is_refused(decoy, recorder, fake_dns) 
 
 async def test_mixed_answers_are_refused_outright(decoy, recorder, fake_dns) -> None:
     dns = fake_dns({"mixed.rolecall.test": ["93.184.216.34", "127.0.0.1"]})
-    async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
+    async with make_client(NetworkPolicy(), resolver=dns, socket_factory=recorder) as client:
         await _refused(client, f"http://mixed.rolecall.test:{decoy.port}/")
     assert dns.calls == ["mixed.rolecall.test"]
     assert recorder.calls == []
@@ -124,7 +124,7 @@ async def test_dns_rebinding_cannot_reach_the_decoy(decoy, recorder, fake_dns) -
     # https: plain http:// to a public answer is refused before any connect (test_destination.py).
     dns = fake_dns({"rebind.rolecall.test": [["93.184.216.34"], ["127.0.0.1"]]})
     url = f"https://rebind.rolecall.test:{decoy.port}/"
-    async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
+    async with make_client(NetworkPolicy(), resolver=dns, socket_factory=recorder) as client:
         # Checked once, then the connect goes to the checked IP, not the name
         # (the test connector refuses non-loopback targets, so nothing leaves).
         with pytest.raises(httpx.ConnectError):
@@ -149,7 +149,7 @@ async def test_blocked_private_port_and_closed_port_read_the_same(decoy) -> None
 
 async def test_unresolvable_name_is_a_connect_error(recorder, fake_dns) -> None:
     dns = fake_dns({"empty.rolecall.test": []})
-    async with make_client(NetworkPolicy(), resolver=dns, backend=recorder) as client:
+    async with make_client(NetworkPolicy(), resolver=dns, socket_factory=recorder) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get("http://nowhere.rolecall.test/")
         with pytest.raises(httpx.ConnectError):

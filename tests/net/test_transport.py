@@ -1,4 +1,4 @@
-"""The outbound pool (rolecall.net.pool) against a real keep-alive HTTP/1.1 server on loopback.
+"""The outbound transport (rolecall.net.transport) against a real keep-alive HTTP/1.1 server on loopback.
 
 Covers: a request's head and body go out in one write; a connection read to the end is reused; a response closed early (Stop) closes its
 connection and the next request opens a new one; the cap on open connections makes a request
@@ -8,10 +8,10 @@ wait, and a pool timeout ends the wait with httpx's PoolTimeout.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 
@@ -22,7 +22,8 @@ BODY = b"data: tok\n\n" * 200
 
 
 class KeepAliveServer:
-    """Answers every request on a connection with a 200 and a chunked body; counts connections."""
+    """Answers every request on a connection with a 200 and a chunked body (slowly for /v1/slow);
+    counts connections."""
 
     def __init__(self) -> None:
         self.opened = 0
@@ -37,12 +38,14 @@ class KeepAliveServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.opened += 1
         try:
-            while await reader.readuntil(b"\r\n\r\n"):
+            while head := await reader.readuntil(b"\r\n\r\n"):
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
                 for start in range(0, len(BODY), 110):
                     piece = BODY[start:start + 110]
                     writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                     await writer.drain()
+                    if b"/slow" in head:  # a provider still generating: the rest comes later
+                        await asyncio.sleep(0.2)
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -74,7 +77,7 @@ async def test_a_connection_read_to_the_end_is_reused(keepalive: KeepAliveServer
 
 async def test_a_stream_closed_early_closes_its_connection(keepalive: KeepAliveServer) -> None:
     async with make_client(LOOPBACK) as client:
-        async with client.stream("GET", f"http://127.0.0.1:{keepalive.port}/v1/chat") as response:
+        async with client.stream("GET", f"http://127.0.0.1:{keepalive.port}/v1/slow") as response:
             async for _ in response.aiter_bytes():
                 break  # Stop after the first piece
         for _ in range(20):  # the server notices the close
@@ -89,7 +92,7 @@ async def test_a_stream_closed_early_closes_its_connection(keepalive: KeepAliveS
 async def test_the_connection_cap_makes_a_request_wait_until_the_pool_timeout(keepalive: KeepAliveServer) -> None:
     async with make_client(LOOPBACK, max_connections=1, connect_timeout=0.2) as client:
         url = f"http://127.0.0.1:{keepalive.port}/v1/chat"
-        async with client.stream("GET", url):
+        async with client.stream("GET", f"http://127.0.0.1:{keepalive.port}/v1/slow"):
             with pytest.raises(httpx.PoolTimeout):
                 await client.get(url)
         assert (await client.get(url)).content == BODY  # the slot is free again
@@ -104,7 +107,6 @@ async def test_idle_connections_past_their_keepalive_are_closed(keepalive: KeepA
         async with make_client(LOOPBACK, keepalive_expiry=0.05) as client:
             assert (await client.get(f"http://127.0.0.1:{keepalive.port}/v1/chat")).content == BODY
             await asyncio.sleep(0.1)
-            # Opening a connection elsewhere sweeps the idle ones past their keep-alive.
             assert (await client.get(f"http://127.0.0.1:{other.port}/v1/chat")).content == BODY
             for _ in range(20):
                 if keepalive.closed:
@@ -115,45 +117,38 @@ async def test_idle_connections_past_their_keepalive_are_closed(keepalive: KeepA
         await other.stop()
 
 
-class WriteRecorder(httpcore.AsyncNetworkBackend):
-    """Connects on loopback and records every write of every stream it made."""
+class _RecordedSocket(socket.socket):
+    """A socket that records what is sent on it (asyncio's transport sends through these methods)."""
+
+    writes: list[bytes]
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        sent = super().send(data, flags)
+        self.writes.append(bytes(data[:sent]))
+        return sent
+
+    def sendmsg(self, buffers: Any, *args: Any) -> int:
+        sent = super().sendmsg(buffers, *args)
+        self.writes.append(b"".join(bytes(b) for b in buffers)[:sent])
+        return sent
+
+
+class WriteRecorder:
+    """The connector's socket factory: sockets that record every write."""
 
     def __init__(self) -> None:
         self.writes: list[bytes] = []
-        self._real = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Recorded(await self._real.connect_tcp(host, port, **kwargs), self.writes)
-
-    async def connect_unix_socket(self, path: str, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("no unix sockets in tests")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._real.sleep(seconds)
-
-
-class _Recorded(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream, writes: list[bytes]) -> None:
-        self._inner, self._writes = inner, writes
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer:
-            self._writes.append(buffer)
-        await self._inner.write(buffer, timeout)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+    def __call__(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        family, kind, proto, _, _ = addr_info
+        sock = _RecordedSocket(family, kind, proto)
+        sock.writes = self.writes
+        return sock
 
 
 async def test_a_request_head_and_its_body_go_out_in_one_write(keepalive: KeepAliveServer) -> None:
     recorder = WriteRecorder()
-    async with make_client(LOOPBACK, backend=recorder) as client:
+    async with make_client(LOOPBACK, socket_factory=recorder) as client:
         for n in range(2):  # the second request on the kept connection too
             body = {"model": "m", "n": n}
             assert (await client.post(f"http://127.0.0.1:{keepalive.port}/v1/chat", json=body)).content == BODY
