@@ -119,6 +119,8 @@ def test_checksum_error_and_remembered_device(server: Any, chromium: Any) -> Non
     assert settled(page, "#encryption") == "unlocked"  # no phrase needed
     expect(page.get_by_text("Unlocked on this device.")).to_be_visible()
     page.get_by_role("button", name="Forget this device").click()
+    # Forgetting clears the browser's key store asynchronously: reload once the page says it is done.
+    expect(page.get_by_text("This browser no longer holds your key.")).to_be_visible()
     page.reload()
     assert settled(page, "#encryption") == "locked"
     expect(page.get_by_role("textbox", name="Recovery phrase")).to_be_visible()

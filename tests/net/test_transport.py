@@ -156,3 +156,27 @@ async def test_a_request_head_and_its_body_go_out_in_one_write(keepalive: KeepAl
     assert len(recorder.writes) == 2
     for n, sent in enumerate(recorder.writes):
         assert sent.startswith(b"POST /v1/chat HTTP/1.1\r\n") and sent.endswith(b'{"model":"m","n":%d}' % n)
+
+
+async def test_a_resolver_that_never_answers_is_a_connect_timeout(keepalive: KeepAliveServer, monkeypatch) -> None:
+    from rolecall.net import guard
+
+    monkeypatch.setattr(guard, "DEFAULT_RESOLVE_TIMEOUT", 0.05)
+
+    async def stuck(host: str, port: int) -> list[str]:
+        await asyncio.sleep(5)
+        return ["127.0.0.1"]
+
+    async with make_client(LOOPBACK, resolver=stuck) as client:
+        with pytest.raises(httpx.ConnectTimeout, match=r"resolving slow\.rolecall\.test timed out"):
+            await client.get(f"http://slow.rolecall.test:{keepalive.port}/v1/chat")
+    assert keepalive.opened == 0
+
+
+async def test_a_name_without_answers_is_a_connect_error(keepalive: KeepAliveServer, fake_dns) -> None:
+    async with make_client(LOOPBACK, resolver=fake_dns({"empty.rolecall.test": []})) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://empty.rolecall.test:{keepalive.port}/v1/chat")
+        with pytest.raises(httpx.ConnectError):  # the resolver's own failure (no such name)
+            await client.get(f"http://missing.rolecall.test:{keepalive.port}/v1/chat")
+    assert keepalive.opened == 0

@@ -85,7 +85,7 @@ DRAIN_SECONDS = 2.0
 async def drain(events: AsyncIterator[SSEEvent]) -> None:
     """Read a finished stream to its end (the chunked terminator is usually already buffered).
 
-    Closing a response before its body ends makes httpcore drop the connection, so the next
+    Closing a response before its body ends makes the transport drop the connection, so the next
     request would pay a new TCP (and TLS) handshake: ~1.5 ms on loopback, far more over the
     internet. A server that never ends the body after its terminator costs at most DRAIN_SECONDS
     and no error: the answer is already complete.
