@@ -14,10 +14,10 @@ import anyio
 import httpx
 
 from rolecall.net.guard import IPAddress, NetworkPolicy, Resolver, parse_ip_literal, resolve
+from rolecall.net.urls import port_of
 
 # Typing in a form must not wait on a slow resolver for long.
 SAVE_RESOLVE_TIMEOUT = 3.0
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 async def check_base_url(
@@ -30,7 +30,7 @@ async def check_base_url(
     """
     parsed = httpx.URL(url)
     host = parsed.host
-    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+    port = port_of(parsed)
     literal = parse_ip_literal(host)
     addresses = [literal] if literal is not None else await _answers(host, port, resolver or resolve, deadline)
     policy.check_destination(host, port, addresses)

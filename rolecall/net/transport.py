@@ -33,14 +33,14 @@ import yarl
 
 from rolecall.net.errors import ResponseTooLarge
 from rolecall.net.guard import GuardResolver, ResolveTimeout, parse_ip_literal, plain_http
+from rolecall.net.urls import port_of
 
 # aiohttp's socket hook: called with an address (family, type, proto, canonname, sockaddr) that
 # the guard checked, it returns the socket to connect. A seam for tests (record where each
 # connection goes); production uses aiohttp's own.
 SocketFactory = Callable[[tuple[Any, ...]], socket.socket]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# httpx sets these itself; aiohttp must not add its own (its User-Agent, say).
+# What goes out of these is what httpx's request holds: aiohttp adds none of its own (its User-Agent, say).
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 # Providers' response heads are small; 16 KiB per line as h11 allowed for the whole head.
 _MAX_LINE = 16 * 1024
@@ -75,7 +75,7 @@ def _httpx_errors() -> Iterator[None]:
         raise _httpx_error(exc) from exc
 
 
-class CappedResponse(httpx.Response):
+class _CappedResponse(httpx.Response):
     """A response whose *decoded* body is capped too.
 
     `aread()`, `aiter_text()`, `aiter_lines()` and `json()` all go through `aiter_bytes()`, so
@@ -150,7 +150,6 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._max_response_bytes = max_response_bytes
         self._socket_factory = socket_factory
         self._slots = anyio.Semaphore(max_connections)
-        self._timeouts: dict[tuple[Any, Any], aiohttp.ClientTimeout] = {}
         # Made on the first request: aiohttp binds a session to the running event loop.
         self._session: aiohttp.ClientSession | None = None
 
@@ -181,7 +180,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         token = plain_http.set(url.scheme == "http")  # read by the guard when a connection opens
         try:
             if parse_ip_literal(url.host) is not None:  # aiohttp asks no resolver for these
-                await self._guard.addresses(url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 443))
+                await self._guard.addresses(url.host, port_of(url))
             await self._take_slot(timeouts.get("pool"))
             try:
                 response = await self._send(request, timeouts)
@@ -190,7 +189,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 raise
         finally:
             plain_http.reset(token)
-        reply = CappedResponse(
+        reply = _CappedResponse(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_Body(response, url.host, self._max_response_bytes, self._slots.release),
@@ -217,14 +216,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=await request.aread() or None,
                 allow_redirects=False,
-                timeout=self._timeout(timeouts.get("connect"), timeouts.get("read")),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.get("connect"),
+                                              sock_read=timeouts.get("read")),
             )
-
-    def _timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
-        key = (connect, read)
-        if key not in self._timeouts:
-            self._timeouts[key] = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-        return self._timeouts[key]
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -100,6 +100,11 @@ def _normalized_host(parsed: httpx.URL) -> str:
     return host
 
 
+def port_of(url: httpx.URL) -> int:
+    """The port a request to `url` goes to (httpx leaves out a scheme's default port)."""
+    return url.port or _DEFAULT_PORTS[url.scheme]
+
+
 def _port_suffix(parsed: httpx.URL) -> str:
     # httpx drops default ports, but not when the scheme was written in capitals.
     if parsed.port is None or parsed.port == _DEFAULT_PORTS[parsed.scheme]:
