@@ -72,6 +72,10 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(csrf_protect)],
+        # RoleCall exports no OpenTelemetry and reaches no collector at run time (an environment
+        # variable could otherwise switch FastAPI's exporters on); off, FastAPI also stops asking
+        # the global providers on every request (docs/decisions.md, "FastAPI's telemetry").
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     # Added first, so it runs inside SecurityMiddleware: its refusals get the security headers too.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextvars
 import errno
+import functools
 import ipaddress
 import re
 import socket
@@ -132,8 +133,11 @@ def parse_inet_aton(text: str) -> ipaddress.IPv4Address | None:
     return ipaddress.IPv4Address(number * 256 ** (4 - len(head)) + last)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_ip_literal(host: str) -> IPAddress | None:
-    """The address a host string denotes by itself (no DNS), or None for a name."""
+    """The address a host string denotes by itself (no DNS), or None for a name.
+
+    Cached: the transport asks it of every request's host (a name costs two failed parses)."""
     text = host.strip("[]")
     if ":" in text:
         text = text.split("%", 1)[0]  # an IPv6 zone id does not change the address

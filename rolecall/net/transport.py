@@ -21,6 +21,7 @@ on the wire and after decoding (a gzip bomb is small on the wire).
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -73,6 +74,13 @@ def _httpx_errors() -> Iterator[None]:
         yield
     except aiohttp.ClientError as exc:
         raise _httpx_error(exc) from exc
+
+
+@functools.lru_cache(maxsize=512)
+def _yarl_url(url: str) -> yarl.URL:
+    """httpx's URL, already encoded, for aiohttp: parsed once per endpoint. Keys travel in
+    headers, never in URLs, so nothing secret is kept here."""
+    return yarl.URL(url, encoded=True)
 
 
 class _CappedResponse(httpx.Response):
@@ -199,6 +207,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return reply
 
     async def _take_slot(self, timeout: float | None) -> None:
+        with contextlib.suppress(anyio.WouldBlock):
+            # A free slot: no timeout scope, and no turn of the event loop (`acquire` yields one
+            # even when it need not wait) on the way to the provider.
+            self._slots.acquire_nowait()
+            return
         try:
             with anyio.fail_after(timeout):
                 await self._slots.acquire()
@@ -212,7 +225,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         with _httpx_errors():
             return await self._session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),
+                _yarl_url(str(request.url)),
                 headers=headers,
                 data=await request.aread() or None,
                 allow_redirects=False,

@@ -207,22 +207,31 @@ def list_items(payload: Any) -> list[Any] | None:
 def models_from_list(payload: Any, fields: ModelFields) -> list[ModelInfo] | None:
     """Every usable model in a list payload, de-duplicated by id; None if it isn't a list."""
     items = list_items(payload)
-    if items is None:
-        return None
+    return None if items is None else _mapped(items, fields)
+
+
+def models_from_json(content: bytes, fields: ModelFields) -> list[ModelInfo] | None:
+    """`models_from_list` of a list's raw JSON answer (ValueError if it is not JSON).
+
+    Lists rarely change between two Tests or refreshes, and mapping is a pure function of (bytes,
+    layout): the same bytes as last time under a layout skip decoding (~0.3 ms for 250 models)
+    and mapping. The models are shared between calls and never changed (`ModelInfo` is frozen).
+    """
     last = _LAST_LISTS.get(fields)
-    if last is not None and last[0] == items:  # the same list again (a repeated Test, a refresh): mapped already
+    if last is not None and last[0] == content:
         _LAST_LISTS.move_to_end(fields)
         return list(last[1])
-    result = _mapped(items, fields)
-    _LAST_LISTS[fields] = (items, result)
-    if len(_LAST_LISTS) > _LAST_LISTS_LIMIT:
-        _LAST_LISTS.popitem(last=False)
-    return list(result)
+    models = models_from_list(json.loads(content), fields)
+    if models is not None:
+        _LAST_LISTS[fields] = (content, tuple(models))
+        if len(_LAST_LISTS) > _LAST_LISTS_LIMIT:
+            _LAST_LISTS.popitem(last=False)
+    return models
 
 
-# The last list mapped under each field layout, with its models: lists rarely change between two
-# Tests, and mapping is a pure function of (items, layout). A few layouts only (memory per list).
-_LAST_LISTS: OrderedDict[ModelFields, tuple[list[Any], list[ModelInfo]]] = OrderedDict()
+# The last list answer mapped under each field layout, with its models. A few layouts only
+# (memory per list: the answer's bytes).
+_LAST_LISTS: OrderedDict[ModelFields, tuple[bytes, tuple[ModelInfo, ...]]] = OrderedDict()
 _LAST_LISTS_LIMIT = 8
 
 

@@ -73,7 +73,7 @@ def model_rows(models: tuple[ModelInfo, ...] | list[ModelInfo]) -> list[dict[str
     """
     last_models, last_rows = _LAST_ROWS
     if len(models) == len(last_models) and all(map(operator.is_, models, last_models)):
-        return list(last_rows)  # the very models turned into rows last time (`models_from_list` keeps them)
+        return list(last_rows)  # the very models turned into rows last time (`models_from_json` keeps them)
     rows: list[dict[str, Any]] = []
     for model in models:
         if len(model.id) > MAX_MODEL_ID:

@@ -49,7 +49,7 @@ def csrf_token(request: Request) -> str:
 async def csrf_protect(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
-    if request.url.path.startswith(TOKEN_ONLY_PREFIX):
+    if request.scope["path"].startswith(TOKEN_ONLY_PREFIX):  # the path `request.url` would build a URL for
         # The OpenAI-compatible API reads a bearer token and never a cookie: a forged cross-site
         # request carries no credential there, and its clients (SDKs, scripts) have no CSRF token.
         return

@@ -1,4 +1,5 @@
-"""Server-sent events for the generation stream: `EventStream`, a small ASGI response.
+"""Server-sent events for the streams (a scene's reply, a group's live events, /v1's streamed
+completions): `EventStream`, a small ASGI response.
 
 Why not Starlette's `StreamingResponse`: on ASGI 2.4 servers it only learns that the client left
 when a write fails, so a Stop while the model is still thinking would go unnoticed until the next
@@ -13,6 +14,7 @@ Wire format: ``event: <name>`` and one ``data:`` line of compact JSON per event.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -66,52 +68,65 @@ class EventStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         # Pings and frames must not be written at once. A lock would cost a checkpoint per chunk;
-        # instead the pinger only writes while the pump waits for its next frame, and the pump
+        # instead the watcher only pings while the pump waits for its next frame, and the pump
         # waits (rarely: a ping stuck behind a slow client) until a ping in flight is done.
         state = _Writes()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._watch, receive, tg.cancel_scope)
-            tg.start_soon(self._ping, send, state)
-            try:
+        stop = anyio.CancelScope()
+        # One plain asyncio task watches and pings: an anyio task group of two cost ~0.1 ms per
+        # stream, most of it before the first frame left (docs/decisions.md, "The stream's head").
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive, send, stop, state))
+        try:
+            with stop:
                 async with aclosing(self.frames) as frames:
                     async for frame in frames:
-                        if state.pinging:
-                            await state.ping_done.wait()
-                        state.writing = True
-                        await send({"type": "http.response.body", "body": frame, "more_body": True})
-                        state.writing = False
-                state.writing = True
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            except OSError:
-                pass  # the client went away while we wrote: same as a Stop
-            finally:
-                tg.cancel_scope.cancel()
+                        await state.write(send, frame)
+                await state.write(send, b"", more_body=False)
+        except OSError:
+            pass  # the client went away while we wrote: same as a Stop
+        finally:
+            watcher.cancel()
+            await asyncio.wait((watcher,))  # it never writes once this returns
 
-    @staticmethod
-    async def _watch(receive: Receive, scope: anyio.CancelScope) -> None:
+    async def _watch(self, receive: Receive, send: Send, stop: anyio.CancelScope, state: _Writes) -> None:
+        """Cancel the stream when the client leaves; ping every `ping_seconds` it stays quiet."""
         while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                scope.cancel()
-                return
-
-    async def _ping(self, send: Send, state: _Writes) -> None:
-        while True:
-            await anyio.sleep(self.ping_seconds)
-            if state.writing:
-                continue  # a frame is being written: the stream is alive anyway
-            state.pinging, state.ping_done = True, anyio.Event()
             try:
-                await send({"type": "http.response.body", "body": PING, "more_body": True})
-            finally:
-                state.pinging = False
-                state.ping_done.set()
+                async with asyncio.timeout(self.ping_seconds):
+                    message = await receive()
+            except TimeoutError:
+                if state.writing:
+                    continue  # a frame is being written: the stream is alive anyway
+                try:
+                    await state.ping(send)
+                except OSError:
+                    return  # the client is gone: the pump's next write (or the disconnect) ends the stream
+                continue
+            if message["type"] == "http.disconnect":
+                stop.cancel()
+                return
 
 
 class _Writes:
+    """Who is writing: the pump (a frame) or the watcher (a ping), never both at once."""
+
     __slots__ = ("ping_done", "pinging", "writing")
 
     def __init__(self) -> None:
         self.writing = False
         self.pinging = False
         self.ping_done = anyio.Event()
+
+    async def write(self, send: Send, body: bytes, *, more_body: bool = True) -> None:
+        if self.pinging:
+            await self.ping_done.wait()
+        self.writing = True
+        await send({"type": "http.response.body", "body": body, "more_body": more_body})
+        self.writing = not more_body  # after the last body nothing may follow, a ping included
+
+    async def ping(self, send: Send) -> None:
+        self.pinging, self.ping_done = True, anyio.Event()
+        try:
+            await send({"type": "http.response.body", "body": PING, "more_body": True})
+        finally:
+            self.pinging = False
+            self.ping_done.set()

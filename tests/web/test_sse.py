@@ -87,3 +87,36 @@ async def test_a_failed_write_closes_the_source_before_returning() -> None:
 
     await EventStream(frames())({"type": "http"}, receive, send)
     assert cleaned == ["inner closed"]
+
+
+async def test_a_ping_to_a_client_gone_ends_the_stream_quietly() -> None:
+    """The client left without a disconnect message: the failed ping stops the watcher, the next
+    frame's failed write ends the stream, and the source is closed. Nothing is raised."""
+    cleaned: list[str] = []
+
+    async def frames() -> AsyncGenerator[bytes, None]:
+        try:
+            yield delta("a")
+            await anyio.sleep(0.3)  # the model thinks: a ping goes out, and fails
+            yield delta("b")
+            await anyio.sleep(30)
+        finally:
+            cleaned.append("closed")
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep(30)
+        return {"type": "http.disconnect"}
+
+    written: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message.get("body") == PING:
+            written.append(PING)
+            raise OSError("connection reset by peer")
+        if message.get("body") == delta("b"):
+            raise OSError("connection reset by peer")
+        written.append(message.get("body", b"head"))
+
+    with anyio.fail_after(5):
+        await EventStream(frames(), ping_seconds=0.1)({"type": "http"}, receive, send)
+    assert written == [b"head", delta("a"), PING] and cleaned == ["closed"]

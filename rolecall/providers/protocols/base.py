@@ -14,7 +14,7 @@ plus two hooks `connect()` calls: `base_url()` (turn the registry endpoint and t
 a base URL) and `check_key()` (protocol-specific key validation, e.g. Vertex's JSON).
 
 Adapters receive the one guarded `httpx.AsyncClient` from `rolecall.net` and never build their
-own. Every request goes through `send()` / `open_stream()`, which wrap transport failures and
+own. Every request goes through `send()` (or `fetch()`) / `open_stream()`, which wrap transport failures and
 non-2xx answers into `ProviderError` with the connection's secrets redacted. `test_key()` is
 generic: it follows the provider record's `key_check` (models list, auth endpoint or one-token
 probe) and asks nothing about which provider it is.
@@ -211,19 +211,34 @@ class BaseAdapter:
         probe: bool = False,
     ) -> Any:
         """One JSON request; the parsed JSON answer, or ProviderError (`probe`: see `error`)."""
+        response = await self.fetch(conn, http, method, url, json_body=json_body, params=params, headers=headers,
+                                    probe=probe)
+        return self.decoded(conn, response, json.loads, probe=probe)
+
+    async def fetch(
+        self, conn: Connection, http: httpx.AsyncClient, method: str, url: str, *,
+        json_body: Any = None, params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
+        probe: bool = False,
+    ) -> httpx.Response:
+        """One request, its answer read whole; ProviderError for a failure or a non-2xx answer."""
         headers = headers if headers is not None else await self.headers(conn, http)
         with self.mapped(conn):
-            response = await http.request(method, url, json=json_body, params=params, headers=headers)
-            content = response.content
+            response = await http.request(method, _parsed(url), json=json_body, params=params, headers=headers)
             if not response.is_success:
-                raise self.error(conn, response, content, probe=probe)
-            try:
-                return json.loads(content) if content else None
-            except ValueError:
-                raise ProviderError(
-                    "bad_response", f"Expected JSON from {response.url.path}, got something else.",
-                    status=response.status_code, custom_base=conn.custom_base and probe,
-                ) from None
+                raise self.error(conn, response, response.content, probe=probe)
+        return response
+
+    @staticmethod
+    def decoded(conn: Connection, response: httpx.Response, parse: Callable[[bytes], Any], *, probe: bool) -> Any:
+        """`parse(body)` (None for an empty body); a body `parse` refuses as not JSON is a bad_response."""
+        content = response.content
+        try:
+            return parse(content) if content else None
+        except ValueError:
+            raise ProviderError(
+                "bad_response", f"Expected JSON from {response.url.path}, got something else.",
+                status=response.status_code, custom_base=conn.custom_base and probe,
+            ) from None
 
     async def open_stream(
         self, conn: Connection, http: httpx.AsyncClient, url: str, body: Any, *,

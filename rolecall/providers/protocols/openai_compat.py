@@ -15,6 +15,7 @@ The Custom endpoint (`Provider.discover_base`) tries the base URL as typed, then
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -24,7 +25,7 @@ import httpx
 
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
-from rolecall.providers.modelmap import models_from_list
+from rolecall.providers.modelmap import models_from_json
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import (
     BaseAdapter,
@@ -108,8 +109,9 @@ class OpenAICompat(BaseAdapter):
         source = conn.provider.models
         assert isinstance(source, ModelsEndpoint)
         url, params = self.models_target(conn, source)
-        payload = await self.send(conn, http, "GET", url, params=params, probe=True)
-        models = models_from_list(payload, source.fields)
+        response = await self.fetch(conn, http, "GET", url, params=params, probe=True)
+        models: list[ModelInfo] | None = self.decoded(
+            conn, response, functools.partial(models_from_json, fields=source.fields), probe=True)
         if models is None:
             raise ProviderError(
                 "bad_response", f"{url} did not answer with an OpenAI-style models list.",

@@ -7,17 +7,17 @@ shape (`web.errors` routes every error under /v1 through `openai_wire.wire_error
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from rolecall.services import access_tokens, openai_api
 from rolecall.services.access_tokens import Principal
 from rolecall.web import openai_wire
 from rolecall.web.deps import ResourcesDep
-from rolecall.web.sse import first_text_out
+from rolecall.web.sse import EventStream, first_text_out
 
 api = APIRouter(prefix="/v1", tags=["OpenAI-compatible API"])
 
@@ -57,11 +57,14 @@ async def chat_completions(request: Request, res: ResourcesDep, principal: Token
         return JSONResponse(openai_wire.completion_body(target.name, result))
     stream = await openai_api.start_stream(res, principal.account_id, route, parsed.request, parsed.samplers)
     encoder = openai_wire.ChunkEncoder(stream.target.name, parsed.include_usage)
-    return StreamingResponse(_frames(stream, encoder, parsed.include_usage), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    # Not Starlette's StreamingResponse: on this server's ASGI version it sends the head from a task
+    # of its own, a turn of the event loop (~0.1 ms of the first token's time) after this returns.
+    return EventStream(_frames(stream, encoder, parsed.include_usage))
 
 
-async def _frames(stream: openai_api.Stream, encoder: openai_wire.ChunkEncoder, include_usage: bool) -> AsyncIterator[bytes]:
+async def _frames(
+    stream: openai_api.Stream, encoder: openai_wire.ChunkEncoder, include_usage: bool,
+) -> AsyncGenerator[bytes, None]:
     """One SSE frame per upstream text piece; the role chunk rides with the first one."""
     pending = encoder.role()
     usage = finish = None
