@@ -24,7 +24,7 @@ import contextlib
 import functools
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -91,6 +91,7 @@ class _CappedResponse(httpx.Response):
     """
 
     max_bytes: int = 0
+    host = ""  # named in the error (a `Reply`'s decoder has no httpx request to read it from)
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         if chunk_size is None and "content-encoding" not in self.headers:
@@ -103,7 +104,7 @@ class _CappedResponse(httpx.Response):
         async for chunk in super().aiter_bytes(chunk_size):
             seen += len(chunk)
             if seen > self.max_bytes:
-                raise ResponseTooLarge(self.url.host, self.max_bytes)
+                raise ResponseTooLarge(self.host, self.max_bytes)
             yield chunk
 
 
@@ -137,6 +138,53 @@ class _Body(httpx.AsyncByteStream):
                 self._response.close()
         finally:
             release()
+
+
+class Reply:
+    """A provider's answer without httpx's response object: its status, its head, and its body as
+    it arrives, capped like `_CappedResponse`'s. Closing it before the end closes the connection.
+
+    A body sent with a content coding is decoded by httpx's decoders, under the decoded-size cap.
+    """
+
+    __slots__ = ("_body", "_decoding", "_headers", "_raw_headers", "content", "status_code", "url")
+
+    def __init__(self, response: aiohttp.ClientResponse, url: httpx.URL, body: _Body, max_bytes: int) -> None:
+        self.status_code = response.status
+        self.url = url
+        self.content = b""  # the whole body, once `aread` has read it
+        self._raw_headers = response.raw_headers
+        self._headers: httpx.Headers | None = None
+        self._body = body
+        self._decoding: _CappedResponse | None = None
+        if response.headers.get("content-encoding", "identity").lower() != "identity":
+            self._decoding = _CappedResponse(status_code=response.status, headers=response.raw_headers, stream=body)
+            self._decoding.max_bytes, self._decoding.host = max_bytes, url.host
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            self._headers = httpx.Headers(self._raw_headers)
+        return self._headers
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        chunks = self._body if self._decoding is None else self._decoding.aiter_bytes()
+        async for chunk in chunks:
+            yield chunk
+
+    async def aread(self) -> bytes:
+        try:
+            self.content = b"".join([chunk async for chunk in self.aiter_bytes()])
+        finally:
+            await self.aclose()
+        return self.content
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -184,27 +232,45 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        timeouts = request.extensions.get("timeout", {})
-        token = plain_http.set(url.scheme == "http")  # read by the guard when a connection opens
-        try:
-            if parse_ip_literal(url.host) is not None:  # aiohttp asks no resolver for these
-                await self._guard.addresses(url.host, port_of(url))
-            await self._take_slot(timeouts.get("pool"))
-            try:
-                response = await self._send(request, timeouts)
-            except BaseException:
-                self._slots.release()
-                raise
-        finally:
-            plain_http.reset(token)
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        response = await self._request(request.method, url, headers, await request.aread() or None,
+                                       request.extensions.get("timeout", {}))
         reply = _CappedResponse(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_Body(response, url.host, self._max_response_bytes, self._slots.release),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
         )
-        reply.max_bytes = self._max_response_bytes
+        reply.max_bytes, reply.host = self._max_response_bytes, url.host
         return reply
+
+    async def open(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,
+        timeouts: Mapping[str, float | None],
+    ) -> Reply:
+        """One request as `handle_async_request` sends it, answered with a `Reply` instead of httpx's
+        response object (`GuardedClient.open`)."""
+        response = await self._request(method, url, headers, content, timeouts)
+        body = _Body(response, url.host, self._max_response_bytes, self._slots.release)
+        return Reply(response, url, body, self._max_response_bytes)
+
+    async def _request(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,
+        timeouts: Mapping[str, float | None],
+    ) -> aiohttp.ClientResponse:
+        """Guard, slot, send: the answer's head, holding a slot its body's close gives back."""
+        token = plain_http.set(url.scheme == "http")  # read by the guard when a connection opens
+        try:
+            if parse_ip_literal(url.host) is not None:  # aiohttp asks no resolver for these
+                await self._guard.addresses(url.host, port_of(url))
+            await self._take_slot(timeouts.get("pool"))
+            try:
+                return await self._send(method, url, headers, content, timeouts)
+            except BaseException:
+                self._slots.release()
+                raise
+        finally:
+            plain_http.reset(token)
 
     async def _take_slot(self, timeout: float | None) -> None:
         with contextlib.suppress(anyio.WouldBlock):
@@ -218,16 +284,18 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         except TimeoutError as exc:
             raise httpx.PoolTimeout("no outbound connection became free in time") from exc
 
-    async def _send(self, request: httpx.Request, timeouts: dict[str, float | None]) -> aiohttp.ClientResponse:
+    async def _send(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,
+        timeouts: Mapping[str, float | None],
+    ) -> aiohttp.ClientResponse:
         if self._session is None:
             self._session = self._open_session()
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
         with _httpx_errors():
             return await self._session.request(
-                request.method,
-                _yarl_url(str(request.url)),
+                method,
+                _yarl_url(str(url)),
                 headers=headers,
-                data=await request.aread() or None,
+                data=content,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.get("connect"),
                                               sock_read=timeouts.get("read")),

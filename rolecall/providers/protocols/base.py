@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import anyio
 import httpx
 
+from rolecall.net import GuardedClient, Reply
 from rolecall.net.secrets import hide_secrets
 from rolecall.providers.errors import ProviderError, from_response, map_upstream_errors
 from rolecall.providers.modelmap import static_models
@@ -177,7 +178,7 @@ class BaseAdapter:
     # --- requests -----------------------------------------------------------------------------
 
     def error(
-        self, conn: Connection, response: httpx.Response, content: bytes, *, probe: bool = False,
+        self, conn: Connection, response: httpx.Response | Reply, content: bytes, *, probe: bool = False,
     ) -> ProviderError:
         """A ProviderError for a non-2xx response; protocols refine via `kind_override`.
 
@@ -219,17 +220,18 @@ class BaseAdapter:
         self, conn: Connection, http: httpx.AsyncClient, method: str, url: str, *,
         json_body: Any = None, params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
         probe: bool = False,
-    ) -> httpx.Response:
+    ) -> Reply:
         """One request, its answer read whole; ProviderError for a failure or a non-2xx answer."""
         headers = headers if headers is not None else await self.headers(conn, http)
         with self.mapped(conn):
-            response = await http.request(method, _parsed(url), json=json_body, params=params, headers=headers)
+            response = await _open(http, method, url, json_body, params, headers)
+            content = await response.aread()
             if not response.is_success:
-                raise self.error(conn, response, response.content, probe=probe)
+                raise self.error(conn, response, content, probe=probe)
         return response
 
     @staticmethod
-    def decoded(conn: Connection, response: httpx.Response, parse: Callable[[bytes], Any], *, probe: bool) -> Any:
+    def decoded(conn: Connection, response: Reply, parse: Callable[[bytes], Any], *, probe: bool) -> Any:
         """`parse(body)` (None for an empty body); a body `parse` refuses as not JSON is a bad_response."""
         content = response.content
         try:
@@ -247,7 +249,8 @@ class BaseAdapter:
         """POST and yield the SSE events of the answer as they arrive."""
         headers = headers if headers is not None else await self.headers(conn, http, STREAM_HEADERS)
         with self.mapped(conn):
-            async with http.stream("POST", _parsed(url), json=body, params=params, headers=headers) as response:
+            response = await _open(http, "POST", url, body, params, headers)
+            try:
                 if not response.is_success:
                     raise self.error(conn, response, await response.aread())
                 if response.headers.get("content-type", "").startswith("application/json"):
@@ -260,6 +263,8 @@ class BaseAdapter:
                         yield event
                 for event in decoder.close():
                     yield event
+            finally:
+                await response.aclose()
 
     # --- chat helpers -------------------------------------------------------------------------
 
@@ -351,6 +356,23 @@ class BaseAdapter:
     def static_list(conn: Connection) -> list[ModelInfo] | None:
         source = conn.provider.models
         return static_models(source.key) if isinstance(source, StaticModels) else None
+
+
+async def _open(
+    http: httpx.AsyncClient, method: str, url: str, json_body: Any, params: Mapping[str, str] | None,
+    headers: Mapping[str, str],
+) -> Reply:
+    """The request through the guarded client's `open` (below httpx's request and response objects),
+    its JSON body encoded as httpx would."""
+    if not isinstance(http, GuardedClient):
+        raise TypeError("adapters take the one client from rolecall.net.make_client")
+    target = _parsed(url) if not params else _parsed(url).copy_merge_params(params)
+    content = None
+    if json_body is not None:
+        content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        if not any(name.lower() == "content-type" for name in headers):
+            headers = {**headers, "content-type": "application/json"}
+    return await http.open(method, target, headers=headers, content=content)
 
 
 @functools.lru_cache(maxsize=512)
