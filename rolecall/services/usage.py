@@ -20,7 +20,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -70,7 +70,8 @@ class Attempt:
     at: datetime = field(default_factory=utcnow)
 
     def row(self) -> dict[str, Any]:
-        values = asdict(self)
+        # Every field is a scalar, a tuple or a datetime: `asdict`'s deep copy bought nothing.
+        values = dict(vars(self))
         del values["known_price"]
         if values["cost_usd"] is None:
             values["cost_usd"] = prices.estimate_cost(self.model, self.input_tokens, self.output_tokens, self.known_price)

@@ -201,8 +201,8 @@ def models_body(models: list[Any]) -> dict[str, Any]:
                                        for m in models]}
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every chunk: `json.dumps` with these options builds a new one per call.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class ChunkEncoder:
