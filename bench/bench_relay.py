@@ -97,13 +97,14 @@ Results = dict[tuple[str, int], dict[str, list[float]]]
 
 
 class Bench:
-    def __init__(self, site: Site, fake: Fake, floor: Floor, base: Site | None = None, litellm: LiteLLM | None = None) -> None:
+    def __init__(self, site: Site, fake: Fake, floor: Floor | None, base: Site | None = None,
+                 litellm: LiteLLM | None = None) -> None:
         self.site, self.fake, self.floor, self.litellm = site, fake, floor, litellm
         self.http = httpx.AsyncClient(timeout=60, limits=CLIENT_LIMITS)
         self.session: aiohttp.ClientSession | None = None
         # RoleCall cases -> the site they run on; every served case -> the process whose CPU counts
         self.sites = {"relay": site, "api": site, "fallback": site}
-        cases = ["direct-httpx", "direct-aiohttp", "floor", "relay", "api"]
+        cases = ["direct-httpx", "direct-aiohttp", "floor", "relay", "api"] if floor else ["direct-httpx", "direct-aiohttp", "relay", "api"]
         if litellm is not None:
             cases.append("litellm")
         if base is not None:
@@ -111,7 +112,8 @@ class Bench:
             cases += ["relay-baseline", "api-baseline"]
         self.cases = tuple(cases)
         self.servers: dict[str, Server] = {case: s.app for case, s in self.sites.items()}
-        self.servers["floor"] = floor
+        if floor is not None:
+            self.servers["floor"] = floor
         if litellm is not None:
             self.servers["litellm"] = litellm
 
@@ -131,6 +133,7 @@ class Bench:
             assert self.litellm is not None
             one = partial(openai_stream, self.http, self.litellm.url, MODEL, {"authorization": f"Bearer {LITELLM_KEY}"})
         elif case == "floor":
+            assert self.floor is not None
             one = partial(openai_stream, self.http, self.floor.url, MODEL, AUTH)
         elif case == "direct-httpx":
             one = partial(openai_stream, self.http, self.fake.url, MODEL, AUTH)
@@ -236,14 +239,15 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
     app = App(data_dir, database_url)
     base_app = App(base_dir, baseline_url, checkout=baseline) if baseline else None
     proxy = LiteLLM(litellm, fake.url) if litellm and not fallback_only else None
-    floor = Floor(fake.url)
+    floor = Floor(fake.url) if not fallback_only else None  # the fallback case does not read against it
     try:
         site = await set_up(app, fake)
         await default_preset(site)
         base = await set_up(base_app, fake) if base_app is not None else None
         if proxy is not None:
             await proxy.ready()
-        await floor.ready()
+        if floor is not None:
+            await floor.ready()
         bench = Bench(site, fake, floor, base, proxy)
         if fallback_only:
             relay_report.fallback(label, await bench.fallback_rounds(rounds))
