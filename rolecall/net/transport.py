@@ -4,7 +4,9 @@ Callers keep httpx's API (`make_client` returns an `httpx.AsyncClient`); `Guarde
 each `httpx.Request` into one aiohttp request and the answer into an `httpx.Response` whose body
 streams from aiohttp's. Why aiohttp below httpx: it reads a streamed reply at about half the CPU
 of httpcore and h11 and reaches the first byte sooner (docs/decisions.md, "The outbound transport
-is aiohttp").
+is aiohttp"). The providers' hot calls skip httpx's objects altogether: `GuardedTransport.open`
+sends the same way and answers with a `Reply` (docs/decisions.md, "Provider calls below httpx's
+client").
 
 The guard (docs/security.md, "Outbound requests and SSRF"): aiohttp takes every new connection's
 addresses from `GuardResolver` (resolve once, refuse if any answer is refused, hand back only

@@ -13,9 +13,10 @@ class Adapter(Protocol):
 plus two hooks `connect()` calls: `base_url()` (turn the registry endpoint and the fields into
 a base URL) and `check_key()` (protocol-specific key validation, e.g. Vertex's JSON).
 
-Adapters receive the one guarded `httpx.AsyncClient` from `rolecall.net` and never build their
-own. Every request goes through `send()` (or `fetch()`) / `open_stream()`, which wrap transport failures and
-non-2xx answers into `ProviderError` with the connection's secrets redacted. `test_key()` is
+Adapters receive the one guarded client from `rolecall.net.make_client` (an `httpx.AsyncClient`,
+`GuardedClient`) and never build their own. Every request goes through `send()` (or `fetch()`) /
+`open_stream()`, which call the client's `open` and wrap transport failures and non-2xx answers
+into `ProviderError` with the connection's secrets redacted. `test_key()` is
 generic: it follows the provider record's `key_check` (models list, auth endpoint or one-token
 probe) and asks nothing about which provider it is.
 
