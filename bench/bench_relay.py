@@ -104,7 +104,7 @@ class Bench:
         self.session: aiohttp.ClientSession | None = None
         # RoleCall cases -> the site they run on; every served case -> the process whose CPU counts
         self.sites = {"relay": site, "api": site, "fallback": site}
-        cases = ["direct-httpx", "direct-aiohttp", "floor", "relay", "api"] if floor else ["direct-httpx", "direct-aiohttp", "relay", "api"]
+        cases = ["direct-httpx", "direct-aiohttp", *(["floor"] if floor is not None else []), "relay", "api"]
         if litellm is not None:
             cases.append("litellm")
         if base is not None:

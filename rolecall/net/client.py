@@ -58,7 +58,6 @@ class GuardedClient(httpx.AsyncClient):
         super().__init__(transport=transport, **kwargs)
         self._cookies = _NoCookies()
         self.guarded = transport
-        self._defaults = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.headers.raw]
 
     async def open(
         self, method: str, url: httpx.URL, *, headers: Mapping[str, str], content: bytes | None = None,
@@ -69,7 +68,8 @@ class GuardedClient(httpx.AsyncClient):
         docs/decisions.md, "Provider calls below httpx's client"). Redirects are not followed.
         Close the reply (or read it whole) to give its connection back."""
         given = {name.lower() for name in headers}
-        merged = [(name, value) for name, value in self._defaults if name.lower() not in given]
+        defaults = ((name.decode("latin-1"), value.decode("latin-1")) for name, value in self.headers.raw)
+        merged = [(name, value) for name, value in defaults if name.lower() not in given]
         merged += headers.items()
         return await self.guarded.open(method, url, merged, content, self.timeout.as_dict())
 

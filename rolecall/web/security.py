@@ -49,7 +49,7 @@ def csrf_token(request: Request) -> str:
 async def csrf_protect(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
-    if request.scope["path"].startswith(TOKEN_ONLY_PREFIX):  # the path `request.url` would build a URL for
+    if request.scope["path"].startswith(TOKEN_ONLY_PREFIX):  # not `request.url.path`: it builds a URL object
         # The OpenAI-compatible API reads a bearer token and never a cookie: a forged cross-site
         # request carries no credential there, and its clients (SDKs, scripts) have no CSRF token.
         return
