@@ -80,6 +80,10 @@ async def _shown(owner: Owner, scene: dict) -> list:  # type: ignore[type-arg]
     return (await owner.client.get(f"/api/scenes/{scene['id']}")).json()["messages"]  # type: ignore[no-any-return]
 
 
+async def _interrupted(owner: Owner, scene: dict) -> bool:  # type: ignore[type-arg]
+    return any(m["role"] == "assistant" and m["status"] == "interrupted" for m in await _shown(owner, scene))
+
+
 async def test_stop_ends_the_turn_being_written_and_no_other_follows(app, owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
     async with _mid_turn(app, owner, fake_openai, 3, "Tell me a long story.") as (scene, heard, _):
         stopped = await post(owner.client, f"/api/scenes/{scene['id']}/group/stop", {})
@@ -94,8 +98,11 @@ async def test_stop_ends_the_turn_being_written_and_no_other_follows(app, owner,
 
 async def test_a_new_message_ends_the_running_round_and_starts_its_own(app, owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
     async with _mid_turn(app, owner, fake_openai, 1, "First.") as (scene, _, _):
-        fake_openai.plan.chunk_delay = 0.0
         await say(owner.client, scene["id"], "Actually, wait.")
+        # The fake's delay paces every stream it is sending: dropped before the running reply has
+        # been ended, that reply could finish first (the stop goes through the pub/sub, Redis in CI).
+        await until(lambda: _interrupted(owner, scene))
+        fake_openai.plan.chunk_delay = 0.0
         await app.state.res.queue.drain()
     shown = await _shown(owner, scene)
     assert [(m["role"], m["status"]) for m in shown] == [
