@@ -24,6 +24,7 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from rolecall.services.errors import Conflict, Invalid, RateLimited, Unauthorized
+from rolecall.storage import direct
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.tables import Account, LoginSession, utcnow
@@ -175,14 +176,14 @@ async def start_session(db: Sessions, account_id: str, days: int) -> str:
 # Every signed-in request makes this lookup: a Core statement built once, reading only what the
 # view needs (not the password hash), with no ORM object made.
 _ACCOUNTS, _SESSIONS = (cast(Table, m.__table__) for m in (Account, LoginSession))
-_SESSION_ACCOUNT = (select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.created_at)
-                    .select_from(_ACCOUNTS.join(_SESSIONS, _SESSIONS.c.account_id == _ACCOUNTS.c.id))
-                    .where(_SESSIONS.c.token_hash == bindparam("token"), _SESSIONS.c.expires_at > bindparam("now")))
+_SESSION_ACCOUNT = direct.Query(
+    select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.created_at)
+    .select_from(_ACCOUNTS.join(_SESSIONS, _SESSIONS.c.account_id == _ACCOUNTS.c.id))
+    .where(_SESSIONS.c.token_hash == bindparam("token"), _SESSIONS.c.expires_at > bindparam("now")))
 
 
 async def session_account(db: Sessions, token: str) -> AccountView | None:
-    async with db() as s:
-        row = (await s.execute(_SESSION_ACCOUNT, {"token": _token_hash(token), "now": utcnow()})).first()
+    row = await direct.first(db, _SESSION_ACCOUNT, {"token": _token_hash(token), "now": utcnow()})
     return AccountView(*row) if row else None
 
 

@@ -28,6 +28,7 @@ from rolecall.services.config_input import header_values, options_errors
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import CORRUPT, ConfigOptions, ConfigView, StoredConfigCorrupt
+from rolecall.storage import direct
 from rolecall.storage.tables import ProviderConfig
 
 E2E_IN_BACKGROUND = ("End-to-end encrypted keys can't be used by background jobs; "
@@ -113,8 +114,7 @@ async def open_config(res: Resources, account_id: str, config_id: str, key: Key)
     with `ServerKey`), `StoredConfigCorrupt`, or `Invalid` (the stored key cannot be decrypted;
     a handed key or header a provider cannot take).
     """
-    async with res.db() as s:
-        row = (await s.execute(OPENED, {"id_": config_id, "account_": account_id})).first()
+    row = await direct.first(res.db, OPENED_ONE, {"id_": config_id, "account_": account_id})
     if row is None:
         raise NotFound("No such provider config.")
     return _open(res.keyring, row, key, ConfigOptions.from_stored(row.options))
@@ -126,6 +126,7 @@ _TABLE = cast(Table, ProviderConfig.__table__)
 COLUMNS = tuple(_TABLE.c[name] for name in ("id", "account_id", "label", "provider_id", "privacy_mode", "base_url",
                                              "dest_origin", "credential_ct", "options"))
 OPENED = select(*COLUMNS).where(_TABLE.c.id == bindparam("id_"), _TABLE.c.account_id == bindparam("account_"))
+OPENED_ONE = direct.Query(OPENED)
 # The same for several ids: a walk's configs read in one query.
 OPENED_MANY = select(*COLUMNS).where(_TABLE.c.id.in_(bindparam("ids_", expanding=True)),
                                      _TABLE.c.account_id == bindparam("account_"))

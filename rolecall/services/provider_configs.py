@@ -42,7 +42,8 @@ from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.key_checks import KeyCheck
 from rolecall.services.resources import Resources
 from rolecall.services.stored_config import ConfigOptions, ConfigView, listed_view, load_owned, view_of
-from rolecall.storage.db import Sessions, rowcount
+from rolecall.storage import direct
+from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ModelStar, ProviderConfig, utcnow
 
 MODE_IS_FIXED = ("The privacy mode can't be changed after saving. Delete this config and create it again "
@@ -92,8 +93,7 @@ async def e2e_credentials(db: Sessions, account_id: str) -> list[dict[str, str]]
 
 async def check_unsaved(res: Resources, account_id: str, data: ConfigInput, api_key: str | None) -> KeyCheck:
     """Test before saving. For E2E the plaintext is here for this one call and is never stored."""
-    async with res.db() as s:
-        await vault.require_active(s, account_id)
+    await vault.require_set_up(res.reads, account_id)
     resolved = resolve(data)
     conn = key_checks.unsaved_connection(resolved, api_key, resolved.headers)
     outcome = await _limited_check(res, account_id, conn)
@@ -151,22 +151,24 @@ async def _store_check(db: Sessions, config_id: str, outcome: KeyCheck) -> None:
     sets a new fetch time): one UPDATE conditioned on that time, and the list is never encoded.
     Otherwise the first UPDATE only matches while the stored list's text is the new list's; when it
     is not (or the text differs only in form), the second writes it.
+
+    Each UPDATE is a whole verdict on its own (the conditions only decide whether the list is
+    rewritten), so each runs as its own statement (`direct.write`) with no transaction around them.
     """
     now = utcnow()
     values: dict[str, Any] = {"id_": config_id, "status_": outcome.status, "detail_": outcome.detail, "now_": now}
-    async with db.begin() as s:
-        if outcome.status != "valid":
-            await s.execute(_VERDICT.status, values)
-            return
-        # A Custom endpoint answered under /v1 or /api/v1: keep that path (same origin, same key binding).
-        values |= {"origin_": origin_of(outcome.base_url), "base_": outcome.base_url}
-        known = _WRITTEN.pop(config_id, None)
-        if (known is not None and known[1] == outcome.models
-                and rowcount(await s.execute(_VERDICT.if_fetched, values | {"known_": known[0]})) == 1):
-            _remember_written(config_id, now, outcome.models)
-            return
-        if rowcount(await s.execute(_VERDICT.if_same_list, values | {"text_": json.dumps(outcome.models)})) == 0:
-            await s.execute(_VERDICT.with_list, values | {"models_": outcome.models, "count_": len(outcome.models)})
+    if outcome.status != "valid":
+        await direct.write(db, _VERDICT.status, values)
+        return
+    # A Custom endpoint answered under /v1 or /api/v1: keep that path (same origin, same key binding).
+    values |= {"origin_": origin_of(outcome.base_url), "base_": outcome.base_url}
+    known = _WRITTEN.pop(config_id, None)
+    if (known is not None and known[1] == outcome.models
+            and await direct.write(db, _VERDICT.if_fetched, values | {"known_": known[0]}) == 1):
+        _remember_written(config_id, now, outcome.models)
+        return
+    if await direct.write(db, _VERDICT.if_same_list, values | {"text_": json.dumps(outcome.models)}) == 0:
+        await direct.write(db, _VERDICT.with_list, values | {"models_": outcome.models, "count_": len(outcome.models)})
     _remember_written(config_id, now, outcome.models)
 
 
@@ -181,17 +183,17 @@ class _VerdictStatements:
         verdict = {"status": bindparam("status_", type_=c.status.type),
                    "status_detail": bindparam("detail_", type_=c.status_detail.type),
                    "last_tested_at": bindparam("now_", type_=c.last_tested_at.type)}
-        self.status = by_id.values(verdict)
+        self.status = direct.Query(by_id.values(verdict))
         valid = verdict | {
             "base_url": case((c.dest_origin == bindparam("origin_", type_=c.dest_origin.type),
                               bindparam("base_", type_=c.base_url.type)), else_=c.base_url),
             "models_fetched_at": bindparam("now_", type_=c.models_fetched_at.type),
         }
-        self.if_fetched = by_id.where(c.models_fetched_at == bindparam("known_", type_=c.models_fetched_at.type)
-                                      ).values(valid)
-        self.if_same_list = by_id.where(cast(c.models, Text) == bindparam("text_", type_=Text)).values(valid)
-        self.with_list = by_id.values(valid | {"models": bindparam("models_", type_=c.models.type),
-                                               "models_count": bindparam("count_", type_=c.models_count.type)})
+        self.if_fetched = direct.Query(by_id.where(
+            c.models_fetched_at == bindparam("known_", type_=c.models_fetched_at.type)).values(valid))
+        self.if_same_list = direct.Query(by_id.where(cast(c.models, Text) == bindparam("text_", type_=Text)).values(valid))
+        self.with_list = direct.Query(by_id.values(valid | {"models": bindparam("models_", type_=c.models.type),
+                                                            "models_count": bindparam("count_", type_=c.models_count.type)}))
 
 
 _VERDICT = _VerdictStatements()

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.crypto import CryptoError, EnvelopeError, KeyRing, b64url_decode, parse_e2e, parse_udk, srv
 from rolecall.services.errors import Conflict, Invalid
 from rolecall.services.keyring import BoundConfig, binding_of
+from rolecall.storage import direct
 from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.tables import ProviderConfig, VaultKey
 
@@ -38,6 +39,15 @@ async def get_record(db: Sessions, account_id: str) -> VaultRecord | None:
     async with db() as s:
         row = await s.get(VaultKey, account_id)
     return VaultRecord(row.kdf_salt, row.udk_gen, row.wrapped_udk) if row else None
+
+
+_SET_UP = direct.Query(select(VaultKey.account_id).where(VaultKey.account_id == bindparam("account")))
+
+
+async def require_set_up(db: Sessions, account_id: str) -> None:
+    """Conflict unless the account has set up encryption (a Test before saving needs it too)."""
+    if await direct.first(db, _SET_UP, {"account": account_id}) is None:
+        raise Conflict(NOT_ACTIVE, field="encryption")
 
 
 async def require_active(s: AsyncSession, account_id: str) -> VaultRecord:

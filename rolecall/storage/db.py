@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -19,11 +20,12 @@ from sqlalchemy import CursorResult, Result, event, make_url, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from rolecall.storage import sqlite_inline
+from rolecall.storage import direct, sqlite_inline
 
 # The session factory every service takes as ``db``.
 Sessions = async_sessionmaker[AsyncSession]
 RECYCLE_SECONDS = 300
+SQLITE_TIMEOUT = 30  # seconds a SQLite call waits for a lock held by another connection
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -31,19 +33,35 @@ def make_engine(url: str) -> AsyncEngine:
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, async_creator=_inline_sqlite(url))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        direct.attach_sqlite(engine.sync_engine, _direct_sqlite(url), timeout=SQLITE_TIMEOUT)
         return engine
     # No pre-ping: it cost a round trip per session (~6 per scene turn). A connection the server
     # dropped fails its first statement instead; SQLAlchemy then invalidates the whole pool, so a
     # database restart costs one failed request per process. Recycling bounds a connection's age
     # below common idle cut-offs (proxies, PgBouncer, cloud load balancers).
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+    if engine.dialect.driver == "asyncpg":
+        direct.attach_postgres(engine.sync_engine, keep=10, recycle=RECYCLE_SECONDS)
+    return engine
 
 
 def _inline_sqlite(url: str) -> Callable[[], Awaitable[sqlite_inline.Connection]]:
     """Connections for the URL's database from `sqlite_inline`, which stands in for aiosqlite (the
     dialect the URL names), with the arguments SQLAlchemy would hand aiosqlite."""
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
-    return functools.partial(sqlite_inline.connect, *args, **{**kwargs, "timeout": 30})
+    return functools.partial(sqlite_inline.connect, *args, **{**kwargs, "timeout": SQLITE_TIMEOUT})
+
+
+def _direct_sqlite(url: str) -> Callable[[], sqlite3.Connection]:
+    """Autocommit connections to the URL's database for `direct`: no busy wait (`direct` retries
+    locked calls as `sqlite_inline` does), the engine's pragmas."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+
+    def connect() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(str(args[0]), **{**kwargs, "timeout": 0, "isolation_level": None})
+        _sqlite_pragmas(connection, None)
+        return connection
+    return connect
 
 
 def make_sessionmaker(engine: AsyncEngine) -> Sessions:

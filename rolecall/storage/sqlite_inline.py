@@ -36,7 +36,7 @@ async def connect(database: str, *, timeout: float = 5.0, **kwargs: Any) -> Conn
     return Connection(sqlite3.connect(database, timeout=0, **kwargs), timeout)
 
 
-async def _unlocked(call: Callable[..., T], timeout: float, *args: Any) -> T:
+async def unlocked(call: Callable[..., T], timeout: float, *args: Any) -> T:
     """``call(*args)``, retried while the database is locked (see the module's notes)."""
     deadline = 0.0
     pause = FIRST_PAUSE
@@ -68,11 +68,11 @@ class Cursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
-        await _unlocked(self._cursor.execute, self._timeout, sql, parameters)
+        await unlocked(self._cursor.execute, self._timeout, sql, parameters)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
-        await _unlocked(self._cursor.executemany, self._timeout, sql, list(parameters))
+        await unlocked(self._cursor.executemany, self._timeout, sql, list(parameters))
         return self
 
     async def fetchone(self) -> Any:
@@ -137,7 +137,7 @@ class Connection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _unlocked(self._conn.commit, self._timeout)
+        await unlocked(self._conn.commit, self._timeout)
 
     async def rollback(self) -> None:
         self._conn.rollback()

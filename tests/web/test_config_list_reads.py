@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, text, update
 
 from rolecall.config import NetworkSettings
 from rolecall.storage.tables import ProviderConfig, utcnow
@@ -55,6 +55,34 @@ async def test_listing_configs_never_loads_model_lists(app, alice: httpx.AsyncCl
     assert not [s for s in config_reads if MODELS_COLUMN.search(s)], config_reads
 
 
+async def _count_writes(app) -> None:  # type: ignore[no-untyped-def]
+    """Triggers that count, in the database itself, the rows a statement updated and the rows whose
+    model list it wrote (`UPDATE OF models`: the column is in the statement's SET list), whichever
+    connection or driver ran it."""
+    async with app.state.res.db.begin() as s:
+        await s.execute(text("CREATE TABLE write_count (kind VARCHAR(10) NOT NULL)"))
+        if s.bind.dialect.name == "sqlite":
+            for kind, when in (("row", "UPDATE"), ("list", "UPDATE OF models")):
+                await s.execute(text(f"CREATE TRIGGER count_{kind} AFTER {when} ON provider_config "
+                                     f"BEGIN INSERT INTO write_count VALUES ('{kind}'); END"))
+            return
+        for kind, when in (("row", "UPDATE"), ("list", "UPDATE OF models")):
+            await s.execute(text(f"CREATE FUNCTION count_{kind}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                 f"INSERT INTO write_count VALUES ('{kind}'); RETURN NEW; END $$"))
+            await s.execute(text(f"CREATE TRIGGER count_{kind} AFTER {when} ON provider_config "
+                                 f"FOR EACH ROW EXECUTE FUNCTION count_{kind}()"))
+
+
+async def _drop_counting(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.state.res.db.begin() as s:
+        await s.execute(text("DROP TABLE write_count"))
+        for kind in ("row", "list"):
+            await s.execute(text(f"DROP TRIGGER count_{kind}" + ("" if s.bind.dialect.name == "sqlite"
+                                                                 else " ON provider_config")))
+            if s.bind.dialect.name != "sqlite":
+                await s.execute(text(f"DROP FUNCTION count_{kind}()"))
+
+
 async def test_test_key_writes_the_list_only_when_it_changed(app, alice: httpx.AsyncClient, fake_openai) -> None:  # type: ignore[no-untyped-def]
     headers = await encryption_set_up(alice)
     fake_openai.models = [{"id": f"model-{n}", "object": "model", "owned_by": "x"} for n in range(5)]
@@ -62,25 +90,25 @@ async def test_test_key_writes_the_list_only_when_it_changed(app, alice: httpx.A
         "provider_id": "openai", "base_url": fake_openai.base_url, "api_key": VALID_KEY, "label": "c",
         "privacy_mode": "srv"}, headers=headers)
     path = f"/api/provider-configs/{saved.json()['id']}"
+    await _count_writes(app)
 
     async def test_key() -> tuple[dict[str, object], list[str]]:
-        statements: list[str] = []
-        engine = app.state.res.engine.sync_engine
-        listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            result = (await alice.post(path + "/test", json={}, headers=headers)).json()
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return result, [s for s in statements if s.startswith("UPDATE provider_config")]
+        async with app.state.res.db.begin() as s:
+            await s.execute(text("DELETE FROM write_count"))
+        result = (await alice.post(path + "/test", json={}, headers=headers)).json()
+        async with app.state.res.db() as s:
+            return result, sorted((await s.execute(text("SELECT kind FROM write_count"))).scalars())
 
-    first, writes = await test_key()
-    assert first["status"] == "valid" and len(writes) == 2  # new list: the second UPDATE stores it
-    again, writes = await test_key()
-    assert again["status"] == "valid" and len(writes) == 1  # the same list: only the status is written
-    assert not MODELS_COLUMN.search(writes[0].split("WHERE")[0]), writes
-    fake_openai.models = fake_openai.models[:3]
-    await test_key()
+    try:
+        first, writes = await test_key()
+        assert first["status"] == "valid" and writes == ["list", "row"]  # a new list: stored with the verdict
+        again, writes = await test_key()
+        assert again["status"] == "valid" and writes == ["row"]  # the same list: only the verdict is written
+        fake_openai.models = fake_openai.models[:3]
+        _, writes = await test_key()
+        assert writes == ["list", "row"]
+    finally:
+        await _drop_counting(app)
     listed = (await alice.get("/api/provider-configs")).json()
     assert [(c["status"], c["models_count"]) for c in listed] == [("valid", 3)]
     models = (await alice.get("/api/catalog/sections/" + saved.json()["id"])).json()["models"]

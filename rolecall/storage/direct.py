@@ -1,0 +1,253 @@
+"""The hottest statements, run straight on the database driver: a point read or a one-row write
+that every request of a kind makes (the session lookup, opening a config, a Test's verdict).
+
+Why: on a request that follows a few milliseconds of idleness (every request, for one person), a
+use of SQLAlchemy's async session costs ~1.1 ms on SQLite and ~1.6 ms on PostgreSQL on a 2-core
+machine (its code runs with cold caches), where the driver answers in ~0.12 / ~0.5 ms
+(`bench/bench_statements.py`; docs/decisions.md, "Hot statements straight on the driver").
+
+What stays the same: a `Query` is an ordinary SQLAlchemy Core statement, compiled once by the
+engine's own dialect, with its parameters and results converted by the column types' own
+processors (and Python-side column defaults filled in), so values go in and come out exactly as
+through a session.
+
+Semantics: each statement runs alone in autocommit (atomic; there is no multi-statement
+transaction here). SQLite: one connection per engine, inline on the event loop as `sqlite_inline`
+runs the engine's own statements, retried while the database is locked in the same way.
+PostgreSQL: asyncpg connections the engine's pool made, kept here. Errors are the driver's own: use
+a `Query` only where no error is expected and handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import ColumnDefault
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
+
+from rolecall.storage import sqlite_inline
+
+# The engine's async session factory (`db.Sessions`); typed loosely to keep `db` importing us.
+SessionFactory = Any
+
+
+class Query:
+    """A Core statement for `first` and `write`: no expanding (IN-list) parameters."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}  # by dialect name
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+        return found
+
+
+class _Compiled:
+    """The SQL text and, per positional parameter, where its value comes from and its type's
+    processor, for one dialect: worked out once, so a run only fills a list."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None, "a positional dialect"
+        assert not any(p.expanding for p in compiled.binds.values()), "no expanding parameters"
+        self.sql = compiled.string
+        # Python-side column defaults SQLAlchemy computes per execution (an `onupdate=utcnow`, say).
+        defaults = {column.key: _python_default(column.default) for column in compiled.insert_prefetch}
+        defaults |= {column.key: _python_default(column.onupdate) for column in compiled.update_prefetch}
+        self.slots = tuple(
+            (name, defaults.get(name), _REQUIRED if bind.required else bind.effective_value,
+             _processor(bind.type, dialect, None))
+            for name, bind in ((name, compiled.binds[name]) for name in compiled.positiontup))
+        columns = getattr(statement, "selected_columns", None)
+        keys = [c.key for c in columns] if columns is not None else []
+        self.results = tuple(_processor(c.type, dialect, "result") for c in columns) if columns is not None else ()
+        self.row = namedtuple("Row", keys, rename=True) if keys else None
+
+    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
+        out = []
+        for name, default, fixed, convert in self.slots:
+            if name in values:
+                value = values[name]
+            elif default is not None:
+                value = default.arg(None) if default.is_callable else default.arg
+            elif fixed is not _REQUIRED:
+                value = fixed
+            else:
+                raise KeyError(f"A value is required for bind parameter {name!r}")
+            out.append(value if convert is None or value is None else convert(value))
+        return out
+
+    def make_row(self, raw: tuple[Any, ...]) -> Any:
+        assert self.row is not None
+        return self.row(*(value if convert is None or value is None else convert(value)
+                          for convert, value in zip(self.results, raw, strict=True)))
+
+
+_REQUIRED = object()
+
+
+def _python_default(default: Any) -> ColumnDefault:
+    assert isinstance(default, ColumnDefault), "a Python-side column default"
+    return default
+
+
+def _processor(type_: Any, dialect: Dialect, kind: str | None) -> Callable[[Any], Any] | None:
+    impl = type_.dialect_impl(dialect)
+    if kind == "result":
+        return impl.result_processor(dialect, None)  # type: ignore[no-any-return]
+    return impl.bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+async def first(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> Any:
+    """The statement's first row (attribute access by column key), or None."""
+    direct = _direct_for(db)
+    if direct is None:
+        async with db() as s:
+            return (await s.execute(query.statement, dict(values))).first()
+    compiled = query.compiled(direct.dialect)
+    raw = await direct.run(compiled.sql, compiled.parameters(values), fetch=True)
+    return compiled.make_row(raw) if raw is not None else None
+
+
+async def write(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> int:
+    """Run an INSERT, UPDATE or DELETE as its own transaction; the number of rows it touched."""
+    direct = _direct_for(db)
+    if direct is None:
+        async with db.begin() as s:
+            result = await s.execute(query.statement, dict(values))
+        return int(getattr(result, "rowcount", 0) or 0)
+    compiled = query.compiled(direct.dialect)
+    return int(await direct.run(compiled.sql, compiled.parameters(values), fetch=False))
+
+
+class _DirectSQLite:
+    """One autocommit `sqlite3` connection beside an engine's pool, opened on first use."""
+
+    def __init__(self, dialect: Dialect, connect: Callable[[], sqlite3.Connection], timeout: float) -> None:
+        self.dialect = dialect
+        self._connect = connect
+        self._timeout = timeout
+        self._connection: sqlite3.Connection | None = None
+
+    async def run(self, sql: str, parameters: list[Any], *, fetch: bool) -> Any:
+        if self._connection is None:
+            self._connection = self._connect()
+        cursor = await sqlite_inline.unlocked(self._connection.execute, self._timeout, sql, parameters)
+        try:
+            return cursor.fetchone() if fetch else cursor.rowcount
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class _DirectPostgres:
+    """asyncpg connections made by the engine's own pool (its connect arguments, its JSON codecs),
+    then detached from it and kept here, outside any transaction: each statement commits alone.
+
+    A connection is used by one statement at a time; one cancelled mid-statement is closed; when
+    the connection was lost, every connection is (see `run`); one older than ``recycle`` seconds
+    is replaced, as the pool recycles its own.
+    """
+
+    def __init__(self, engine: Engine, keep: int, recycle: float) -> None:
+        self.dialect = engine.dialect
+        self._engine = engine
+        self._keep = keep
+        self._recycle = recycle
+        self._idle: list[tuple[float, Any]] = []  # (made at, asyncpg connection)
+
+    async def run(self, sql: str, parameters: list[Any], *, fetch: bool) -> Any:
+        made, connection = await self._acquire()
+        result: Any
+        try:
+            if fetch:
+                record = await connection.fetchrow(sql, *parameters)
+                result = tuple(record) if record is not None else None
+            else:
+                status = await connection.execute(sql, *parameters)  # "UPDATE 1"
+                result = int(status.rsplit(" ", 1)[-1])
+        except asyncio.CancelledError:
+            connection.terminate()  # cancelled mid-statement: its state is unknown
+            raise
+        except Exception as exc:
+            if not _connection_lost(exc):  # the statement failed; the connection is fine
+                self._idle.append((made, connection))
+                raise
+            # The server went away (a restart, say), and with it the idle connections and the
+            # pool's: all go at once, as SQLAlchemy's pool does on a disconnect, so a restart costs
+            # one failed statement.
+            connection.terminate()
+            await greenlet_spawn(self._engine.dispose)  # closes ours too (`_attach`)
+            raise
+        if len(self._idle) < self._keep:
+            self._idle.append((made, connection))
+        else:
+            await connection.close()
+        return result
+
+    async def _acquire(self) -> tuple[float, Any]:
+        while self._idle:
+            made, connection = self._idle.pop()
+            if time.monotonic() - made < self._recycle and not connection.is_closed():
+                return made, connection
+            connection.terminate()
+        proxied = await greenlet_spawn(self._engine.raw_connection)
+        connection = proxied.driver_connection
+        proxied.detach()  # ours now: the pool neither counts nor closes it
+        return time.monotonic(), connection
+
+    def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for _made, connection in idle:
+            connection.terminate()
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether ``exc`` says the connection is gone (not that a statement failed on it):
+    anything but a server error, or a server error of class 08 (connection) or 57 (shutdown)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "")[:2] in ("08", "57")
+    return True
+
+
+# By the engine's dialect: an engine's option copies (`execution_options`) share it, and it
+# outlives `dispose`.
+_ATTACHED: weakref.WeakKeyDictionary[Dialect, _DirectSQLite | _DirectPostgres] = weakref.WeakKeyDictionary()
+
+
+def attach_sqlite(engine: Engine, connect: Callable[[], sqlite3.Connection], timeout: float) -> None:
+    """Give ``engine`` (a SQLite engine's sync side) its direct connection; closed with the engine's pool."""
+    _attach(engine, _DirectSQLite(engine.dialect, connect, timeout))
+
+
+def attach_postgres(engine: Engine, *, keep: int, recycle: float) -> None:
+    """Give ``engine`` (a PostgreSQL engine's sync side, asyncpg) up to ``keep`` idle direct connections."""
+    _attach(engine, _DirectPostgres(engine, keep, recycle))
+
+
+def _attach(engine: Engine, direct: _DirectSQLite | _DirectPostgres) -> None:
+    _ATTACHED[engine.dialect] = direct
+    event.listen(engine, "engine_disposed", lambda _engine: direct.close())
+
+
+def _direct_for(db: SessionFactory) -> _DirectSQLite | _DirectPostgres | None:
+    bind = db.kw.get("bind")
+    return _ATTACHED.get(bind.sync_engine.dialect) if bind is not None else None

@@ -1,0 +1,152 @@
+"""Hot statements straight on the driver (`rolecall.storage.direct`): the values that go in and come
+out are exactly a session's (zone-aware times, JSON, NULLs, Python-side column defaults), a write
+counts the rows it touched, and a write that meets another writer's lock waits for it without
+blocking the event loop. On PostgreSQL the same calls run through a session; the tests run on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, select, text, update
+
+from rolecall.config import Settings
+from rolecall.storage import direct, migrate
+from rolecall.storage.db import Sessions, make_engine, make_sessionmaker
+from rolecall.storage.tables import Account, ProviderConfig
+
+_ROW = direct.Query(select(ProviderConfig.id, ProviderConfig.options, ProviderConfig.models,
+                           ProviderConfig.last_tested_at, ProviderConfig.models_fetched_at, ProviderConfig.updated_at,
+                           ProviderConfig.status).where(ProviderConfig.id == bindparam("id_")))
+_MARK = direct.Query(update(ProviderConfig).where(ProviderConfig.id == bindparam("id_"))
+                     .values(status=bindparam("status_"), last_tested_at=bindparam("now_")))
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Sessions]:
+    engine = make_engine(settings.effective_database_url)
+    await migrate.upgrade(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _config(db: Sessions, **values: object) -> str:
+    async with db.begin() as s:
+        s.add(Account(id="acct-1", name="alice", name_key="alice", password_hash="x"))
+        await s.flush()
+        s.add(ProviderConfig(id="cfg-1", account_id="acct-1", provider_id="openai", label="mine", privacy_mode="srv",
+                             base_url="https://api.openai.com/v1", dest_origin="https://api.openai.com", **values))
+    return "cfg-1"
+
+
+async def test_a_query_reads_what_a_session_reads(db: Sessions) -> None:
+    tested = datetime(2026, 12, 7, 5, 30, 1, 123456, tzinfo=UTC)
+    await _config(db, options={"model": "gpt-4o", "values": {"temperature": 0.5}},
+                  models=[{"id": "gpt-4o", "name": "GPT-4o", "capabilities": ["vision"]}], last_tested_at=tested)
+    async with db() as s:
+        expected = (await s.execute(_ROW.statement, {"id_": "cfg-1"})).one()
+
+    row = await direct.first(db, _ROW, {"id_": "cfg-1"})
+
+    assert tuple(row) == tuple(expected)
+    assert row.options == {"model": "gpt-4o", "values": {"temperature": 0.5}}
+    assert row.models[0]["capabilities"] == ["vision"]
+    assert row.last_tested_at == tested and row.last_tested_at.tzinfo is not None
+    assert row.models_fetched_at is None
+    assert await direct.first(db, _ROW, {"id_": "no-such-config"}) is None
+
+
+async def test_a_write_sets_python_side_defaults_and_counts_rows(db: Sessions) -> None:
+    await _config(db)
+    before = (await direct.first(db, _ROW, {"id_": "cfg-1"})).updated_at
+    now = datetime.now(UTC)
+
+    assert await direct.write(db, _MARK, {"id_": "cfg-1", "status_": "valid", "now_": now}) == 1
+    assert await direct.write(db, _MARK, {"id_": "no-such-config", "status_": "valid", "now_": now}) == 0
+
+    async with db() as s:
+        row = await s.get(ProviderConfig, "cfg-1")
+    assert row is not None
+    assert (row.status, row.last_tested_at) == ("valid", now)
+    assert row.updated_at > before  # the column's onupdate ran, as it does through a session
+
+
+async def test_a_write_waits_for_another_writer_without_blocking_the_loop(db: Sessions) -> None:
+    await _config(db)
+    holding = asyncio.Event()
+    ticks = 0
+
+    async def holder() -> None:
+        async with db.begin() as s:
+            await s.execute(update(ProviderConfig).where(ProviderConfig.id == "cfg-1").values(status_detail="held"))
+            holding.set()
+            await asyncio.sleep(0.3)  # holding the lock, as a turn awaiting its provider would
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    done = asyncio.Event()
+
+    async def writer() -> int:
+        await holding.wait()
+        try:
+            return await direct.write(db, _MARK, {"id_": "cfg-1", "status_": "invalid", "now_": datetime.now(UTC)})
+        finally:
+            done.set()
+
+    results = await asyncio.wait_for(asyncio.gather(holder(), writer(), ticker()), timeout=20)
+
+    assert results[1] == 1
+    assert ticks >= 10  # the loop kept running while the write waited (~0.3 s at 10 ms a tick)
+    async with db() as s:
+        row = await s.get(ProviderConfig, "cfg-1")
+    assert row is not None and (row.status, row.status_detail) == ("invalid", "held")
+
+
+async def test_queries_still_run_after_the_engine_is_disposed(settings: Settings) -> None:
+    engine = make_engine(settings.effective_database_url)
+    await migrate.upgrade(engine)
+    db = make_sessionmaker(engine)
+    try:
+        await _config(db, last_tested_at=datetime.now(UTC) - timedelta(days=1))
+        assert (await direct.first(db, _ROW, {"id_": "cfg-1"})).status == "untested"
+        await engine.dispose()  # closes the pool, and with it the direct connection
+        assert await direct.write(db, _MARK, {"id_": "cfg-1", "status_": "valid", "now_": datetime.now(UTC)}) == 1
+        assert (await direct.first(db, _ROW, {"id_": "cfg-1"})).status == "valid"
+    finally:
+        await engine.dispose()
+
+
+async def test_values_written_into_the_statement_are_used_and_a_missing_one_is_refused(db: Sessions) -> None:
+    await _config(db)
+    untested = direct.Query(select(ProviderConfig.id).where(ProviderConfig.status == "untested",
+                                                            ProviderConfig.account_id == bindparam("account_")))
+
+    assert (await direct.first(db, untested, {"account_": "acct-1"})).id == "cfg-1"
+    with pytest.raises(Exception, match="account_"):
+        await direct.first(db, untested, {})
+
+
+async def test_connections_the_server_dropped_cost_at_most_one_failed_statement(db: Sessions, settings: Settings) -> None:
+    if not settings.effective_database_url.startswith("postgresql"):
+        pytest.skip("runs when DATABASE_URL points at PostgreSQL (CI's second pass)")
+    await _config(db)
+    # Several direct connections open and idle, all of which the server is about to drop.
+    await asyncio.gather(*(direct.first(db, _ROW, {"id_": "cfg-1"}) for _ in range(4)))
+    async with db() as s:  # a database restart, as the other connections see it
+        await s.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+
+    with contextlib.suppress(Exception):  # the first statement on a dropped connection may fail
+        await direct.first(db, _ROW, {"id_": "cfg-1"})
+    later = [await direct.first(db, _ROW, {"id_": "cfg-1"}) for _ in range(6)]
+    assert [row.status for row in later] == ["untested"] * 6
