@@ -40,8 +40,8 @@ async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
     try:
         for _ in range(samples):
             # What a turn reads before the upstream call, as the route makes it: the session lookup
-            # (an unknown token costs the same query), then `gateway.prepare`'s one session (the
-            # turn, its preset, the preset's chain with its config rows, the scene's config).
+            # (an unknown token costs the same query), then `gateway.prepare`'s reads (the turn,
+            # its preset, the preset's chain with its config rows, the scene's config).
             r0 = time.perf_counter()
             await accounts.session_account(res.reads, "bench-" + secrets.token_hex(16))
             await gateway.prepare(res, account_id, scene_id, "send", text="Go on.")

@@ -39,7 +39,6 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Select, bindparam, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
@@ -49,6 +48,7 @@ from rolecall.services.messages import Action, Made, Outcome, ReplyTarget, Turn
 from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
+from rolecall.storage import direct
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import Account, Preset, ScenePreset
 
@@ -75,7 +75,7 @@ class PresetUse:
 
 @dataclass(frozen=True)
 class Prepared:
-    """The turn and what its walk is planned from, read in one session: the preset, its chain, and
+    """The turn and what its walk is planned from, read before it: the preset, its chain, and
     the config rows the chain and the scene's model name (opened later without a query)."""
 
     turn: Turn
@@ -98,24 +98,21 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
     configs: dict[str, connections.StoredRow] = {}
-    # One session for everything before the walk: four statements for a solo scene, a fifth when
-    # no slot of the preset names the scene's own config. Reads only (`res.reads`: no transaction).
-    async with res.reads() as s:
-        turn = await messages.read_turn(s, account_id, scene_id, action, message_id, character_id=character_id)
-        preset = await _preset_use(s, turn)
-        slots = await presets.chain_in(s, account_id, preset.id, configs) if preset.id else []
-        section = turn.model_section
-        if section and section != PREMIERE and section not in configs:
-            row = (await s.execute(connections.OPENED, {"id_": section, "account_": account_id})).first()
-            if row is not None:
-                configs[section] = row
+    # Everything before the walk: four statements for a solo scene, a fifth when no slot of the
+    # preset names the scene's own config. Reads only (`res.reads`), each straight on the driver
+    # (`storage/direct.py`) but the preset's chain (an IN list), which only a preset has.
+    reads = res.reads
+    turn = await messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id)
+    preset = await preset_use(reads, turn)
+    slots = await presets.chain_in(reads, account_id, preset.id, configs) if preset.id else []
+    section = turn.model_section
+    if section and section != PREMIERE and section not in configs:
+        row = await direct.first(reads, connections.OPENED_ONE, {"id_": section, "account_": account_id})
+        if row is not None:
+            configs[section] = row
     return Prepared(turn, action, text or ("" if image is not None else None), image, preset, tuple(slots), configs)
 
 
-async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
-    """`_preset_use` in a session of its own."""
-    async with db() as s:
-        return await _preset_use(s, turn)
 
 
 def _preset_read(chosen: Any) -> Select[Any]:
@@ -125,18 +122,18 @@ def _preset_read(chosen: Any) -> Select[Any]:
             .order_by((Preset.id == chosen).desc()).limit(1))
 
 
-# Built once (with bind parameters): the turn's reads skip building and cache-keying a statement.
-_OWN_PRESET = _preset_read(bindparam("preset"))
-_SCENE_PRESET = _preset_read(select(ScenePreset.preset_id).where(
-    ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery())
+# Built once (with bind parameters), run straight on the driver (`storage/direct.py`).
+_OWN_PRESET = direct.Query(_preset_read(bindparam("preset")))
+_SCENE_PRESET = direct.Query(_preset_read(select(ScenePreset.preset_id).where(
+    ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery()))
 
 
-async def _preset_use(s: AsyncSession, turn: Turn) -> PresetUse:
+async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
     """A group character's own preset (docs/group-scenes.md), else the scene's own, else the account's
     default: one query (with the account's name)."""
     query = _OWN_PRESET if turn.preset_id else _SCENE_PRESET
     params = {"account": turn.account_id, "preset": turn.preset_id, "scene": turn.scene_id}
-    row = (await s.execute(query, params)).first()
+    row = await direct.first(db, query, params)
     if row is None:
         return PresetUse()
     preset_id, values, template, user_name = row

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.scene_views import ConfigName, MessageView, message_view
 from rolecall.services.scenes import NO_SUCH_SCENE, config_names, owned_scene
+from rolecall.storage import direct
 from rolecall.storage.db import Sessions, rowcount
 from rolecall.storage.scene_tables import Character, Message, MessageAlternative, MessageImage, Scene, SceneCharacter, SceneSummary
 from rolecall.storage.tables import new_id, utcnow
@@ -83,7 +84,7 @@ class ReplyTarget:
 
 @dataclass(frozen=True)
 class Turn:
-    """Everything a generation needs from the database, read in one session."""
+    """Everything a generation needs from the database (`read_turn`)."""
 
     scene_id: str
     account_id: str
@@ -123,30 +124,32 @@ _HISTORY = (select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.active, _ALTERN
             .order_by(_MESSAGES.c.position, _MESSAGES.c.created_at, _ALTERNATIVES.c.idx))
 
 
-async def load_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
-                    *, character_id: str | None = None) -> Turn:
-    """The context of a turn (`read_turn`) in a session of its own."""
-    async with db() as s:
-        return await read_turn(s, account_id, scene_id, action, message_id, character_id=character_id)
+# The statements every solo turn makes, run straight on the driver (`storage/direct.py`).
+_SCENE_Q, _SCENE_SPOKEN_BY_Q, _HISTORY_Q = direct.Query(_SCENE), direct.Query(_SCENE_SPOKEN_BY), direct.Query(_HISTORY)
 
 
-async def read_turn(s: AsyncSession, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
+async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
                     *, character_id: str | None = None) -> Turn:
     """The context of a turn: scene, first cast member, the history the reply follows, and the target.
 
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
-    Two statements (the scene with its speaker and summary; the history), built once, in the caller's session.
+    Two statements (the scene with its speaker and summary; the history), built once, each on its
+    own (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
     """
     if character_id is None and action != "send" and message_id is not None:
-        character_id = await _group_author(s, scene_id, message_id)
+        async with db() as s:
+            character_id = await _group_author(s, scene_id, message_id)
     values = {"scene": scene_id, "account": account_id, "speaker": character_id}
-    scene = (await s.execute(_SCENE if character_id is None else _SCENE_SPOKEN_BY, values)).first()
+    scene = await direct.first(db, _SCENE_Q if character_id is None else _SCENE_SPOKEN_BY_Q, values)
     if scene is None or (character_id is not None and scene[4] is None):
         raise NotFound(NO_SUCH_SCENE)
-    group = await _group_context(s, scene_id, character_id) if character_id is not None else None
-    rows = (await s.execute(_HISTORY, values)).all()
+    group = None
+    if character_id is not None:
+        async with db() as s:
+            group = await _group_context(s, scene_id, character_id)
+    rows = await direct.rows(db, _HISTORY_Q, values)
     order: list[str] = []
     positions: dict[str, int] = {}
     shown: dict[str, Line] = {}

@@ -84,7 +84,7 @@ async def _scene_gone(db: Sessions, account_id: str, scene_id: str) -> NotFound:
 
 async def _turn(res: Resources, account_id: str, scene_id: str, message_id: str) -> messages.Turn:
     try:
-        return await messages.load_turn(res.db, account_id, scene_id, "regenerate", message_id)
+        return await messages.read_turn(res.db, account_id, scene_id, "regenerate", message_id)
     except NotFound as exc:
         if exc.message == NO_SUCH_SCENE:
             raise await _scene_gone(res.db, account_id, scene_id) from None

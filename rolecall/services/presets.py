@@ -262,12 +262,13 @@ async def chain(db: Sessions, account_id: str, preset_id: str) -> list[Slot]:
         return slots
 
 
-async def chain_in(s: AsyncSession, account_id: str, preset_id: str,
+async def chain_in(db: Sessions, account_id: str, preset_id: str,
                    configs: dict[str, connections.StoredRow]) -> list[Slot]:
-    """`chain` in the caller's session, for a preset the caller just read (an empty chain needs no
-    second look); the configs the slots name go into ``configs``, so opening them costs no query."""
+    """`chain` for a preset the caller just read (an empty chain needs no second look); the configs
+    the slots name go into ``configs``, so opening them costs no query."""
     named: dict[str, connections.StoredRow] = {}
-    slots = (await _slots(s, [preset_id], account_id, named))[preset_id]
+    async with db() as s:
+        slots = (await _slots(s, [preset_id], account_id, named))[preset_id]
     configs.update({config_id: row for config_id, row in named.items() if row.account_id == account_id})
     return slots
 

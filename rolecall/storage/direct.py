@@ -26,7 +26,7 @@ import time
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Engine, event
@@ -119,8 +119,18 @@ async def first(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> 
         async with db() as s:
             return (await s.execute(query.statement, dict(values))).first()
     compiled = query.compiled(direct.dialect)
-    raw = await direct.run(compiled.sql, compiled.parameters(values), fetch=True)
+    raw = await direct.run(compiled.sql, compiled.parameters(values), "one")
     return compiled.make_row(raw) if raw is not None else None
+
+
+async def rows(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> list[Any]:
+    """Every row of the statement (attribute access by column key)."""
+    direct = _direct_for(db)
+    if direct is None:
+        async with db() as s:
+            return list((await s.execute(query.statement, dict(values))).all())
+    compiled = query.compiled(direct.dialect)
+    return [compiled.make_row(raw) for raw in await direct.run(compiled.sql, compiled.parameters(values), "all")]
 
 
 async def write(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> int:
@@ -131,7 +141,11 @@ async def write(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> 
             result = await s.execute(query.statement, dict(values))
         return int(getattr(result, "rowcount", 0) or 0)
     compiled = query.compiled(direct.dialect)
-    return int(await direct.run(compiled.sql, compiled.parameters(values), fetch=False))
+    return int(await direct.run(compiled.sql, compiled.parameters(values), "count"))
+
+
+# What `run` answers: the first row ("one", or None), every row ("all"), or the rows touched ("count").
+Fetch = Literal["one", "all", "count"]
 
 
 class _DirectSQLite:
@@ -143,12 +157,14 @@ class _DirectSQLite:
         self._timeout = timeout
         self._connection: sqlite3.Connection | None = None
 
-    async def run(self, sql: str, parameters: list[Any], *, fetch: bool) -> Any:
+    async def run(self, sql: str, parameters: list[Any], fetch: Fetch) -> Any:
         if self._connection is None:
             self._connection = self._connect()
         cursor = await sqlite_inline.unlocked(self._connection.execute, self._timeout, sql, parameters)
         try:
-            return cursor.fetchone() if fetch else cursor.rowcount
+            if fetch == "count":
+                return cursor.rowcount
+            return cursor.fetchone() if fetch == "one" else cursor.fetchall()
         finally:
             cursor.close()
 
@@ -174,13 +190,15 @@ class _DirectPostgres:
         self._recycle = recycle
         self._idle: list[tuple[float, Any]] = []  # (made at, asyncpg connection)
 
-    async def run(self, sql: str, parameters: list[Any], *, fetch: bool) -> Any:
+    async def run(self, sql: str, parameters: list[Any], fetch: Fetch) -> Any:
         made, connection = await self._acquire()
         result: Any
         try:
-            if fetch:
+            if fetch == "one":
                 record = await connection.fetchrow(sql, *parameters)
                 result = tuple(record) if record is not None else None
+            elif fetch == "all":
+                result = [tuple(record) for record in await connection.fetch(sql, *parameters)]
             else:
                 status = await connection.execute(sql, *parameters)  # "UPDATE 1"
                 result = int(status.rsplit(" ", 1)[-1])

@@ -62,6 +62,20 @@ async def test_a_query_reads_what_a_session_reads(db: Sessions) -> None:
     assert await direct.first(db, _ROW, {"id_": "no-such-config"}) is None
 
 
+async def test_rows_reads_every_row_in_order(db: Sessions) -> None:
+    await _config(db, options={"n": 1})
+    async with db.begin() as s:
+        s.add(ProviderConfig(id="cfg-2", account_id="acct-1", provider_id="openai", label="second", privacy_mode="srv",
+                             base_url="https://api.openai.com/v1", dest_origin="https://api.openai.com", options={"n": 2}))
+    listed = direct.Query(select(ProviderConfig.id, ProviderConfig.options)
+                          .where(ProviderConfig.account_id == bindparam("account_")).order_by(ProviderConfig.label.desc()))
+
+    found = await direct.rows(db, listed, {"account_": "acct-1"})
+
+    assert [(row.id, row.options) for row in found] == [("cfg-2", {"n": 2}), ("cfg-1", {"n": 1})]
+    assert await direct.rows(db, listed, {"account_": "nobody"}) == []
+
+
 async def test_a_write_sets_python_side_defaults_and_counts_rows(db: Sessions) -> None:
     await _config(db)
     before = (await direct.first(db, _ROW, {"id_": "cfg-1"})).updated_at
