@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from rolecall.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from rolecall.services.fields import required_text
+from rolecall.storage import direct
 from rolecall.storage.cache import Cache
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import AccessToken, utcnow
@@ -180,15 +181,21 @@ async def authenticate(db: Sessions, cache: Cache, presented: str | None) -> Pri
     return Principal(token_id, account_id, frozenset(scopes.split(",")))
 
 
+# A cache miss (once per token per CHECK_TTL): two statements straight on the driver (`storage/direct.py`).
+_BY_HASH = direct.Query(select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at,
+                               AccessToken.revoked_at).where(AccessToken.token_hash == bindparam("hash_")))
+_USED = direct.Query(update(AccessToken).where(AccessToken.id == bindparam("id_"))
+                     .values(last_used_at=bindparam("now_", type_=AccessToken.__table__.c.last_used_at.type)))
+
+
 async def _load(db: Sessions, cache: Cache, token_hash: str) -> str:
-    async with db.begin() as s:
-        row = await s.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash))
-        if row is None:  # not cached: random guesses must not fill the cache
-            return "||||unknown"
-        if row.revoked_at is None:
-            await s.execute(update(AccessToken).where(AccessToken.id == row.id).values(last_used_at=utcnow()))
-        expires = str(row.expires_at.timestamp()) if row.expires_at else ""
-        record = f"{row.id}|{row.account_id}|{row.scopes}|{expires}|{'revoked' if row.revoked_at else 'ok'}"
+    row = await direct.first(db, _BY_HASH, {"hash_": token_hash})
+    if row is None:  # not cached: random guesses must not fill the cache
+        return "||||unknown"
+    if row.revoked_at is None:
+        await direct.write(db, _USED, {"id_": row.id, "now_": utcnow()})
+    expires = str(row.expires_at.timestamp()) if row.expires_at else ""
+    record = f"{row.id}|{row.account_id}|{row.scopes}|{expires}|{'revoked' if row.revoked_at else 'ok'}"
     key = _cache_key(token_hash)
     cached = await cache.get(key)
     if cached is not None:  # a revocation landed meanwhile

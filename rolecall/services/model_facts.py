@@ -12,13 +12,15 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from rolecall.config import Settings
 from rolecall.providers import facts
 from rolecall.services import premiere
 from rolecall.services.errors import NotFound
+from rolecall.storage import direct
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import ProviderConfig
 
@@ -64,17 +66,27 @@ async def of_config(db: Sessions, config_id: str, model_id: str) -> ModelFacts:
     return found
 
 
+# The list's version, then (on a version not cached) the list with its version: straight on the
+# driver (`storage/direct.py`), since a person's turns are often more than RECHECK_SECONDS apart.
+_VERSION = direct.Query(select(ProviderConfig.models_fetched_at).where(ProviderConfig.id == bindparam("id_")))
+_LIST = direct.Query(select(ProviderConfig.models_fetched_at, ProviderConfig.models)
+                     .where(ProviderConfig.id == bindparam("id_")))
+
+
+def _key(config_id: str, fetched: datetime | None) -> tuple[str, str]:
+    return config_id, fetched.isoformat() if fetched else ""
+
+
 async def _from_list(db: Sessions, config_id: str, model_id: str) -> ModelFacts:
-    async with db() as s:
-        fetched = await s.scalar(select(ProviderConfig.models_fetched_at).where(ProviderConfig.id == config_id))
-        key = (config_id, fetched.isoformat() if fetched else "")
-        table = _LISTS.get(key)
-        if table is None:
-            rows = await s.scalar(select(ProviderConfig.models).where(ProviderConfig.id == config_id)) or []
-            table = {row["id"]: _row_facts(row) for row in rows if isinstance(row, dict) and isinstance(row.get("id"), str)}
-            _LISTS[key] = table
-            if len(_LISTS) > _LISTS_SIZE:
-                _LISTS.popitem(last=False)
+    version = await direct.first(db, _VERSION, {"id_": config_id})
+    table = _LISTS.get(_key(config_id, version.models_fetched_at if version else None))
+    if table is None:
+        listed = await direct.first(db, _LIST, {"id_": config_id})
+        rows = (listed.models if listed else None) or []
+        table = {row["id"]: _row_facts(row) for row in rows if isinstance(row, dict) and isinstance(row.get("id"), str)}
+        _LISTS[_key(config_id, listed.models_fetched_at if listed else None)] = table
+        if len(_LISTS) > _LISTS_SIZE:
+            _LISTS.popitem(last=False)
     found = table.get(model_id, ModelFacts())
     if found.context_window is None or found.max_output is None or found.capabilities is None:
         fact = facts.lookup(model_id)

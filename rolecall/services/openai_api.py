@@ -34,8 +34,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import defer
+from sqlalchemy import String, bindparam, func, select
 
 from rolecall.providers import ChatEvent, ChatRequest, ChatResult, protocol_for
 from rolecall.providers.protocols.openai_compat import OpenAICompat
@@ -44,19 +43,30 @@ from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.fallback import Planned
 from rolecall.services.prompt import estimate
 from rolecall.services.resources import Resources
+from rolecall.storage import direct
 from rolecall.storage.tables import Preset, ProviderConfig
 
 PREMIERE_PREFIX = "premiere/"
 PRESET_PREFIX = "preset:"
 MAX_MODEL_NAME = 512
 EMPTY: Mapping[str, Any] = MappingProxyType({})
-# Resolved names, per process, for a few seconds: a script's burst of calls pays one query (on a
-# loaded machine each query costs several thread hops). Only found configs are kept, so a new
-# config answers at once; an edited or deleted one is seen within ROUTE_TTL seconds.
+# Resolved names, per process, for a few seconds: a script's burst of calls pays one query. Only
+# found configs are kept, so a new config answers at once; an edited or deleted one is seen within
+# ROUTE_TTL seconds.
 ROUTE_TTL = 5.0
 ROUTES_SIZE = 2048
 # Keyed per process; the entry names the Resources it was read with (its database and key ring).
 _ROUTES: dict[tuple[str, str], tuple[float, weakref.ref[Resources], Route]] = {}
+# The config a model name "<label>/<model id>" names: the longest of the account's labels that,
+# with a "/", starts the name and leaves a model id after it. The columns opening it reads
+# (`connections.COLUMNS`), in one statement straight on the driver (`storage/direct.py`).
+_NAME, _LABEL_LENGTH = bindparam("name_", type_=String), func.length(ProviderConfig.label)
+_BY_NAME = direct.Query(
+    select(*connections.COLUMNS)
+    .where(ProviderConfig.account_id == bindparam("account_"),
+           func.substr(_NAME, 1, _LABEL_LENGTH + 1) == ProviderConfig.label + "/",
+           func.length(_NAME) > _LABEL_LENGTH + 1)
+    .order_by(_LABEL_LENGTH.desc()).limit(1))
 E2E_UNREACHABLE = ("“{label}” is an end-to-end encrypted config: the server can't open its key for API calls. "
                    "Add a Server-Accessible config for the API.")
 
@@ -103,7 +113,7 @@ class Route:
 
     requested: str
     targets: tuple[Target, ...]
-    loaded: dict[str, ProviderConfig] = field(default_factory=dict, compare=False, repr=False)
+    loaded: dict[str, connections.StoredRow] = field(default_factory=dict, compare=False, repr=False)
     preset_id: str | None = None  # a preset's route: its chain is planned at call time
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the preset's samplers
 
@@ -154,18 +164,10 @@ async def resolve(res: Resources, account_id: str, name: str) -> Route:
     cached = _ROUTES.get((account_id, name))
     if cached is not None and cached[0] > time.monotonic() and cached[1]() is res:
         return cached[2]
-    # Every prefix that ends before a "/" could be a label; one query finds which of them are.
-    labels = [name[:i] for i, ch in enumerate(name) if ch == "/" and 0 < i < len(name) - 1]
-    if not labels:
+    row = await direct.first(res.reads, _BY_NAME, {"account_": account_id, "name_": name})
+    if row is None:
         raise not_found(name)
-    async with res.db() as s:
-        found = {r.label: r for r in await s.scalars(
-            select(ProviderConfig).options(defer(ProviderConfig.models))
-            .where(ProviderConfig.account_id == account_id, ProviderConfig.label.in_(labels)))}
-    if not found:
-        raise not_found(name)
-    label = max(found, key=len)
-    row = found[label]
+    label = row.label
     if row.privacy_mode != "srv":
         raise ModelNotFound(E2E_UNREACHABLE.format(label=label), field="model")
     route = Route(name, (Target(row.id, label, name[len(label) + 1:]),), {row.id: row})

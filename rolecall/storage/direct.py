@@ -43,7 +43,7 @@ SessionFactory = Any
 
 
 class Query:
-    """A Core statement for `first` and `write`: no expanding (IN-list) parameters."""
+    """A Core statement for `first`, `rows` and `write`: no expanding (IN-list) parameters."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement

@@ -93,7 +93,8 @@ async def test_names_resolve_to_the_longest_label_and_nothing_else(res: Resource
     assert (await openai_api.resolve(res, ALICE, "a/b/c")).targets[0].name == "a/b/c"
     assert (await openai_api.resolve(res, ALICE, "a/b/c")).targets[0].label == "a/b"
     assert (await openai_api.resolve(res, ALICE, "a/x")).targets[0].model_id == "x"
-    for name in ("", "a", "a/", "/a", "b/c", "x" * 600):
+    assert (await openai_api.resolve(res, ALICE, "a/b/")).targets[0].model_id == "b/"  # "a/b" leaves no model id
+    for name in ("", "a", "a/", "/a", "b/c", "A/x", "x" * 600):
         with pytest.raises(openai_api.ModelNotFound):
             await openai_api.resolve(res, ALICE, name)
 
