@@ -247,11 +247,6 @@ def check_image(media_type: str, data: str) -> Image:
 
 # --- the generation's writes -----------------------------------------------------------------
 
-async def _next_position(s: AsyncSession, scene_id: str) -> int:
-    last = await s.scalar(select(func.max(Message.position)).where(Message.scene_id == scene_id))
-    return 0 if last is None else last + 1
-
-
 # Core statements on the tables, built once: a turn's writes skip the ORM's unit of work and
 # the per-call building and cache-keying of the statement (SQLAlchemy memoizes a statement
 # object's cache key). Column defaults (ids, times) still apply.
@@ -259,6 +254,21 @@ _INSERT_MESSAGE = insert(_MESSAGES)
 _INSERT_ALTERNATIVE = insert(_ALTERNATIVES)
 _TOUCH_SCENE = update(_SCENES).where(_SCENES.c.id == bindparam("scene")).values(
     last_activity_at=bindparam("now"), updated_at=bindparam("now"))
+
+
+def _insert(table: Table, names: tuple[str, ...]) -> direct.Query:
+    """An INSERT of these columns, each from the bind parameter named after it with a trailing "_"."""
+    return direct.Query(insert(table).values({name: bindparam(f"{name}_", type_=table.c[name].type) for name in names}))
+
+
+# The person's message, straight on the driver (`storage/direct.py`) in one transaction.
+_USER_MESSAGE = _insert(_MESSAGES, ("id", "scene_id", "account_id", "position", "role", "active", "created_at",
+                                    "updated_at"))
+_USER_TEXT = _insert(_ALTERNATIVES, ("message_id", "idx", "text", "status", "created_at", "updated_at"))
+_USER_IMAGE = _insert(_IMAGES, ("message_id", "media_type", "data"))
+_TOUCH_SCENE_Q = direct.Query(_TOUCH_SCENE)
+_LAST_POSITION = direct.Query(select(func.max(_MESSAGES.c.position).label("last"))
+                              .where(_MESSAGES.c.scene_id == bindparam("scene")))
 _THIS_ALTERNATIVE = (_ALTERNATIVES.c.message_id == bindparam("message")) & (_ALTERNATIVES.c.idx == bindparam("index"))
 _ALT_FIELDS = ("text", "status", "finish_reason", "input_tokens", "output_tokens", "error_kind", "error_message")
 _FINISH_ALTERNATIVE = update(_ALTERNATIVES).where(_THIS_ALTERNATIVE).values(
@@ -271,21 +281,21 @@ async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: s
     with its image when one is attached (then the text may be empty)."""
     text = check_text(text) if image is None or text.strip() else ""
     now = utcnow()
-    message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0, created_at=now)
+    if position is None:  # read before the transaction, as SQLite's deferred one always did
+        last = await direct.first(db, _LAST_POSITION, {"scene": scene_id})
+        position = 0 if last is None or last.last is None else last.last + 1
+    message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0, created_at=now,
+                      position=position)
     alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
-    async with db.begin() as s:
-        if position is None:
-            position = await _next_position(s, scene_id)
-        message.position = position
-        await s.execute(_INSERT_MESSAGE, {"id": message.id, "scene_id": scene_id, "account_id": account_id,
-                                          "position": position, "role": "user", "active": 0, "created_at": now,
-                                          "updated_at": now})
-        await s.execute(_INSERT_ALTERNATIVE, {"message_id": message.id, "idx": 0, "text": text, "status": "complete",
-                                              "created_at": now, "updated_at": now})
-        if image is not None:
-            s.add(MessageImage(message_id=message.id, media_type=image.media_type, data=image.data))
-            await s.flush()
-        await s.execute(_TOUCH_SCENE, {"scene": scene_id, "now": now})
+    steps: list[tuple[direct.Query, dict[str, Any]]] = [
+        (_USER_MESSAGE, {"id_": message.id, "scene_id_": scene_id, "account_id_": account_id, "position_": position,
+                         "role_": "user", "active_": 0, "created_at_": now, "updated_at_": now}),
+        (_USER_TEXT, {"message_id_": message.id, "idx_": 0, "text_": text, "status_": "complete", "created_at_": now,
+                      "updated_at_": now})]
+    if image is not None:
+        steps.append((_USER_IMAGE, {"message_id_": message.id, "media_type_": image.media_type, "data_": image.data}))
+    steps.append((_TOUCH_SCENE_Q, {"scene": scene_id, "now": now}))
+    await direct.transaction(db, steps)  # straight on the driver: a person waits for this write
     return message_view(message, [alt], {})
 
 

@@ -25,7 +25,7 @@ import sqlite3
 import time
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]
@@ -144,6 +144,16 @@ async def write(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> 
     return int(await direct.run(compiled.sql, compiled.parameters(values), "count"))
 
 
+async def transaction(db: SessionFactory, steps: Sequence[tuple[Query, Mapping[str, Any]]]) -> list[int]:
+    """Run INSERTs, UPDATEs and DELETEs as one transaction (all of them or none); the rows each touched."""
+    direct = _direct_for(db)
+    if direct is None:
+        async with db.begin() as s:
+            return [int(getattr(await s.execute(q.statement, dict(v)), "rowcount", 0) or 0) for q, v in steps]
+    compiled = [(query.compiled(direct.dialect), values) for query, values in steps]
+    return await direct.transaction([(c.sql, c.parameters(values)) for c, values in compiled])
+
+
 # What `run` answers: the first row ("one", or None), every row ("all"), or the rows touched ("count").
 Fetch = Literal["one", "all", "count"]
 
@@ -158,15 +168,32 @@ class _DirectSQLite:
         self._connection: sqlite3.Connection | None = None
 
     async def run(self, sql: str, parameters: list[Any], fetch: Fetch) -> Any:
-        if self._connection is None:
-            self._connection = self._connect()
-        cursor = await sqlite_inline.unlocked(self._connection.execute, self._timeout, sql, parameters)
+        cursor = await sqlite_inline.unlocked(self._open().execute, self._timeout, sql, parameters)
         try:
             if fetch == "count":
                 return cursor.rowcount
             return cursor.fetchone() if fetch == "one" else cursor.fetchall()
         finally:
             cursor.close()
+
+    async def transaction(self, statements: list[tuple[str, list[Any]]]) -> list[int]:
+        connection = self._open()
+        await sqlite_inline.unlocked(connection.execute, self._timeout, "BEGIN IMMEDIATE")
+        # The write lock is ours: the statements run back to back without yielding to the loop, so
+        # no other coroutine's statement can land inside this transaction on the shared connection.
+        try:
+            counts = [connection.execute(sql, parameters).rowcount for sql, parameters in statements]
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return counts
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
 
     def close(self) -> None:
         if self._connection is not None:
@@ -191,17 +218,27 @@ class _DirectPostgres:
         self._idle: list[tuple[float, Any]] = []  # (made at, asyncpg connection)
 
     async def run(self, sql: str, parameters: list[Any], fetch: Fetch) -> Any:
-        made, connection = await self._acquire()
-        result: Any
-        try:
+        async def work(connection: Any) -> Any:
             if fetch == "one":
                 record = await connection.fetchrow(sql, *parameters)
-                result = tuple(record) if record is not None else None
-            elif fetch == "all":
-                result = [tuple(record) for record in await connection.fetch(sql, *parameters)]
-            else:
-                status = await connection.execute(sql, *parameters)  # "UPDATE 1"
-                result = int(status.rsplit(" ", 1)[-1])
+                return tuple(record) if record is not None else None
+            if fetch == "all":
+                return [tuple(record) for record in await connection.fetch(sql, *parameters)]
+            return _count(await connection.execute(sql, *parameters))
+        return await self._use(work)
+
+    async def transaction(self, statements: list[tuple[str, list[Any]]]) -> list[int]:
+        async def work(connection: Any) -> list[int]:
+            async with connection.transaction():
+                return [_count(await connection.execute(sql, *parameters)) for sql, parameters in statements]
+        counts: list[int] = await self._use(work)
+        return counts
+
+    async def _use(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``work`` on a connection of ours (see the class's notes on failures)."""
+        made, connection = await self._acquire()
+        try:
+            result = await work(connection)
         except asyncio.CancelledError:
             connection.terminate()  # cancelled mid-statement: its state is unknown
             raise
@@ -236,6 +273,11 @@ class _DirectPostgres:
         idle, self._idle = self._idle, []
         for _made, connection in idle:
             connection.terminate()
+
+
+def _count(status: str) -> int:
+    """The rows a statement touched, from its status ("UPDATE 1", "INSERT 0 1")."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 def _connection_lost(exc: Exception) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 
 from rolecall.config import Settings
 from rolecall.storage import direct, migrate
@@ -121,6 +121,59 @@ async def test_a_write_waits_for_another_writer_without_blocking_the_loop(db: Se
 
     assert results[1] == 1
     assert ticks >= 10  # the loop kept running while the write waited (~0.3 s at 10 ms a tick)
+    async with db() as s:
+        row = await s.get(ProviderConfig, "cfg-1")
+    assert row is not None and (row.status, row.status_detail) == ("invalid", "held")
+
+
+async def test_a_transaction_lands_whole_or_not_at_all(db: Sessions) -> None:
+    await _config(db)
+    add = direct.Query(insert(Account).values(id=bindparam("id_"), name=bindparam("name_"),
+                                              name_key=bindparam("key_"), password_hash="x"))
+    now = datetime.now(UTC)
+
+    counts = await direct.transaction(db, [(add, {"id_": "acct-2", "name_": "bob", "key_": "bob"}),
+                                           (_MARK, {"id_": "cfg-1", "status_": "valid", "now_": now})])
+    assert counts == [1, 1]
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):  # the second insert repeats a name
+        await direct.transaction(db, [(_MARK, {"id_": "cfg-1", "status_": "invalid", "now_": now}),
+                                      (add, {"id_": "acct-3", "name_": "carol", "key_": "carol"}),
+                                      (add, {"id_": "acct-4", "name_": "carol2", "key_": "carol"})])
+
+    async with db() as s:
+        names = sorted((await s.execute(select(Account.name))).scalars())
+        row = await s.get(ProviderConfig, "cfg-1")
+    assert names == ["alice", "bob"]  # neither carol landed
+    assert row is not None and row.status == "valid"  # nor the failed transaction's UPDATE
+
+
+async def test_a_transaction_waits_for_another_writer_without_blocking_the_loop(db: Sessions) -> None:
+    await _config(db)
+    holding, done = asyncio.Event(), asyncio.Event()
+    ticks = 0
+
+    async def holder() -> None:
+        async with db.begin() as s:
+            await s.execute(update(ProviderConfig).where(ProviderConfig.id == "cfg-1").values(status_detail="held"))
+            holding.set()
+            await asyncio.sleep(0.3)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def writer() -> list[int]:
+        await holding.wait()
+        try:
+            return await direct.transaction(db, [(_MARK, {"id_": "cfg-1", "status_": "invalid",
+                                                          "now_": datetime.now(UTC)})])
+        finally:
+            done.set()
+
+    results = await asyncio.wait_for(asyncio.gather(holder(), writer(), ticker()), timeout=20)
+    assert results[1] == [1] and ticks >= 10
     async with db() as s:
         row = await s.get(ProviderConfig, "cfg-1")
     assert row is not None and (row.status, row.status_detail) == ("invalid", "held")
