@@ -26,8 +26,9 @@ def _ms(times: dict[str, list[float]]) -> dict[str, float]:
 
 async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
     """Median ms of the reads before the upstream call and each write a scene turn makes."""
-    from rolecall.services import accounts, gateway, messages
-    from rolecall.services.messages import Made, Outcome, ReplyTarget
+    from rolecall.services import accounts, gateway, turn_writes
+    from rolecall.services.messages import ReplyTarget
+    from rolecall.services.turn_writes import Made, Outcome
     from rolecall.storage.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
     account_id = (await site.client.get("/api/me")).json()["id"]
@@ -47,12 +48,12 @@ async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
             await gateway.prepare(res, account_id, scene_id, "send", text="Go on.")
             times["reads before upstream"].append(time.perf_counter() - r0)
             t0 = time.perf_counter()
-            await messages.add_user_message(db, account_id, scene_id, "Go on.")
+            await turn_writes.add_user_message(db, account_id, scene_id, "Go on.")
             t1 = time.perf_counter()
             target = ReplyTarget(scene_id, account_id, secrets.token_hex(12), 0)
-            started = await messages.begin_reply(db, target, made)
+            started = await turn_writes.begin_reply(db, target, made)
             t2 = time.perf_counter()
-            await messages.finish_reply(db, target, Outcome("tok " * CHUNKS, "complete", "stop", 12, 50), made, {}, started)
+            await turn_writes.finish_reply(db, target, Outcome("tok " * CHUNKS, "complete", "stop", 12, 50), made, {}, started)
             t3 = time.perf_counter()
             times["user message"].append(t1 - t0)
             times["reply row"].append(t2 - t1)

@@ -15,7 +15,7 @@ import httpx
 from rolecall.config import Settings
 from rolecall.jobs import tasks
 from rolecall.net import NetworkPolicy, make_client
-from rolecall.services import keyring, messages, premiere
+from rolecall.services import keyring, premiere, turn_writes
 from rolecall.services.limits import Limiter, LimitRules
 from rolecall.services.resources import Resources
 from rolecall.services.usage import UsageLog
@@ -42,7 +42,7 @@ async def open_resources(
         await keyring.check_key_ring(db, ring)
         # Replies a stopped process left mid-stream: keep their text, marked interrupted. (Another
         # replica's live stream marked too sets its final status when it ends.)
-        if recovered := await messages.recover_streaming(db):
+        if recovered := await turn_writes.recover_streaming(db):
             log.info("Marked %d unfinished replies as interrupted", recovered)
     except BaseException:
         await engine.dispose()

@@ -41,15 +41,17 @@ import anyio
 from sqlalchemy import Select, bindparam, or_, select
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
-from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets
+from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets, turn_writes
 from rolecall.services.errors import Invalid
 from rolecall.services.generation_errors import GenerationError, refusal
-from rolecall.services.messages import Action, Made, Outcome, ReplyTarget, Turn
+from rolecall.services.messages import Action, ReplyTarget, Turn
 from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
+from rolecall.services.turn_writes import Made, Outcome
 from rolecall.storage import direct
 from rolecall.storage.db import Sessions
+from rolecall.storage.scene_tables import Scene
 from rolecall.storage.tables import Account, Preset, ScenePreset
 
 log = logging.getLogger(__name__)
@@ -98,18 +100,21 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
     configs: dict[str, connections.StoredRow] = {}
-    # Everything before the walk: four statements for a solo scene, a fifth when no slot of the
-    # preset names the scene's own config. Reads only (`res.reads`), each straight on the driver
-    # (`storage/direct.py`) but the preset's chain (an IN list), which only a preset has.
+    # Everything before the walk: four reads for a solo scene (the scene, its history, its preset
+    # and its own config), run together (`direct.together`: at once on PostgreSQL), each straight on
+    # the driver (`storage/direct.py`); then the preset's chain (an IN list), which only a preset has.
+    # A group character with a preset of its own reads that one after.
     reads = res.reads
-    turn = await messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id)
-    preset = await preset_use(reads, turn)
+    values = {"scene": scene_id, "account": account_id}
+    turn, preset, scene_config = await direct.together(
+        reads, messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id),
+        _preset(reads, _SCENE_PRESET, values), direct.first(reads, _SCENE_CONFIG, values))
+    if turn.preset_id:
+        preset = await preset_use(reads, turn)
     slots = await presets.chain_in(reads, account_id, preset.id, configs) if preset.id else []
     section = turn.model_section
-    if section and section != PREMIERE and section not in configs:
-        row = await direct.first(reads, connections.OPENED_ONE, {"id_": section, "account_": account_id})
-        if row is not None:
-            configs[section] = row
+    if section and section != PREMIERE and section not in configs and scene_config is not None:
+        configs[section] = scene_config
     return Prepared(turn, action, text or ("" if image is not None else None), image, preset, tuple(slots), configs)
 
 
@@ -128,12 +133,23 @@ _SCENE_PRESET = direct.Query(_preset_read(select(ScenePreset.preset_id).where(
     ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery()))
 
 
+# The scene's own config (the AI wing's choice), as opening it reads it: by the scene's id, so it
+# can be read beside the scene rather than after it.
+_SCENE_CONFIG = direct.Query(select(*connections.COLUMNS).where(
+    connections.COLUMNS[0] == select(Scene.model_section).where(
+        Scene.id == bindparam("scene"), Scene.account_id == bindparam("account")).scalar_subquery(),
+    connections.COLUMNS[1] == bindparam("account")))
+
+
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
     """A group character's own preset (docs/group-scenes.md), else the scene's own, else the account's
     default: one query (with the account's name)."""
     query = _OWN_PRESET if turn.preset_id else _SCENE_PRESET
-    params = {"account": turn.account_id, "preset": turn.preset_id, "scene": turn.scene_id}
-    row = await direct.first(db, query, params)
+    return await _preset(db, query, {"account": turn.account_id, "preset": turn.preset_id, "scene": turn.scene_id})
+
+
+async def _preset(db: Sessions, query: direct.Query, values: Mapping[str, Any]) -> PresetUse:
+    row = await direct.first(db, query, values)
     if row is None:
         return PresetUse()
     preset_id, values, template, user_name = row
@@ -206,7 +222,7 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                     yield StreamEvent("skipped", event.data)
                 elif event.name == "calling":
                     if prepared.text is not None and walker.calls == 0:  # stored once, before the first call
-                        user = await messages.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
+                        user = await turn_writes.add_user_message(res.db, turn.account_id, turn.scene_id, prepared.text,
                                                                turn.next_position, prepared.image)
                         target = dataclasses.replace(target, position=turn.next_position + 1)
                         yield StreamEvent("user", user)
@@ -250,13 +266,13 @@ class Reply:
     started_at: datetime | None = None
 
     async def begin(self, db: Sessions) -> None:
-        self.started_at = await messages.begin_reply(db, self.target, self.made)
+        self.started_at = await turn_writes.begin_reply(db, self.target, self.made)
 
     async def finish(self, db: Sessions, outcome: Outcome) -> MessageView:
         if self.started_at is None:
             await self.begin(db)
         assert self.started_at is not None
-        return await messages.finish_reply(db, self.target, outcome, self.made, self.names, self.started_at)
+        return await turn_writes.finish_reply(db, self.target, outcome, self.made, self.names, self.started_at)
 
 
 def _fit_images(prompt: tuple[ChatMessage, ...], target: chain_run.Target) -> tuple[ChatMessage, ...]:

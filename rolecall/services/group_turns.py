@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from rolecall.services import cast, gateway, jobs, messages, orchestrator, scene_events
+from rolecall.services import cast, gateway, jobs, messages, orchestrator, scene_events, turn_writes
 from rolecall.services.connections import ServerKey
 from rolecall.services.errors import Conflict, ServiceError
 from rolecall.services.generation_errors import GenerationError
@@ -93,7 +93,7 @@ async def say(res: Resources, account_id: str, scene_id: str, text: str) -> Said
     text = messages.check_text(text)
     if len((await cast.group_view(res.db, account_id, scene_id)).cast) < 2:
         raise Conflict(NOT_GROUP)
-    view = await messages.add_user_message(res.db, account_id, scene_id, text)
+    view = await turn_writes.add_user_message(res.db, account_id, scene_id, text)
     async with res.db.begin() as s:
         position = await s.scalar(select(Message.position).where(Message.id == view.id))
         assert position is not None

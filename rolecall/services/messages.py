@@ -1,12 +1,5 @@
-"""Messages of a scene: reading a turn's context, editing, flipping alternatives, deleting, and the
-few writes a generation makes.
-
-A generation writes at most three times, never per chunk: the person's message before the
-upstream call (`add_user_message`), the reply row once the first token has gone out
-(`begin_reply`, status `streaming`), and the reply's final text and status when the stream ends
-(`finish_reply`: `complete`, or `interrupted` with the partial text). A process that dies
-between the last two leaves `streaming` rows; `recover_streaming` marks them `interrupted` at
-start-up so the scene reads consistently.
+"""Messages of a scene: reading a turn's context, editing, flipping alternatives, deleting. The few
+writes a generation makes are in `turn_writes`.
 """
 
 from __future__ import annotations
@@ -15,19 +8,18 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import ScalarSelect, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import ScalarSelect, Select, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.services.errors import Conflict, Invalid, NotFound
 from rolecall.services.scene_views import ConfigName, MessageView, message_view
 from rolecall.services.scenes import NO_SUCH_SCENE, config_names, owned_scene
 from rolecall.storage import direct
-from rolecall.storage.db import Sessions, rowcount
+from rolecall.storage.db import Sessions
 from rolecall.storage.scene_tables import Character, Message, MessageAlternative, MessageImage, Scene, SceneCharacter, SceneSummary
-from rolecall.storage.tables import new_id, utcnow
+from rolecall.storage.tables import new_id
 
 MAX_TEXT = 50_000
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes up to 20 MB
@@ -120,7 +112,7 @@ _HISTORY = (select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.active, _ALTERN
             .select_from(_MESSAGES)
             .join(_ALTERNATIVES, _ALTERNATIVES.c.message_id == _MESSAGES.c.id)
             .outerjoin(_IMAGES, _IMAGES.c.message_id == _MESSAGES.c.id)  # same round trip; user messages only
-            .where(_MESSAGES.c.scene_id == bindparam("scene"))
+            .where(_MESSAGES.c.scene_id == bindparam("scene"), _MESSAGES.c.account_id == bindparam("account"))
             .order_by(_MESSAGES.c.position, _MESSAGES.c.created_at, _ALTERNATIVES.c.idx))
 
 
@@ -135,21 +127,22 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
-    Two statements (the scene with its speaker and summary; the history), built once, each on its
-    own (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
+    Two statements (the scene with its speaker and summary; the history), built once, run together
+    (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
     """
     if character_id is None and action != "send" and message_id is not None:
         async with db() as s:
             character_id = await _group_author(s, scene_id, message_id)
     values = {"scene": scene_id, "account": account_id, "speaker": character_id}
-    scene = await direct.first(db, _SCENE_Q if character_id is None else _SCENE_SPOKEN_BY_Q, values)
+    scene, rows = await direct.together(
+        db, direct.first(db, _SCENE_Q if character_id is None else _SCENE_SPOKEN_BY_Q, values),
+        direct.rows(db, _HISTORY_Q, values))
     if scene is None or (character_id is not None and scene[4] is None):
         raise NotFound(NO_SUCH_SCENE)
     group = None
     if character_id is not None:
         async with db() as s:
             group = await _group_context(s, scene_id, character_id)
-    rows = await direct.rows(db, _HISTORY_Q, values)
     order: list[str] = []
     positions: dict[str, int] = {}
     shown: dict[str, Line] = {}
@@ -245,136 +238,6 @@ def check_image(media_type: str, data: str) -> Image:
     return Image(media_type, data)
 
 
-# --- the generation's writes -----------------------------------------------------------------
-
-# Core statements on the tables, built once: a turn's writes skip the ORM's unit of work and
-# the per-call building and cache-keying of the statement (SQLAlchemy memoizes a statement
-# object's cache key). Column defaults (ids, times) still apply.
-_INSERT_MESSAGE = insert(_MESSAGES)
-_INSERT_ALTERNATIVE = insert(_ALTERNATIVES)
-_TOUCH_SCENE = update(_SCENES).where(_SCENES.c.id == bindparam("scene")).values(
-    last_activity_at=bindparam("now"), updated_at=bindparam("now"))
-
-
-def _insert(table: Table, names: tuple[str, ...]) -> direct.Query:
-    """An INSERT of these columns, each from the bind parameter named after it with a trailing "_"."""
-    return direct.Query(insert(table).values({name: bindparam(f"{name}_", type_=table.c[name].type) for name in names}))
-
-
-# The person's message, straight on the driver (`storage/direct.py`) in one transaction.
-_USER_MESSAGE = _insert(_MESSAGES, ("id", "scene_id", "account_id", "position", "role", "active", "created_at",
-                                    "updated_at"))
-_USER_TEXT = _insert(_ALTERNATIVES, ("message_id", "idx", "text", "status", "created_at", "updated_at"))
-_USER_IMAGE = _insert(_IMAGES, ("message_id", "media_type", "data"))
-_TOUCH_SCENE_Q = direct.Query(_TOUCH_SCENE)
-_LAST_POSITION = direct.Query(select(func.max(_MESSAGES.c.position).label("last"))
-                              .where(_MESSAGES.c.scene_id == bindparam("scene")))
-_THIS_ALTERNATIVE = (_ALTERNATIVES.c.message_id == bindparam("message")) & (_ALTERNATIVES.c.idx == bindparam("index"))
-_ALT_FIELDS = ("text", "status", "finish_reason", "input_tokens", "output_tokens", "error_kind", "error_message")
-_FINISH_ALTERNATIVE = update(_ALTERNATIVES).where(_THIS_ALTERNATIVE).values(
-    {**{name: bindparam(f"v_{name}") for name in _ALT_FIELDS}, "updated_at": bindparam("now")})
-
-
-async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str,
-                           position: int | None = None, image: Image | None = None) -> MessageView:
-    """Store the person's message (at ``position``, from the turn just read; else after the last one),
-    with its image when one is attached (then the text may be empty)."""
-    text = check_text(text) if image is None or text.strip() else ""
-    now = utcnow()
-    if position is None:  # read before the transaction, as SQLite's deferred one always did
-        last = await direct.first(db, _LAST_POSITION, {"scene": scene_id})
-        position = 0 if last is None or last.last is None else last.last + 1
-    message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0, created_at=now,
-                      position=position)
-    alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
-    steps: list[tuple[direct.Query, dict[str, Any]]] = [
-        (_USER_MESSAGE, {"id_": message.id, "scene_id_": scene_id, "account_id_": account_id, "position_": position,
-                         "role_": "user", "active_": 0, "created_at_": now, "updated_at_": now}),
-        (_USER_TEXT, {"message_id_": message.id, "idx_": 0, "text_": text, "status_": "complete", "created_at_": now,
-                      "updated_at_": now})]
-    if image is not None:
-        steps.append((_USER_IMAGE, {"message_id_": message.id, "media_type_": image.media_type, "data_": image.data}))
-    steps.append((_TOUCH_SCENE_Q, {"scene": scene_id, "now": now}))
-    await direct.transaction(db, steps)  # straight on the driver: a person waits for this write
-    return message_view(message, [alt], {})
-
-
-@dataclass(frozen=True)
-class Made:
-    """Who made a reply: (section, model id, provider id)."""
-
-    section: str
-    model_id: str
-    provider_id: str | None
-
-
-async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> datetime:
-    """Record that a reply is streaming (after its first token has gone out); returns its time."""
-    fields = {"status": "streaming", "model_section": made.section, "model_id": made.model_id,
-              "provider_id": made.provider_id, "error_kind": None, "error_message": None}
-    now = utcnow()
-    async with db.begin() as s:
-        if target.mode == "new":
-            await s.execute(_INSERT_MESSAGE, {
-                "id": target.message_id, "scene_id": target.scene_id, "account_id": target.account_id,
-                "role": "assistant", "position": target.position, "character_id": target.character_id, "active": 0,
-                "created_at": now, "updated_at": now})
-            await s.execute(_INSERT_ALTERNATIVE, {"message_id": target.message_id, "idx": 0, "text": "",
-                                                  "created_at": now, "updated_at": now, **fields})
-            return now
-        if target.mode == "extend":  # Continue: the same alternative goes on
-            await s.execute(update(MessageAlternative).where(
-                MessageAlternative.message_id == target.message_id, MessageAlternative.idx == target.alt_index
-            ).values(**fields))
-        else:  # Regenerate: a new alternative, shown at once; the earlier ones stay
-            s.add(MessageAlternative(message_id=target.message_id, idx=target.alt_index, text="", **fields))
-            await s.execute(update(Message).where(Message.id == target.message_id).values(active=target.alt_index))
-    return now
-
-
-@dataclass(frozen=True)
-class Outcome:
-    text: str
-    status: str
-    finish_reason: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    error_kind: str | None = None
-    error_message: str | None = None
-
-
-async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome, made: Made,
-                       names: Mapping[str, ConfigName], started_at: datetime) -> MessageView:
-    """Store a reply's final text and status; returns the message as the page shows it.
-
-    A new message's view is built from what was just written (no read back); an alternative or a
-    continued reply is read back, since its other alternatives are part of the view.
-    """
-    values = {"text": target.base_text + outcome.text, "status": outcome.status, "finish_reason": outcome.finish_reason,
-              "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
-              "error_kind": outcome.error_kind, "error_message": outcome.error_message}
-    now = utcnow()
-    async with db.begin() as s:
-        await s.execute(_FINISH_ALTERNATIVE, {"message": target.message_id, "index": target.alt_index, "now": now,
-                                              **{f"v_{name}": value for name, value in values.items()}})
-        await s.execute(_TOUCH_SCENE, {"scene": target.scene_id, "now": now})
-        if target.mode != "new":
-            return await _view(s, target.account_id, target.message_id, names)
-    message = Message(id=target.message_id, role="assistant", character_id=target.character_id, active=0,
-                      created_at=started_at)
-    alt = MessageAlternative(idx=0, model_section=made.section, model_id=made.model_id, provider_id=made.provider_id,
-                             **values)
-    return message_view(message, [alt], names)
-
-
-async def recover_streaming(db: Sessions) -> int:
-    """Replies left `streaming` by a process that stopped: they are `interrupted`, with what was kept."""
-    async with db.begin() as s:
-        result = await s.execute(update(MessageAlternative).where(MessageAlternative.status == "streaming")
-                                 .values(status="interrupted"))
-    return rowcount(result)
-
-
 # --- editing ---------------------------------------------------------------------------------
 
 def check_text(text: str) -> str:
@@ -395,7 +258,7 @@ async def _owned_message(s: AsyncSession, account_id: str, scene_id: str, messag
     return message
 
 
-async def _view(s: AsyncSession, account_id: str, message_id: str,
+async def view(s: AsyncSession, account_id: str, message_id: str,
                 names: Mapping[str, ConfigName] | None = None) -> MessageView:
     message = await s.get_one(Message, message_id)
     alts = list(await s.scalars(select(MessageAlternative).where(MessageAlternative.message_id == message_id)))
@@ -421,7 +284,7 @@ async def edit_message(db: Sessions, account_id: str, scene_id: str, message_id:
                 raise Conflict("This reply is still being written; stop it first.", field="text")
             shown.text = check_text(text)
         await s.flush()
-        return await _view(s, account_id, message_id)
+        return await view(s, account_id, message_id)
 
 
 async def delete_message(db: Sessions, account_id: str, scene_id: str, message_id: str) -> None:
@@ -437,4 +300,4 @@ async def get_message(db: Sessions, account_id: str, message_id: str) -> Message
         found = await s.scalar(select(Message.id).where(Message.id == message_id, Message.account_id == account_id))
         if found is None:
             raise NotFound(NO_SUCH_MESSAGE)
-        return await _view(s, account_id, message_id)
+        return await view(s, account_id, message_id)

@@ -25,6 +25,7 @@ from rolecall.storage import direct, sqlite_inline
 # The session factory every service takes as ``db``.
 Sessions = async_sessionmaker[AsyncSession]
 RECYCLE_SECONDS = 300
+DIRECT_LIMIT = 20  # open connections of `storage/direct.py` per engine on PostgreSQL
 SQLITE_TIMEOUT = 30  # seconds a SQLite call waits for a lock held by another connection
 
 
@@ -41,7 +42,8 @@ def make_engine(url: str) -> AsyncEngine:
     # below common idle cut-offs (proxies, PgBouncer, cloud load balancers).
     engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
     if engine.dialect.driver == "asyncpg":
-        direct.attach_postgres(engine.sync_engine, keep=10, recycle=RECYCLE_SECONDS)
+        # Beside the pool's 30 at most; the server's default max_connections is 100.
+        direct.attach_postgres(engine.sync_engine, keep=10, recycle=RECYCLE_SECONDS, limit=DIRECT_LIMIT)
     return engine
 
 

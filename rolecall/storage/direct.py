@@ -11,16 +11,18 @@ engine's own dialect, with its parameters and results converted by the column ty
 processors (and Python-side column defaults filled in), so values go in and come out exactly as
 through a session.
 
-Semantics: each statement runs alone in autocommit (atomic; there is no multi-statement
-transaction here). SQLite: one connection per engine, inline on the event loop as `sqlite_inline`
-runs the engine's own statements, retried while the database is locked in the same way.
-PostgreSQL: asyncpg connections the engine's pool made, kept here. Errors are the driver's own: use
-a `Query` only where no error is expected and handled.
+Semantics: each statement runs alone in autocommit (atomic), but for the writes of one
+`transaction`; `together` awaits several reads at once where the database can run them at once.
+SQLite: one connection per engine, inline on the event loop as `sqlite_inline` runs the engine's
+own statements, retried while the database is locked in the same way. PostgreSQL: asyncpg
+connections the engine's pool made, kept here, at most ``limit`` open at once. Errors are the
+driver's own: use a `Query` only where no error is expected and handled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import sqlite3
 import time
 import weakref
@@ -154,6 +156,28 @@ async def transaction(db: SessionFactory, steps: Sequence[tuple[Query, Mapping[s
     return await direct.transaction([(c.sql, c.parameters(values)) for c, values in compiled])
 
 
+async def together(db: SessionFactory, *reads: Awaitable[Any]) -> list[Any]:
+    """The reads' results, in order: awaited at once on PostgreSQL (a connection each, so the round
+    trips overlap), one after another on SQLite (its one connection runs each inline anyway).
+    Every read ends before the first failure, if any, is raised."""
+    results: list[Any]
+    if isinstance(_direct_for(db), _DirectSQLite):
+        results = [await _outcome(read) for read in reads]
+    else:
+        results = await asyncio.gather(*reads, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+async def _outcome(read: Awaitable[Any]) -> Any:
+    try:
+        return await read
+    except Exception as exc:  # as `asyncio.gather(..., return_exceptions=True)` collects it
+        return exc
+
+
 # What `run` answers: the first row ("one", or None), every row ("all"), or the rows touched ("count").
 Fetch = Literal["one", "all", "count"]
 
@@ -207,15 +231,20 @@ class _DirectPostgres:
 
     A connection is used by one statement at a time; one cancelled mid-statement is closed; when
     the connection was lost, every connection is (see `run`); one older than ``recycle`` seconds
-    is replaced, as the pool recycles its own.
+    is replaced, as the pool recycles its own. At most ``limit`` are open at once (the server's
+    connections are finite): a statement beyond that waits for one to come back, as the pool's
+    own checkouts wait.
     """
 
-    def __init__(self, engine: Engine, keep: int, recycle: float) -> None:
+    def __init__(self, engine: Engine, keep: int, recycle: float, limit: int) -> None:
         self.dialect = engine.dialect
         self._engine = engine
         self._keep = keep
         self._recycle = recycle
+        self._limit = limit
+        self._open = 0  # connections of ours, idle or in use
         self._idle: list[tuple[float, Any]] = []  # (made at, asyncpg connection)
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     async def run(self, sql: str, parameters: list[Any], fetch: Fetch) -> Any:
         async def work(connection: Any) -> Any:
@@ -240,39 +269,75 @@ class _DirectPostgres:
         try:
             result = await work(connection)
         except asyncio.CancelledError:
-            connection.terminate()  # cancelled mid-statement: its state is unknown
+            self._drop(connection)  # cancelled mid-statement: its state is unknown
             raise
         except Exception as exc:
             if not _connection_lost(exc):  # the statement failed; the connection is fine
-                self._idle.append((made, connection))
+                self._give_back(made, connection)
                 raise
             # The server went away (a restart, say), and with it the idle connections and the
             # pool's: all go at once, as SQLAlchemy's pool does on a disconnect, so a restart costs
             # one failed statement.
-            connection.terminate()
+            self._drop(connection)
             await greenlet_spawn(self._engine.dispose)  # closes ours too (`_attach`)
             raise
-        if len(self._idle) < self._keep:
-            self._idle.append((made, connection))
+        if self._waiters or len(self._idle) < self._keep:
+            self._give_back(made, connection)
         else:
-            await connection.close()
+            self._drop(connection)
         return result
 
     async def _acquire(self) -> tuple[float, Any]:
-        while self._idle:
-            made, connection = self._idle.pop()
-            if time.monotonic() - made < self._recycle and not connection.is_closed():
-                return made, connection
-            connection.terminate()
-        proxied = await greenlet_spawn(self._engine.raw_connection)
+        while True:
+            while self._idle:
+                made, connection = self._idle.pop()
+                if time.monotonic() - made < self._recycle and not connection.is_closed():
+                    return made, connection
+                self._drop(connection)
+            if self._open < self._limit:
+                break
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                else:
+                    self._wake()  # woken, then cancelled: the turn passes on
+                raise
+        self._open += 1
+        try:
+            proxied = await greenlet_spawn(self._engine.raw_connection)
+        except BaseException:
+            self._open -= 1
+            self._wake()
+            raise
         connection = proxied.driver_connection
         proxied.detach()  # ours now: the pool neither counts nor closes it
         return time.monotonic(), connection
 
+    def _give_back(self, made: float, connection: Any) -> None:
+        self._idle.append((made, connection))
+        self._wake()
+
+    def _drop(self, connection: Any) -> None:
+        connection.terminate()
+        self._open -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        """Let the longest-waiting statement look again (for an idle connection or a free place)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
     def close(self) -> None:
         idle, self._idle = self._idle, []
         for _made, connection in idle:
-            connection.terminate()
+            self._drop(connection)
 
 
 def _count(status: str) -> int:
@@ -298,9 +363,10 @@ def attach_sqlite(engine: Engine, connect: Callable[[], sqlite3.Connection], tim
     _attach(engine, _DirectSQLite(engine.dialect, connect, timeout))
 
 
-def attach_postgres(engine: Engine, *, keep: int, recycle: float) -> None:
-    """Give ``engine`` (a PostgreSQL engine's sync side, asyncpg) up to ``keep`` idle direct connections."""
-    _attach(engine, _DirectPostgres(engine, keep, recycle))
+def attach_postgres(engine: Engine, *, keep: int, recycle: float, limit: int) -> None:
+    """Give ``engine`` (a PostgreSQL engine's sync side, asyncpg) up to ``keep`` idle direct connections
+    and ``limit`` open ones."""
+    _attach(engine, _DirectPostgres(engine, keep, recycle, limit))
 
 
 def _attach(engine: Engine, direct: _DirectSQLite | _DirectPostgres) -> None:

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from rolecall.config import Settings
 from rolecall.storage import direct, migrate
-from rolecall.storage.db import Sessions, make_engine, make_sessionmaker
+from rolecall.storage.db import DIRECT_LIMIT, Sessions, make_engine, make_sessionmaker
 from rolecall.storage.tables import Account, ProviderConfig
 
 _ROW = direct.Query(select(ProviderConfig.id, ProviderConfig.options, ProviderConfig.models,
@@ -217,3 +217,64 @@ async def test_connections_the_server_dropped_cost_at_most_one_failed_statement(
         await direct.first(db, _ROW, {"id_": "cfg-1"})
     later = [await direct.first(db, _ROW, {"id_": "cfg-1"}) for _ in range(6)]
     assert [row.status for row in later] == ["untested"] * 6
+
+
+async def test_a_burst_of_statements_holds_at_most_the_limit_of_server_connections(db: Sessions,
+                                                                                     settings: Settings) -> None:
+    if not settings.effective_database_url.startswith("postgresql"):
+        pytest.skip("runs when DATABASE_URL points at PostgreSQL (CI's second pass)")
+    async with _sleepers(db) as seen:  # the server's connections that ran our statement, as an operator would look
+        done = await asyncio.gather(*(direct.first(db, _SLEEP, {"seconds": 0.05}) for _ in range(3 * DIRECT_LIMIT)))
+
+    assert len(done) == 3 * DIRECT_LIMIT  # every statement ran: the ones beyond the limit waited their turn
+    assert 0 < max(seen) <= DIRECT_LIMIT, seen
+
+
+_SLEEP = direct.Query(select(func.pg_sleep(bindparam("seconds")).label("slept")))
+
+
+@contextlib.asynccontextmanager
+async def _sleepers(db: Sessions, state: str = "%") -> AsyncIterator[list[int]]:
+    """How many of the server's connections ran `_SLEEP` last (in ``state``), sampled while the block runs."""
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            async with db() as s:  # a new transaction each time: the server's activity view is a snapshot
+                seen.append(int(await s.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'SELECT pg_sleep%' AND state LIKE :state"), {"state": state}) or 0))
+            await asyncio.sleep(0.01)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield seen
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def test_reads_together_answer_in_order_and_raise_the_first_failure_once_all_have_ended(db: Sessions) -> None:
+    await _config(db)
+    marked: list[str] = []
+
+    async def failing(message: str) -> None:
+        marked.append(message)
+        raise LookupError(message)
+
+    status, missing = await direct.together(db, direct.first(db, _ROW, {"id_": "cfg-1"}),
+                                            direct.first(db, _ROW, {"id_": "nope"}))
+    assert (status.status, missing) == ("untested", None)
+    with pytest.raises(LookupError, match="first"):
+        await direct.together(db, failing("first"), failing("second"), direct.first(db, _ROW, {"id_": "cfg-1"}))
+    assert marked == ["first", "second"]  # the later read was not left unawaited
+
+
+async def test_reads_together_run_at_once_on_postgresql(db: Sessions, settings: Settings) -> None:
+    if not settings.effective_database_url.startswith("postgresql"):
+        pytest.skip("runs when DATABASE_URL points at PostgreSQL (CI's second pass)")
+    async with _sleepers(db, "active") as seen:
+        await direct.together(db, *(direct.first(db, _SLEEP, {"seconds": 0.3}) for _ in range(3)))
+
+    assert max(seen) == 3, seen  # one after another, the server would never run more than one

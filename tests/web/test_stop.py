@@ -11,8 +11,9 @@ import pytest
 
 from rolecall.config import NetworkSettings, Settings
 from rolecall.resources import open_resources
-from rolecall.services import messages
-from rolecall.services.messages import Made, ReplyTarget
+from rolecall.services import turn_writes
+from rolecall.services.messages import ReplyTarget
+from rolecall.services.turn_writes import Made
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
 from tests.helpers import csrf_headers, serving, sign_up
@@ -67,7 +68,7 @@ async def test_restart_marks_unfinished_replies_interrupted(settings: Settings, 
     account_id = (await alice.get("/api/me")).json()["id"]
     target = ReplyTarget(scene["id"], account_id, "a" * 24, 0)
     # A process that died mid-stream: the reply row exists, still "streaming".
-    await messages.begin_reply(app.state.res.db, target, Made("premiere", "m", None))
+    await turn_writes.begin_reply(app.state.res.db, target, Made("premiere", "m", None))
     assert (await alice.get(f"/api/scenes/{scene['id']}")).json()["messages"][-1]["status"] == "streaming"
     async with open_resources(settings, consume_jobs=False):
         pass
