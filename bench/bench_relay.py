@@ -12,7 +12,10 @@ Processes: the fake OpenAI-compatible upstream (50-chunk streams, one SSE event 
 `rolecall serve` are children (`relay_parts.py`); this process drives them. Cases, interleaved
 within every round (the order rotates each round) so machine noise hits them alike:
 
-* direct-httpx / direct-aiohttp: a plain client streaming the fake itself (the references)
+* direct-aiohttp / direct-httpx: a plain client streaming the fake itself (the references). The
+  load generator of every served case below is aiohttp, so each is read against direct-aiohttp
+  (the client's own cost cancels); a plain httpx client reaches only ~100-250 streams/s at c=32
+  here, and driving a server with it measured the client (direct-httpx shows it).
 * relay: `POST /api/scenes/{id}/messages` on RoleCall, read until the end of the event stream
 * api: `POST /v1/chat/completions` on RoleCall (streaming, a personal access token, the model
   "fake/gpt-4o-mini" through the Server-Accessible config), read until `[DONE]`
@@ -24,7 +27,7 @@ within every round (the order rotates each round) so machine noise hits them ali
 
 at concurrency 1 and 32. Figures are medians over rounds (TTFT percentiles over every stream):
 
-* streams/s and chunks/s; TTFT p50/p99 (request sent -> first text chunk) and each path minus direct
+* streams/s and chunks/s; TTFT p50/p99 (request sent -> first text chunk) and each path minus direct-aiohttp
 * server CPU per relayed chunk, from the child's /proc utime and stime: total (everything a turn
   costs, divided by its chunks) and marginal ((CPU of a 1000-chunk turn - CPU of a 1-chunk turn) /
   999, i.e. the relay loop itself); the direct rows show this process's CPU per chunk, the client
@@ -81,10 +84,10 @@ from relay_parts import (
     LiteLLM,
     Server,
     Site,
-    csrf,
+    aio_openai_stream,
+    browser_headers,
     default_preset,
     direct_503,
-    direct_aiohttp,
     litellm_python,
     new_scene,
     openai_stream,
@@ -101,7 +104,10 @@ class Bench:
                  litellm: LiteLLM | None = None) -> None:
         self.site, self.fake, self.floor, self.litellm = site, fake, floor, litellm
         self.http = httpx.AsyncClient(timeout=60, limits=CLIENT_LIMITS)
-        self.session: aiohttp.ClientSession | None = None
+        # The load generator of every case but direct-httpx (see `relay_parts`); no cookie jar: the
+        # relay's session cookie goes in its headers, one server's never reaches the other.
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE),
+                                             cookie_jar=aiohttp.DummyCookieJar())
         # RoleCall cases -> the site they run on; every served case -> the process whose CPU counts
         self.sites = {"relay": site, "api": site, "fallback": site}
         cases = ["direct-httpx", "direct-aiohttp", *(["floor"] if floor is not None else []), "relay", "api"]
@@ -121,27 +127,27 @@ class Bench:
         """One function per worker that runs its next stream (and returns its TTFT)."""
         if case in ("relay", "relay-baseline", "fallback"):
             site = self.sites[case]
-            headers = await csrf(site.client)
+            headers = await browser_headers(site)
             scenes = [await new_scene(site, DOWN if case == "fallback" else MODEL) for _ in range(concurrency)]
-            return [partial(relay, site.client, scene, headers) for scene in scenes]
+            return [partial(relay, self.session, site, scene, headers) for scene in scenes]
         one: Callable[[], Coroutine[Any, Any, float]]
         if case.startswith("api"):
             site = self.sites[case]
-            one = partial(openai_stream, self.http, site.app.url + "/v1", f"{LABEL}/{MODEL}",
+            one = partial(aio_openai_stream, self.session, site.app.url + "/v1", f"{LABEL}/{MODEL}",
                           {"authorization": f"Bearer {site.token}"})
         elif case == "litellm":
             assert self.litellm is not None
-            one = partial(openai_stream, self.http, self.litellm.url, MODEL, {"authorization": f"Bearer {LITELLM_KEY}"})
+            one = partial(aio_openai_stream, self.session, self.litellm.url, MODEL,
+                          {"authorization": f"Bearer {LITELLM_KEY}"})
         elif case == "floor":
             assert self.floor is not None
-            one = partial(openai_stream, self.http, self.floor.url, MODEL, AUTH)
+            one = partial(aio_openai_stream, self.session, self.floor.url, MODEL, AUTH)
         elif case == "direct-httpx":
             one = partial(openai_stream, self.http, self.fake.url, MODEL, AUTH)
         elif case == "direct-503":
-            one = partial(direct_503, self.http, self.fake.url)
+            one = partial(direct_503, self.session, self.fake.url)
         else:
-            assert self.session is not None
-            one = partial(direct_aiohttp, self.session, self.fake.url)
+            one = partial(aio_openai_stream, self.session, self.fake.url, MODEL, AUTH)
         return [one] * concurrency
 
     async def run_case(self, case: str, concurrency: int, per_worker: int) -> dict[str, float | list[float]]:
@@ -221,6 +227,7 @@ class Bench:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.session.close()
         for site in {id(s): s for s in self.sites.values()}.values():
             await site.client.aclose()
 
@@ -253,18 +260,16 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
             relay_report.fallback(label, await bench.fallback_rounds(rounds))
             await bench.close()
             return
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE)) as session:
-            bench.session = session
-            rss_start = app.rss_mib()
-            results = await bench.rounds(rounds)
-            fallback = await bench.fallback_rounds(rounds)
-            served = [case for case in bench.cases if case in bench.servers]
-            marginal = {case: await bench.marginal_cpu(rounds, case) for case in served}
-            memory = {case: await bench.rss_per_stream(case) for case in served
-                      if not case.endswith("-baseline") and case != "floor"}
-            rss_end = app.rss_mib()
-            writes = await scene_db_writes(site)
-            api_work = await api_db_work(site)
+        rss_start = app.rss_mib()
+        results = await bench.rounds(rounds)
+        fallback = await bench.fallback_rounds(rounds)
+        served = [case for case in bench.cases if case in bench.servers]
+        marginal = {case: await bench.marginal_cpu(rounds, case) for case in served}
+        memory = {case: await bench.rss_per_stream(case) for case in served
+                  if not case.endswith("-baseline") and case != "floor"}
+        rss_end = app.rss_mib()
+        writes = await scene_db_writes(site)
+        api_work = await api_db_work(site)
         await bench.close()
     finally:
         for server in (app, base_app, proxy, floor):

@@ -287,10 +287,14 @@ async def default_preset(site: Site) -> None:
 
 
 # --- one stream per path -----------------------------------------------------------------------
+# The load generator is aiohttp for every served case (RoleCall, the floor proxy, LiteLLM) and for
+# the direct reference it is judged against: a plain httpx client reaches only ~100-250 streams/s
+# at c=32 here, so driving a server with it measures the client (docs/decisions.md, "The relay
+# bench's load generator"). `openai_stream` (httpx) runs only as the direct-httpx reference.
 
 async def openai_stream(http: httpx.AsyncClient, url: str, model: str, headers: dict[str, str]) -> float:
-    """One streamed chat completion read to its end (the fake itself, RoleCall's /v1 or LiteLLM's):
-    the time from sending the request to the first text piece."""
+    """One streamed chat completion read to its end with httpx: the time from sending the request
+    to the first text piece."""
     start = time.perf_counter()
     first = 0.0
     async with http.stream("POST", url + "/chat/completions", json={**BODY, "model": model}, headers=headers) as response:
@@ -304,35 +308,47 @@ async def openai_stream(http: httpx.AsyncClient, url: str, model: str, headers: 
     return first
 
 
-async def direct_aiohttp(session: aiohttp.ClientSession, url: str) -> float:
+async def _aio_stream(session: aiohttp.ClientSession, url: str, body: dict[str, Any], headers: dict[str, str],
+                      marks: tuple[bytes, ...]) -> float:
+    """One streamed answer read to its end with aiohttp: the time from sending to the first chunk with a mark."""
     start = time.perf_counter()
     first = 0.0
-    async with session.post(url + "/chat/completions", json=BODY, headers=AUTH) as response:
+    async with session.post(url, json=body, headers=headers) as response:
+        if response.status != 200:
+            raise RuntimeError(f"{url}: {response.status} {(await response.read())[:300]!r}")
         async for chunk in response.content.iter_any():
-            if not first and FIRST[0] in chunk:
+            if not first and any(mark in chunk for mark in marks):
                 first = time.perf_counter() - start
+    if not first:
+        raise RuntimeError(f"{url}: no text in the stream")
     return first
 
 
-async def direct_503(http: httpx.AsyncClient, url: str) -> float:
+async def aio_openai_stream(session: aiohttp.ClientSession, url: str, model: str, headers: dict[str, str]) -> float:
+    """One streamed chat completion (the fake itself, RoleCall's /v1, the floor proxy or LiteLLM's)."""
+    return await _aio_stream(session, url + "/chat/completions", {**BODY, "model": model}, headers, FIRST)
+
+
+async def direct_503(session: aiohttp.ClientSession, url: str) -> float:
     """The failed call alone: the time to the 503 answer of the fallback case's primary."""
     start = time.perf_counter()
-    response = await http.post(url + "/chat/completions", json={**BODY, "model": DOWN}, headers=AUTH)
-    if response.status_code != 503:
-        raise RuntimeError("the fake did not fail the primary")
+    async with session.post(url + "/chat/completions", json={**BODY, "model": DOWN}, headers=AUTH) as response:
+        await response.read()
+        if response.status != 503:
+            raise RuntimeError("the fake did not fail the primary")
     return time.perf_counter() - start
 
 
-async def relay(client: httpx.AsyncClient, scene_id: str, headers: dict[str, str]) -> float:
-    start = time.perf_counter()
-    first = 0.0
-    async with client.stream("POST", f"/api/scenes/{scene_id}/messages", json={"text": "Go on."}, headers=headers) as response:
-        async for chunk in response.aiter_raw():
-            if not first and b"event: delta" in chunk:
-                first = time.perf_counter() - start
-    if not first:
-        raise RuntimeError("the relay sent no delta")
-    return first
+async def browser_headers(site: Site) -> dict[str, str]:
+    """What the scene page sends with a turn: its CSRF header and the session's cookies."""
+    headers = await csrf(site.client)
+    return {**headers, "cookie": "; ".join(f"{c.name}={c.value}" for c in site.client.cookies.jar)}
+
+
+async def relay(session: aiohttp.ClientSession, site: Site, scene_id: str, headers: dict[str, str]) -> float:
+    """One scene turn read to the end of its event stream: the time to the first delta."""
+    return await _aio_stream(session, f"{site.app.url}/api/scenes/{scene_id}/messages", {"text": "Go on."}, headers,
+                             (b"event: delta",))
 
 
 async def postgres_database() -> tuple[str, Any]:

@@ -16,12 +16,13 @@ from rolecall import __version__
 from rolecall.config import Settings
 from rolecall.resources import open_resources
 from rolecall.services import catalog_warm
+from rolecall.web import lean
 from rolecall.web.deps import compile_templates
 from rolecall.web.errors import install_error_handlers
 from rolecall.web.http_protocol import CappedHttpTools
 from rolecall.web.openapi import install_openapi
 from rolecall.web.request_guard import RequestGuard
-from rolecall.web.routes import ROUTERS
+from rolecall.web.routes import LEAN, ROUTERS
 from rolecall.web.security import SecurityMiddleware, csrf_protect
 from rolecall.web.static_files import StaticFromMemory, load_dir
 
@@ -92,5 +93,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    lean.install(app, LEAN)
     install_openapi(app)
     return app

@@ -47,3 +47,6 @@ ROUTERS = (
     usage.pages,
     usage.api,
 )
+
+# Served ahead of their FastAPI twins, which stay for the OpenAPI document (see web/lean.py).
+LEAN = (*openai_api.LEAN, *messages.LEAN)

@@ -13,13 +13,15 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from rolecall.services import connections, gateway, messages
 from rolecall.services.resources import Resources
+from rolecall.web import lean
 from rolecall.web.deps import CurrentAccount, ResourcesDep
 from rolecall.web.scene_json import MessageOut, error_json, message_json, model_json
+from rolecall.web.security import csrf_protect
 from rolecall.web.sse import EventStream, delta, event, first_text_out
 
 api = APIRouter(prefix="/api/scenes/{scene_id}/messages", tags=["messages"])
@@ -113,6 +115,17 @@ async def send(res: ResourcesDep, account: CurrentAccount, scene_id: str, body: 
     image = messages.check_image(body.image.media_type, body.image.data) if body.image else None
     prepared = await gateway.prepare(res, account.id, scene_id, "send", text=body.text, image=image)
     return EventStream(_frames(res, prepared, _key(prepared, body)))
+
+
+async def send_lean(request: Request) -> Response:
+    """`send` as `rolecall serve` runs it: the same checks as its dependencies, made directly (`web/lean.py`)."""
+    await csrf_protect(request)
+    res = lean.resources(request)
+    account = await lean.signed_in(request, res)
+    return await send(res, account, request.path_params["scene_id"], await lean.body(SendIn, request))
+
+
+LEAN = [lean.route(api.prefix, send_lean, "POST")]
 
 
 @api.post("/{message_id}/regenerate", responses=STREAM, response_class=EventStream,

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from rolecall.services import access_tokens, openai_api
 from rolecall.services.access_tokens import Principal
-from rolecall.web import openai_wire
+from rolecall.web import lean, openai_wire
 from rolecall.web.deps import ResourcesDep
 from rolecall.web.sse import EventStream, first_text_out
 
@@ -60,6 +60,15 @@ async def chat_completions(request: Request, res: ResourcesDep, principal: Token
     # Not Starlette's StreamingResponse: on this server's ASGI version it sends the head from a task
     # of its own, a turn of the event loop (~0.1 ms of the first token's time) after this returns.
     return EventStream(_frames(stream, encoder, parsed.include_usage))
+
+
+async def chat_completions_lean(request: Request) -> Response:
+    """`chat_completions` as `rolecall serve` runs it: its dependency made directly (`web/lean.py`)."""
+    res = lean.resources(request)
+    return await chat_completions(request, res, await token_principal(request, res))
+
+
+LEAN = [lean.route(api.prefix + "/chat/completions", chat_completions_lean, "POST")]
 
 
 async def _frames(
