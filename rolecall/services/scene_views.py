@@ -7,14 +7,15 @@ facts when RoleCall knows the model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from rolecall.providers import facts, get
 from rolecall.services.characters import initials
 from rolecall.services.generation_errors import headline_for
-from rolecall.storage.scene_tables import Character, Message, MessageAlternative
+from rolecall.storage.scene_tables import Character
 
 PREMIERE = "premiere"
 PREMIERE_NAME = "Premiere Theater"
@@ -108,7 +109,51 @@ class MessageView:
     created_at: datetime
 
 
-def message_view(row: Message, alts: list[MessageAlternative], configs: Mapping[str, ConfigName]) -> MessageView:
+class MessageRow(Protocol):
+    """What `message_view` reads of a message: a `Message` row, or one just written (`turn_writes`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def character_id(self) -> str | None: ...
+    @property
+    def active(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class AltRow(Protocol):
+    """What `message_view` reads of an alternative: a `MessageAlternative` row, or one just written."""
+
+    @property
+    def idx(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def origin(self) -> str | None: ...
+    @property
+    def model_section(self) -> str | None: ...
+    @property
+    def model_id(self) -> str | None: ...
+    @property
+    def provider_id(self) -> str | None: ...
+    @property
+    def finish_reason(self) -> str | None: ...
+    @property
+    def input_tokens(self) -> int | None: ...
+    @property
+    def output_tokens(self) -> int | None: ...
+    @property
+    def error_kind(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+
+
+def message_view(row: MessageRow, alts: Sequence[AltRow], configs: Mapping[str, ConfigName]) -> MessageView:
     """The view of a message and its alternatives (sorted by index); the active one speaks for it."""
     alts = sorted(alts, key=lambda a: a.idx)
     by_index = {a.idx: a for a in alts}

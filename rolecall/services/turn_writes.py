@@ -54,10 +54,39 @@ _FINISH = direct.Query(update(_ALTERNATIVES).where(
 ).values({**{name: bindparam(f"v_{name}") for name in _ALT_FIELDS}, "updated_at": bindparam("now")}))
 
 
-def _message(message: Message) -> Step:
-    return (_MESSAGE, {"id_": message.id, "scene_id_": message.scene_id, "account_id_": message.account_id,
-                       "position_": message.position, "role_": message.role, "character_id_": message.character_id,
-                       "active_": 0, "created_at_": message.created_at, "updated_at_": message.created_at})
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A new message as just written: what `message_view` reads, without making an ORM object."""
+
+    id: str
+    role: str
+    created_at: datetime
+    character_id: str | None = None
+    active: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _WrittenText:
+    """Its one alternative, as just written."""
+
+    text: str
+    status: str
+    idx: int = 0
+    origin: str | None = None
+    model_section: str | None = None
+    model_id: str | None = None
+    provider_id: str | None = None
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+
+
+def _message(message: _Written, scene_id: str, account_id: str, position: int) -> Step:
+    return (_MESSAGE, {"id_": message.id, "scene_id_": scene_id, "account_id_": account_id, "position_": position,
+                       "role_": message.role, "character_id_": message.character_id, "active_": 0,
+                       "created_at_": message.created_at, "updated_at_": message.created_at})
 
 
 async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: str,
@@ -69,16 +98,15 @@ async def add_user_message(db: Sessions, account_id: str, scene_id: str, text: s
     if position is None:  # read before the transaction, as SQLite's deferred one always did
         last = await direct.first(db, _LAST_POSITION, {"scene": scene_id})
         position = 0 if last is None or last.last is None else last.last + 1
-    message = Message(id=new_id(), scene_id=scene_id, account_id=account_id, role="user", active=0, created_at=now,
-                      position=position)
-    alt = MessageAlternative(message_id=message.id, idx=0, text=text, status="complete")
-    steps = [_message(message), (_TEXT, {"message_id_": message.id, "idx_": 0, "text_": text, "status_": "complete",
-                                         "created_at_": now, "updated_at_": now})]
+    message = _Written(new_id(), "user", now)
+    steps = [_message(message, scene_id, account_id, position),
+             (_TEXT, {"message_id_": message.id, "idx_": 0, "text_": text, "status_": "complete", "created_at_": now,
+                      "updated_at_": now})]
     if image is not None:
         steps.append((_IMAGE, {"message_id_": message.id, "media_type_": image.media_type, "data_": image.data}))
     steps.append((_TOUCH_SCENE, {"scene": scene_id, "now": now}))
     await direct.transaction(db, steps)  # a person waits for this write
-    return message_view(message, [alt], {})
+    return message_view(message, [_WrittenText(text, "complete")], {})
 
 
 @dataclass(frozen=True)
@@ -96,10 +124,8 @@ async def begin_reply(db: Sessions, target: ReplyTarget, made: Made) -> datetime
               "provider_id": made.provider_id, "error_kind": None, "error_message": None}
     now = utcnow()
     if target.mode == "new":
-        message = Message(id=target.message_id, scene_id=target.scene_id, account_id=target.account_id,
-                          role="assistant", position=target.position, character_id=target.character_id,
-                          created_at=now)
-        await direct.transaction(db, [_message(message), (_REPLY, {
+        message = _Written(target.message_id, "assistant", now, target.character_id)
+        await direct.transaction(db, [_message(message, target.scene_id, target.account_id, target.position), (_REPLY, {
             "message_id_": target.message_id, "idx_": 0, "text_": "", "created_at_": now, "updated_at_": now,
             **{f"{name}_": value for name, value in fields.items()}})])
         return now
@@ -132,13 +158,14 @@ async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome, made
     A new message's view is built from what was just written (no read back); an alternative or a
     continued reply is read back, since its other alternatives are part of the view.
     """
-    values = {"text": target.base_text + outcome.text, "status": outcome.status, "finish_reason": outcome.finish_reason,
-              "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
-              "error_kind": outcome.error_kind, "error_message": outcome.error_message}
+    alt = _WrittenText(target.base_text + outcome.text, outcome.status, model_section=made.section,
+                       model_id=made.model_id, provider_id=made.provider_id, finish_reason=outcome.finish_reason,
+                       input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens,
+                       error_kind=outcome.error_kind, error_message=outcome.error_message)
     now = utcnow()
     steps: list[Step] = [
         (_FINISH, {"message": target.message_id, "index": target.alt_index, "now": now,
-                   **{f"v_{name}": value for name, value in values.items()}}),
+                   **{f"v_{name}": getattr(alt, name) for name in _ALT_FIELDS}}),
         (_TOUCH_SCENE, {"scene": target.scene_id, "now": now})]
     if target.mode != "new":
         async with db.begin() as s:
@@ -146,11 +173,7 @@ async def finish_reply(db: Sessions, target: ReplyTarget, outcome: Outcome, made
                 await s.execute(cast(Executable, query.statement), params)
             return await view(s, target.account_id, target.message_id, names)
     await direct.transaction(db, steps)
-    message = Message(id=target.message_id, role="assistant", character_id=target.character_id, active=0,
-                      created_at=started_at)
-    alt = MessageAlternative(idx=0, model_section=made.section, model_id=made.model_id, provider_id=made.provider_id,
-                             **values)
-    return message_view(message, [alt], names)
+    return message_view(_Written(target.message_id, "assistant", started_at, target.character_id), [alt], names)
 
 
 async def recover_streaming(db: Sessions) -> int:

@@ -35,3 +35,5 @@ async def test_a_message_streams_a_reply_and_both_are_stored(owner: Owner, fake_
         ("assistant", "Aye. Sit by the fire, and mind the lamp.", "complete"),
     ]
     assert stored[2]["id"] == only(events, "start")["message_id"] == done["id"]
+    # What the stream showed is what a reload shows, field for field.
+    assert stored[1] == only(events, "user") and stored[2] == done
