@@ -43,7 +43,7 @@ def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
     if engine.dialect.driver == "asyncpg":
         # Beside the pool's 30 at most; the server's default max_connections is 100.
-        direct.attach_postgres(engine.sync_engine, keep=10, recycle=RECYCLE_SECONDS, limit=DIRECT_LIMIT)
+        direct.attach_postgres(engine.sync_engine, recycle=RECYCLE_SECONDS, limit=DIRECT_LIMIT)
     return engine
 
 
