@@ -26,7 +26,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes u
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NO_SUCH_MESSAGE = "No such message."
 Action = Literal["send", "regenerate", "continue"]
-# The tables themselves: a turn's statements are Core statements built once (see `_INSERT_MESSAGE`).
+# The tables themselves: a turn's reads are Core statements built once (`_SCENE`, `_HISTORY`).
 _SCENES, _CASTS, _CHARACTERS, _SUMMARIES, _MESSAGES, _ALTERNATIVES, _IMAGES = (
     cast(Table, m.__table__) for m in (Scene, SceneCharacter, Character, SceneSummary, Message, MessageAlternative,
                                        MessageImage))
