@@ -251,6 +251,8 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
         site = await set_up(app, fake)
         await default_preset(site)
         base = await set_up(base_app, fake) if base_app is not None else None
+        if base is not None:  # the same account on both: a default preset's chain is read every turn
+            await default_preset(base)
         if proxy is not None:
             await proxy.ready()
         if floor is not None:

@@ -100,18 +100,20 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
     configs: dict[str, connections.StoredRow] = {}
-    # Everything before the walk: four reads for a solo scene (the scene, its history, its preset
-    # and its own config), run together (`direct.together`: at once on PostgreSQL), each straight on
-    # the driver (`storage/direct.py`); then the preset's chain (an IN list), which only a preset has.
-    # A group character with a preset of its own reads that one after.
+    # Everything before the walk: five reads for a solo scene (the scene, its history, its preset,
+    # that preset's chain and the scene's own config), run together (`direct.together`: at once on
+    # PostgreSQL), each straight on the driver (`storage/direct.py`). A group character with a
+    # preset of its own reads that one and its chain after.
     reads = res.reads
     values = {"scene": scene_id, "account": account_id}
-    turn, preset, scene_config = await direct.together(
+    turn, preset, slots, scene_config = await direct.together(
         reads, messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id),
-        _preset(reads, _SCENE_PRESET, values), direct.first(reads, _SCENE_CONFIG, values))
+        _preset(reads, _SCENE_PRESET, values), presets.chain_read(reads, _SCENE_CHAIN, values, configs),
+        direct.first(reads, _SCENE_CONFIG, values))
     if turn.preset_id:
-        preset = await preset_use(reads, turn)
-    slots = await presets.chain_in(reads, account_id, preset.id, configs) if preset.id else []
+        preset, configs = await preset_use(reads, turn), {}
+        slots = await presets.chain_read(reads, _OWN_CHAIN, {"preset": preset.id, "account": account_id},
+                                         configs) if preset.id else []
     section = turn.model_section
     if section and section != PREMIERE and section not in configs and scene_config is not None:
         configs[section] = scene_config
@@ -120,17 +122,23 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
 
 
 
-def _preset_read(chosen: Any) -> Select[Any]:
-    return (select(Preset.id, Preset.settings, Preset.system_prompt, Account.name)
-            .join(Account, Account.id == Preset.account_id)
+def _preset_read(chosen: Any, *columns: Any) -> Select[Any]:
+    """The preset ``chosen`` names, else the account's default (its ``columns``)."""
+    return (select(*columns)
             .where(Preset.account_id == bindparam("account"), or_(Preset.id == chosen, Preset.is_default))
             .order_by((Preset.id == chosen).desc()).limit(1))
 
 
 # Built once (with bind parameters), run straight on the driver (`storage/direct.py`).
-_OWN_PRESET = direct.Query(_preset_read(bindparam("preset")))
-_SCENE_PRESET = direct.Query(_preset_read(select(ScenePreset.preset_id).where(
-    ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery()))
+_PRESET_COLUMNS = (Preset.id, Preset.settings, Preset.system_prompt,
+                   select(Account.name).where(Account.id == Preset.account_id).scalar_subquery())
+_SCENE_CHOICE = select(ScenePreset.preset_id).where(
+    ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery()
+_OWN_PRESET = direct.Query(_preset_read(bindparam("preset"), *_PRESET_COLUMNS))
+_SCENE_PRESET = direct.Query(_preset_read(_SCENE_CHOICE, *_PRESET_COLUMNS))
+# The chain of the preset `_SCENE_PRESET` reads, read beside it; a character's own preset's chain.
+_SCENE_CHAIN = presets.chain_query(_preset_read(_SCENE_CHOICE, Preset.id).scalar_subquery())
+_OWN_CHAIN = presets.chain_query(bindparam("preset"))
 
 
 # The scene's own config (the AI wing's choice), as opening it reads it: by the scene's id, so it

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.config import Settings
 from rolecall.providers import get
 from rolecall.services import connections, premiere, samplers
 from rolecall.services.errors import Conflict, Invalid, NotFound
+from rolecall.storage import direct
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import Preset, PresetSlot, ProviderConfig, Scene, ScenePreset, utcnow
 
@@ -168,8 +169,8 @@ async def _check_slots(s: AsyncSession, settings: Settings, account_id: str, slo
 
 # --- reading ----------------------------------------------------------------------------------
 
-def _slot_view(row: Row[Any]) -> Slot:
-    """A slot from a row of `_SLOTS` (its config's columns are None when the config was deleted)."""
+def _slot_view(row: Any) -> Slot:
+    """A slot from a row of `_SLOT_COLUMNS` (its config's columns are None when the config was deleted)."""
     if row.kind == "premiere":
         return Slot(row.position, "premiere", premiere.SECTION, None, premiere.LABEL, None, premiere.LABEL, None,
                     row.model_id, False, "")
@@ -179,22 +180,20 @@ def _slot_view(row: Row[Any]) -> Slot:
                 get(row.provider_id).name, row.privacy_mode, row.model_id, False, "")
 
 
-# Plain columns, built once with bind parameters (as `messages.read_turn`): the turn's chain is read
-# without building a statement or making ORM objects; a config's columns are what opening it needs.
+# Plain columns, built once with bind parameters (as `messages.read_turn`): a chain is read without
+# building a statement or making ORM objects; a config's columns are what opening it needs.
 _SLOT = cast(Table, PresetSlot.__table__).c
-_ALL_SLOTS = (select(_SLOT.preset_id, _SLOT.position, _SLOT.kind, _SLOT.config_label, _SLOT.model_id,
-                     *connections.COLUMNS)
-              .select_from(cast(Table, PresetSlot.__table__).outerjoin(
-                  cast(Table, ProviderConfig.__table__), connections.COLUMNS[0] == _SLOT.config_id))
+_SLOT_COLUMNS = (_SLOT.preset_id, _SLOT.position, _SLOT.kind, _SLOT.config_label, _SLOT.model_id, *connections.COLUMNS)
+_SLOTS_FROM = cast(Table, PresetSlot.__table__).outerjoin(cast(Table, ProviderConfig.__table__),
+                                                         connections.COLUMNS[0] == _SLOT.config_id)
+_ALL_SLOTS = (select(*_SLOT_COLUMNS).select_from(_SLOTS_FROM)
               .where(_SLOT.preset_id.in_(bindparam("presets", expanding=True)))
               .order_by(_SLOT.preset_id, _SLOT.position))
 _OWN_SLOTS = _ALL_SLOTS.where(_SLOT.account_id == bindparam("account"))
 
 
-async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | None = None,
-                 configs: dict[str, connections.StoredRow] | None = None) -> dict[str, list[Slot]]:
-    """The slots of these presets (only the account's slots when ``account_id`` is given); the
-    config rows they name (the columns `connections.open_row` reads) go into ``configs`` when it is given."""
+async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | None = None) -> dict[str, list[Slot]]:
+    """The slots of these presets (only the account's slots when ``account_id`` is given)."""
     found: dict[str, list[Slot]] = {pid: [] for pid in preset_ids}
     if not preset_ids:
         return found
@@ -204,8 +203,6 @@ async def _slots(s: AsyncSession, preset_ids: Sequence[str], account_id: str | N
         rows = await s.execute(_OWN_SLOTS, {"presets": list(preset_ids), "account": account_id})
     for row in rows:
         found[row.preset_id].append(_slot_view(row))
-        if row.id is not None and configs is not None:
-            configs[row.id] = row
     return found
 
 
@@ -262,14 +259,25 @@ async def chain(db: Sessions, account_id: str, preset_id: str) -> list[Slot]:
         return slots
 
 
-async def chain_in(db: Sessions, account_id: str, preset_id: str,
-                   configs: dict[str, connections.StoredRow]) -> list[Slot]:
-    """`chain` for a preset the caller just read (an empty chain needs no second look); the configs
-    the slots name go into ``configs``, so opening them costs no query."""
-    named: dict[str, connections.StoredRow] = {}
-    async with db() as s:
-        slots = (await _slots(s, [preset_id], account_id, named))[preset_id]
-    configs.update({config_id: row for config_id, row in named.items() if row.account_id == account_id})
+def chain_query(preset_id: ColumnElement[Any]) -> direct.Query:
+    """The account's slots of one preset (``preset_id``: a bind parameter, or a scalar subquery
+    naming it) with the configs they name, for `chain_read`: straight on the driver, so a turn's
+    chain costs no session (docs/decisions.md, "A turn's chain on the driver")."""
+    return direct.Query(select(*_SLOT_COLUMNS).select_from(_SLOTS_FROM)
+                        .where(_SLOT.preset_id == preset_id, _SLOT.account_id == bindparam("account"))
+                        .order_by(_SLOT.position))
+
+
+async def chain_read(db: Sessions, query: direct.Query, values: Mapping[str, Any],
+                     configs: dict[str, connections.StoredRow]) -> list[Slot]:
+    """`chain` for a preset the caller reads beside it (a `chain_query`; an empty chain needs no
+    second look); the account's configs the slots name go into ``configs``, so opening them costs
+    no query."""
+    slots = []
+    for row in await direct.rows(db, query, values):
+        slots.append(_slot_view(row))
+        if row.id is not None and row.account_id == values["account"]:
+            configs[row.id] = row
     return slots
 
 

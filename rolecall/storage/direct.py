@@ -15,7 +15,8 @@ Semantics: each statement runs alone in autocommit (atomic), but for the writes 
 `transaction`; `together` awaits several reads at once where the database can run them at once.
 SQLite: one connection per engine, inline on the event loop as `sqlite_inline` runs the engine's
 own statements, retried while the database is locked in the same way. PostgreSQL: asyncpg
-connections the engine's pool made, kept here, at most ``limit`` open at once. Errors are the
+connections the engine's pool made, kept here, at most ``limit`` open at once; a transaction's
+writes go as one statement, one round trip (`_one_statement`). Errors are the
 driver's own: use a `Query` only where no error is expected and handled.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import sqlite3
 import time
 import weakref
@@ -147,7 +149,11 @@ async def write(db: SessionFactory, query: Query, values: Mapping[str, Any]) -> 
 
 
 async def transaction(db: SessionFactory, steps: Sequence[tuple[Query, Mapping[str, Any]]]) -> list[int]:
-    """Run INSERTs, UPDATEs and DELETEs as one transaction (all of them or none); the rows each touched."""
+    """Run INSERTs, UPDATEs and DELETEs as one transaction (all of them or none); the rows each touched.
+
+    No step may read or change what another step writes: on PostgreSQL the steps run as one
+    statement (`_one_statement`), whose parts see one snapshot. A step may insert a row that refers
+    to one another step inserts."""
     direct = _direct_for(db)
     if direct is None:
         async with db.begin() as s:
@@ -246,6 +252,7 @@ class _DirectPostgres:
         self._open = 0  # connections of ours, idle or in use
         self._idle: list[tuple[float, Any]] = []  # (made at, asyncpg connection)
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._joined: dict[tuple[str, ...], str] = {}  # a transaction's statements -> `_one_statement`
 
     async def run(self, sql: str, parameters: list[Any], fetch: Fetch) -> Any:
         async def work(connection: Any) -> Any:
@@ -258,11 +265,14 @@ class _DirectPostgres:
         return await self._use(work)
 
     async def transaction(self, statements: list[tuple[str, list[Any]]]) -> list[int]:
-        async def work(connection: Any) -> list[int]:
-            async with connection.transaction():
-                return [_count(await connection.execute(sql, *parameters)) for sql, parameters in statements]
-        counts: list[int] = await self._use(work)
-        return counts
+        if len(statements) == 1:  # one statement is a transaction of its own
+            return [await self.run(*statements[0], "count")]
+        key = tuple(sql for sql, _ in statements)
+        sql = self._joined.get(key)
+        if sql is None:
+            sql = self._joined[key] = _one_statement(key)
+        parameters = [value for _, values in statements for value in values]
+        return list(await self.run(sql, parameters, "one"))
 
     async def _use(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         """``work`` on a connection of ours (see the class's notes on failures)."""
@@ -336,6 +346,28 @@ class _DirectPostgres:
         idle, self._idle = self._idle, []
         for _made, connection in idle:
             self._drop(connection)
+
+
+def _one_statement(statements: Sequence[str]) -> str:
+    """Writes as one statement of data-modifying CTEs, answering the rows each touched: one round
+    trip where BEGIN, the writes and COMMIT were one each, and atomic as any statement is. Its
+    parts see one snapshot, so none sees another's rows; a reference to a row another part inserts
+    is checked at the statement's end, as in a transaction."""
+    parts, counts, offset = [], [], 0
+    for i, sql in enumerate(statements):
+        assert "RETURNING" not in sql.upper(), "a plain INSERT, UPDATE or DELETE"
+        parts.append(f"w{i} AS ({_shifted(sql, offset)} RETURNING 1)")
+        counts.append(f"(SELECT count(*) FROM w{i})")
+        offset += max((int(n) for n in _PLACEHOLDER.findall(sql)), default=0)
+    return f"WITH {', '.join(parts)} SELECT {', '.join(counts)}"
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")  # asyncpg's positional parameters: $1, $2, ...
+
+
+def _shifted(sql: str, by: int) -> str:
+    """``sql`` with its parameters renumbered from ``by`` + 1 (its own follow earlier statements')."""
+    return _PLACEHOLDER.sub(lambda match: f"${int(match[1]) + by}", sql)
 
 
 def _count(status: str) -> int:

@@ -147,6 +147,28 @@ async def test_a_transaction_lands_whole_or_not_at_all(db: Sessions) -> None:
     assert row is not None and row.status == "valid"  # nor the failed transaction's UPDATE
 
 
+async def test_a_transaction_may_insert_a_row_and_one_that_refers_to_it(db: Sessions) -> None:
+    # On PostgreSQL a transaction's steps run as one statement (`direct._one_statement`): a
+    # reference to a row an earlier step inserts is checked when the statement ends, as in a
+    # transaction; a reference to no row still fails the whole.
+    add = direct.Query(insert(Account).values(id=bindparam("id_"), name=bindparam("name_"),
+                                              name_key=bindparam("name_"), password_hash="x"))
+    config = direct.Query(insert(ProviderConfig).values(
+        id=bindparam("id_"), account_id=bindparam("account_"), provider_id="openai", label="mine",
+        privacy_mode="srv", base_url="https://api.openai.com/v1", dest_origin="https://api.openai.com"))
+
+    assert await direct.transaction(db, [(add, {"id_": "acct-9", "name_": "dana"}),
+                                         (config, {"id_": "cfg-9", "account_": "acct-9"})]) == [1, 1]
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        await direct.transaction(db, [(add, {"id_": "acct-10", "name_": "erin"}),
+                                      (config, {"id_": "cfg-10", "account_": "no-such-account"})])
+
+    async with db() as s:
+        accounts = sorted((await s.execute(select(Account.id))).scalars())
+        configs = sorted(tuple(row) for row in await s.execute(select(ProviderConfig.id, ProviderConfig.account_id)))
+    assert accounts == ["acct-9"] and configs == [("cfg-9", "acct-9")]
+
+
 async def test_a_transaction_waits_for_another_writer_without_blocking_the_loop(db: Sessions) -> None:
     await _config(db)
     holding, done = asyncio.Event(), asyncio.Event()
