@@ -44,8 +44,8 @@ from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets, turn_writes
 from rolecall.services.errors import Invalid
 from rolecall.services.generation_errors import GenerationError, refusal
-from rolecall.services.messages import Action, ReplyTarget, Turn
-from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, system_text
+from rolecall.services.messages import HISTORY_PAGE, Action, ReplyTarget, Turn
+from rolecall.services.prompt import Budget, ContextTooLong, build, has_images, more_to_read, system_text
 from rolecall.services.resources import Resources
 from rolecall.services.scene_views import PREMIERE, ConfigName, MessageView, ModelView, model_view
 from rolecall.services.turn_writes import Made, Outcome
@@ -107,7 +107,8 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     reads = res.reads
     values = {"scene": scene_id, "account": account_id}
     turn, preset, slots, scene_config = await direct.together(
-        reads, messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id),
+        reads, messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id,
+                                  newest=True),
         _preset(reads, _SCENE_PRESET, values), presets.chain_read(reads, _SCENE_CHAIN, values, configs),
         direct.first(reads, _SCENE_CONFIG, values))
     if turn.preset_id:
@@ -198,9 +199,15 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
     system = system_prompt(turn, preset)
     reply_cap = preset.settings.get("max_tokens")
 
+    older_than = turn.older_than  # the newest messages were read; the older ones end here
+
     async def request_for(target: chain_run.Target) -> ChatRequest:
+        nonlocal history, older_than
         facts = target.facts
         budget = Budget.for_model(facts.context_window, facts.max_output, reply_cap)
+        while older_than is not None and (more := more_to_read(system, history, budget)):  # this window takes more
+            lines, older_than = await messages.older_history(res.reads, turn, older_than, max(more, HISTORY_PAGE))
+            history = (*lines, *history)
         try:
             prompt = build(system, history, budget, turn.summary)
         except ContextTooLong as exc:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
-from sqlalchemy import ScalarSelect, Select, Table, bindparam, delete, select
+from sqlalchemy import Integer, ScalarSelect, Select, Table, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.services.errors import Conflict, Invalid, NotFound
@@ -26,6 +26,10 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes u
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NO_SUCH_MESSAGE = "No such message."
 Action = Literal["send", "regenerate", "continue"]
+# A solo turn reads the newest HISTORY_PAGE messages of its scene, and older ones, a page as large as
+# what was read so far at a time, only while a model's window takes every message read (`older_history`;
+# docs/decisions.md, "A turn reads the newest history").
+HISTORY_PAGE = 200
 # The tables themselves: a turn's reads are Core statements built once (`_SCENE`, `_HISTORY`).
 _SCENES, _CASTS, _CHARACTERS, _SUMMARIES, _MESSAGES, _ALTERNATIVES, _IMAGES = (
     cast(Table, m.__table__) for m in (Scene, SceneCharacter, Character, SceneSummary, Message, MessageAlternative,
@@ -90,6 +94,8 @@ class Turn:
     next_position: int
     preset_id: str | None = None  # a group character's own preset (its chain), else the scene's applies
     summary: str = ""  # the scene's summary, when it covers only turns before the reply
+    # The history holds the newest messages only: the older ones end at this position (`older_history`).
+    older_than: int | None = None
 
 
 def _scene_read(speaker: ScalarSelect[Any]) -> Select[Any]:
@@ -107,55 +113,67 @@ _SCENE = _scene_read(select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _S
                      .order_by(_CASTS.c.position).limit(1).scalar_subquery())  # the first cast member
 _SCENE_SPOKEN_BY = _scene_read(select(_CASTS.c.character_id).where(
     _CASTS.c.scene_id == _SCENES.c.id, _CASTS.c.character_id == bindparam("speaker")).scalar_subquery())
-_HISTORY = (select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.active, _ALTERNATIVES.c.idx, _ALTERNATIVES.c.text,
+_OF_SCENE = (_MESSAGES.c.scene_id == bindparam("scene"), _MESSAGES.c.account_id == bindparam("account"))
+
+
+def _history_read(*where: Any) -> Select[Any]:
+    """The messages with their alternatives (and a person's image), oldest first."""
+    return (select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.active, _ALTERNATIVES.c.idx, _ALTERNATIVES.c.text,
                    _MESSAGES.c.position, _IMAGES.c.media_type, _IMAGES.c.data)
             .select_from(_MESSAGES)
             .join(_ALTERNATIVES, _ALTERNATIVES.c.message_id == _MESSAGES.c.id)
             .outerjoin(_IMAGES, _IMAGES.c.message_id == _MESSAGES.c.id)  # same round trip; user messages only
-            .where(_MESSAGES.c.scene_id == bindparam("scene"), _MESSAGES.c.account_id == bindparam("account"))
+            .where(*_OF_SCENE, *where)
             .order_by(_MESSAGES.c.position, _MESSAGES.c.created_at, _ALTERNATIVES.c.idx))
 
 
-# The statements every solo turn makes, run straight on the driver (`storage/direct.py`).
-_SCENE_Q, _SCENE_SPOKEN_BY_Q, _HISTORY_Q = direct.Query(_SCENE), direct.Query(_SCENE_SPOKEN_BY), direct.Query(_HISTORY)
+def _page(*where: Any) -> direct.Query:
+    """The newest ``page`` messages of those ``where`` picks, each row with the position the older
+    ones end at (NULL when there are none)."""
+    floor = (select(_MESSAGES.c.position).where(*_OF_SCENE, *where).order_by(_MESSAGES.c.position.desc())
+             .limit(1).offset(bindparam("page", type_=Integer)).scalar_subquery())
+    return direct.Query(_history_read(*where, _MESSAGES.c.position > func.coalesce(floor, -1))
+                        .add_columns(floor.label("older_than")))
+
+
+_SCENE_Q, _SCENE_SPOKEN_BY_Q = direct.Query(_SCENE), direct.Query(_SCENE_SPOKEN_BY)
+_HISTORY_Q = direct.Query(_history_read())
+_OLDER = _MESSAGES.c.position <= bindparam("upto")
+_NEWEST_Q, _OLDER_Q, _OLDER_PAGE_Q = _page(), direct.Query(_history_read(_OLDER)), _page(_OLDER)
 
 
 async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
-                    *, character_id: str | None = None) -> Turn:
+                    *, character_id: str | None = None, newest: bool = False) -> Turn:
     """The context of a turn: scene, first cast member, the history the reply follows, and the target.
 
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
-    Two statements (the scene with its speaker and summary; the history), built once, run together
-    (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
+    ``newest`` (a solo turn): read only the newest `HISTORY_PAGE` messages, unless the reply to
+    regenerate or continue is older; `older_history` reads the rest. Two statements (the scene with
+    its speaker and summary; the history), built once, run together (``db``: read sessions; no
+    snapshot is shared, as none was: they ran without a transaction).
     """
     if character_id is None and action != "send" and message_id is not None:
         async with db() as s:
             character_id = await _group_author(s, scene_id, message_id)
-    values = {"scene": scene_id, "account": account_id, "speaker": character_id}
+    newest = newest and character_id is None
+    values = {"scene": scene_id, "account": account_id, "speaker": character_id, "page": HISTORY_PAGE}
     scene, rows = await direct.together(
         db, direct.first(db, _SCENE_Q if character_id is None else _SCENE_SPOKEN_BY_Q, values),
-        direct.rows(db, _HISTORY_Q, values))
+        direct.rows(db, _NEWEST_Q if newest else _HISTORY_Q, values))
     if scene is None or (character_id is not None and scene[4] is None):
         raise NotFound(NO_SUCH_SCENE)
+    older_than = rows[0].older_than if newest and rows else None
+    if older_than is not None and action != "send" and all(row[0] != message_id for row in rows):
+        rows = [*await direct.rows(db, _OLDER_Q, {**values, "upto": older_than}), *rows]  # an older reply
+        older_than = None
     group = None
     if character_id is not None:
         async with db() as s:
             group = await _group_context(s, scene_id, character_id)
-    order: list[str] = []
-    positions: dict[str, int] = {}
-    shown: dict[str, Line] = {}
-    alt_count: dict[str, int] = {}
-    next_position = 0
-    for mid, role, active, idx, text, position, media_type, data in rows:
-        next_position = max(next_position, position + 1)
-        if mid not in alt_count:
-            order.append(mid)
-            positions[mid] = position
-        alt_count[mid] = max(alt_count.get(mid, 0), idx + 1)
-        if idx == active or mid not in shown:
-            shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+    read = _Read(rows)
+    order, positions, shown, next_position = read.order, read.positions, read.shown, read.next_position
     title, description, model_section, model_id, speaker, name, persona_text, example, summary, summary_end = scene
     target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker, position=next_position)
     upto = len(order)
@@ -168,7 +186,7 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
         where = order.index(message_id)
         if action == "regenerate":
             upto = where
-            target = ReplyTarget(scene_id, account_id, message_id, alt_count[message_id], speaker, "alternative")
+            target = ReplyTarget(scene_id, account_id, message_id, read.alt_count[message_id], speaker, "alternative")
         else:
             if where != len(order) - 1:
                 raise Invalid("Only the last reply can be continued.", field="message_id")
@@ -176,17 +194,50 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
     if group is not None:
         shown = {m: _as_heard(line, group.speakers.get(m), speaker, group.names) for m, line in shown.items()}
-    history = tuple(shown[m] for m in order[:upto] if shown[m].text or shown[m].image)
+    history = read.lines(order[:upto], shown)
     persona = Persona(speaker, name, persona_text, example) if speaker else None
     # A summary that reaches into the reply being regenerated (or past it) would tell the model
     # what it is about to write: it is left out then.
     before = positions[order[upto]] if upto < len(order) else next_position
     summary_text = summary if summary is not None and summary_end is not None and summary_end < before else ""
     turn = Turn(scene_id, account_id, title, description, persona, model_section, model_id,
-                history, target, next_position, summary=summary_text)
+                history, target, next_position, summary=summary_text, older_than=older_than)
     if group is not None and group.preset_id:  # the character's own chain replaces the scene's
         turn = replace(turn, model_section=None, model_id=None, preset_id=group.preset_id)
     return turn
+
+
+async def older_history(db: Sessions, turn: Turn, upto: int, page: int) -> tuple[tuple[Line, ...], int | None]:
+    """The lines of the ``page`` messages before those read so far (ending at position ``upto``,
+    `Turn.older_than` for the first such read), and where the ones before them end (None: no more)."""
+    rows = await direct.rows(db, _OLDER_PAGE_Q, {"scene": turn.scene_id, "account": turn.account_id, "upto": upto,
+                                                "page": page})
+    read = _Read(rows)
+    return read.lines(read.order, read.shown), rows[0].older_than if rows else None
+
+
+class _Read:
+    """History rows (oldest first, a row per alternative) as messages: each one's active line."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.order: list[str] = []
+        self.positions: dict[str, int] = {}
+        self.shown: dict[str, Line] = {}
+        self.alt_count: dict[str, int] = {}
+        self.next_position = 0
+        for mid, role, active, idx, text, position, media_type, data, *_ in rows:
+            self.next_position = max(self.next_position, position + 1)
+            if mid not in self.alt_count:
+                self.order.append(mid)
+                self.positions[mid] = position
+            self.alt_count[mid] = max(self.alt_count.get(mid, 0), idx + 1)
+            if idx == active or mid not in self.shown:
+                self.shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+
+    @staticmethod
+    def lines(order: list[str], shown: Mapping[str, Line]) -> tuple[Line, ...]:
+        """The prompt's lines of these messages: an empty one (no text, no image) is left out."""
+        return tuple(shown[m] for m in order if shown[m].text or shown[m].image)
 
 
 @dataclass(frozen=True)

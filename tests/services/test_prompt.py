@@ -12,6 +12,7 @@ from rolecall.services.prompt import (
     ContextTooLong,
     build,
     estimate,
+    more_to_read,
     system_text,
 )
 
@@ -54,3 +55,22 @@ def test_a_turn_that_cannot_fit_is_refused() -> None:
     with pytest.raises(ContextTooLong) as info:
         build("x" * 30_000, [Line("user", "Hello")], Budget.for_model(None, None))
     assert info.value.window == DEFAULT_CONTEXT and info.value.needed > DEFAULT_CONTEXT
+
+
+@pytest.mark.parametrize("context", [300, 600, 1000, 1400, 2000, 4000])
+def test_more_to_read_is_zero_only_when_no_older_message_could_be_sent(context: int) -> None:
+    # A turn reads older messages only while `more_to_read` asks for some: whenever `build` would
+    # send one more older message (the cheapest there is), it must ask, at the window's edge too.
+    history = [Line("user" if n % 2 else "assistant", f"line {n} " + "word " * (n * 7 % 40)) for n in range(30)]
+    budget = Budget(context, 64)
+    asked = 0
+    for size in range(0, len(history)):
+        lines = history[-size:] if size else []
+        try:
+            sent = [m.content for m in build("You are Mira.", [Line("user", "x"), *lines], budget)]
+        except ContextTooLong:
+            sent = []
+        more = more_to_read("You are Mira.", lines, budget)
+        assert more >= 0 and (more > 0 or "x" not in sent), (context, size)
+        asked += more > 0
+    assert (asked < len(history)) == (context <= 1000)  # the small windows fill up, the large ones never
