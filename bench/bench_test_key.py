@@ -25,6 +25,7 @@ Run: `python bench/bench_test_key.py [rounds] [--baseline DIR]`
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing as mp
 import os
@@ -160,13 +161,11 @@ FLOOR = "floor: GET /api/me"
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    baseline = None
-    if "--baseline" in args:
-        at = args.index("--baseline")
-        baseline = Path(args[at + 1]).resolve()
-        del args[at:at + 2]
-    rounds = int(args[0]) if args else 300
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", type=int, nargs="?", default=300, help="rounds of every case (default: 300)")
+    parser.add_argument("--baseline", type=Path, help="another checkout to run beside this one")
+    args = parser.parse_args()
+    rounds, baseline = args.rounds, args.baseline.resolve() if args.baseline else None
     parent, child = mp.Pipe()
     fake = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
     fake.start()
