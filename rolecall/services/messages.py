@@ -26,8 +26,8 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes u
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NO_SUCH_MESSAGE = "No such message."
 Action = Literal["send", "regenerate", "continue"]
-# A solo turn reads the newest HISTORY_PAGE messages of its scene, and older ones, a page as large as
-# what was read so far at a time, only while a model's window takes every message read (`older_history`;
+# A solo turn reads the newest HISTORY_PAGE messages of its scene, and older ones only while a model's
+# window could take more than those read (`older_history`, as many as `prompt.more_to_read` estimates;
 # docs/decisions.md, "A turn reads the newest history").
 HISTORY_PAGE = 200
 # The tables themselves: a turn's reads are Core statements built once (`_SCENE`, `_HISTORY`).

@@ -14,8 +14,9 @@ they fit, and the oldest are left out. When some are left out and the scene has 
 summary pass, services/passes.py), the summary joins the system text in their place and the
 history is fitted again around it (it is dropped only if even the newest message would not fit
 beside it). A turn reads the newest messages first and older ones only while `more_to_read` says
-the window could take more than those read so far (`gateway.run`): since the fit stops at the first message that does
-not fit, newest first, what it keeps is what a read of the whole history would have kept.
+the window could take more than those read so far (`gateway.run`): since the fit stops at the
+first message that does not fit, newest first, what it keeps is what a read of the whole history
+would have kept.
 """
 
 from __future__ import annotations
@@ -116,15 +117,14 @@ def more_to_read(system: str, history: Sequence[Line], budget: Budget) -> int:
     0 when ``history`` already fills the window (the fit stops at the first message that does not
     fit, newest first, so no older one could be sent), else the room left over the average cost of
     the messages in hand, and a quarter more."""
-    room = budget.prompt - estimate(system)
+    room = start = budget.prompt - estimate(system)
     for line in history:
         room -= _cost(line)
         if room <= 0:
             return 0
     if not history:
         return math.ceil(room / MESSAGE_OVERHEAD)  # no message costs less
-    used = budget.prompt - estimate(system) - room
-    return math.ceil(room / (used / len(history)) * 1.25)
+    return math.ceil(room / ((start - room) / len(history)) * 1.25)
 
 
 def _newest(system: str, history: Sequence[Line], budget: Budget) -> tuple[list[ChatMessage], int]:
