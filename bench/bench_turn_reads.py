@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import inspect
 import os
 import pstats
 import statistics
@@ -57,10 +58,16 @@ async def child() -> None:
             scene_id = (await scene_with(c, section=first))["id"]
             res, token = app.state.res, c.cookies.get("rc_session") or ""
 
+            # The lookup as the route makes it, in whichever form the checkout has (a baseline may
+            # take no cache, or have no separate read sessions).
+            lookup = [getattr(res, "reads", res.db)]
+            if "cache" in inspect.signature(accounts.session_account).parameters:
+                lookup.append(res.cache)
+
             async def reads(n: int) -> None:
                 for _ in range(n):
                     # The sessions the route uses for the lookup (`res.reads`, where the checkout has it).
-                    await accounts.session_account(getattr(res, "reads", res.db), token)
+                    await accounts.session_account(*lookup, token)
                     await gateway.prepare(res, owner.account_id, scene_id, "send", text="Go on.")
 
             await reads(50)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,19 +178,58 @@ async def start_session(db: Sessions, account_id: str, days: int) -> str:
 # view needs (not the password hash), with no ORM object made.
 _ACCOUNTS, _SESSIONS = (cast(Table, m.__table__) for m in (Account, LoginSession))
 _SESSION_ACCOUNT = direct.Query(
-    select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.created_at)
+    select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.created_at, _SESSIONS.c.expires_at)
     .select_from(_ACCOUNTS.join(_SESSIONS, _SESSIONS.c.account_id == _ACCOUNTS.c.id))
     .where(_SESSIONS.c.token_hash == bindparam("token"), _SESSIONS.c.expires_at > bindparam("now")))
 
 
-async def session_account(db: Sessions, token: str) -> AccountView | None:
-    row = await direct.first(db, _SESSION_ACCOUNT, {"token": _token_hash(token), "now": utcnow()})
-    return AccountView(*row) if row else None
+async def session_account(db: Sessions, cache: Cache, token: str) -> AccountView | None:
+    """The account a session token signs in, or None (unknown, ended or expired).
+
+    Every signed-in request asks, so the answer is kept in the shared cache for
+    ``SESSION_CHECK_TTL`` seconds under the token's hash (never the token), as access tokens are.
+    Log-out overwrites the entry, so an ended session stops at once on every replica."""
+    token_hash = _token_hash(token)
+    cached = await cache.get(_session_key(token_hash))
+    record = cached.decode() if cached is not None else await _load_session(db, cache, token_hash)
+    if record is None or record == _ENDED:
+        return None
+    expires, account_id, created_at, name = record.split("|", 3)
+    if float(expires) <= time.time():
+        return None
+    return AccountView(account_id, name, datetime.fromisoformat(created_at))
 
 
-async def end_session(db: Sessions, token: str) -> None:
+async def end_session(db: Sessions, cache: Cache, token: str) -> None:
+    token_hash = _token_hash(token)
     async with db.begin() as s:
-        await s.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+        await s.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash))
+    # A tombstone rather than a delete: a lookup that read the row just before it was deleted
+    # cannot put the session back (`_load_session` only fills an empty entry).
+    await cache.set(_session_key(token_hash), _ENDED.encode(), SESSION_CHECK_TTL)
+
+
+SESSION_CHECK_TTL = 60.0
+_ENDED = "ended"
+
+
+def _session_key(token_hash: str) -> str:
+    return f"login:{token_hash}"
+
+
+async def _load_session(db: Sessions, cache: Cache, token_hash: str) -> str | None:
+    """The session's cache record ("expires|account id|created at|name"), read from the database;
+    None for a token with no live session (not cached: random guesses must not fill the cache)."""
+    row = await direct.first(db, _SESSION_ACCOUNT, {"token": token_hash, "now": utcnow()})
+    if row is None:
+        return None
+    account_id, name, created_at, expires_at = row
+    record = f"{expires_at.timestamp()}|{account_id}|{created_at.isoformat()}|{name}"
+    ttl = min(SESSION_CHECK_TTL, expires_at.timestamp() - time.time())
+    if ttl > 0 and not await cache.add(_session_key(token_hash), record.encode(), ttl):
+        cached = await cache.get(_session_key(token_hash))  # a log-out landed meanwhile
+        return cached.decode() if cached is not None else record
+    return record
 
 
 async def purge_expired_sessions(db: Sessions) -> int:

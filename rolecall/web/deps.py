@@ -41,7 +41,7 @@ async def optional_account(request: Request, res: ResourcesDep) -> AccountView |
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await accounts.session_account(res.reads, token)
+    return await accounts.session_account(res.reads, res.cache, token)
 
 
 async def current_account(account: Annotated[AccountView | None, Depends(optional_account)]) -> AccountView:

@@ -67,7 +67,7 @@ async def _log_in(request: Request, res: ResourcesDep, name: str, password: str)
 async def _end(request: Request, response: Response, res: ResourcesDep) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await accounts.end_session(res.db, token)
+        await accounts.end_session(res.db, res.cache, token)
     response.delete_cookie(SESSION_COOKIE, path="/")
     # Clears anything a page kept in browser storage (e.g. a remembered vault key).
     response.headers["Clear-Site-Data"] = '"storage"'
