@@ -31,7 +31,10 @@ at concurrency 1 and 32. Figures are medians over rounds (TTFT percentiles over 
 * server CPU per relayed chunk, from the child's /proc utime and stime: total (everything a turn
   costs, divided by its chunks) and marginal ((CPU of a 1000-chunk turn - CPU of a 1-chunk turn) /
   999, i.e. the relay loop itself); the direct rows show this process's CPU per chunk, the client
-  library alone (the floor for the relay's own outbound read)
+  library alone (the floor for the relay's own outbound read). The fake writes its chunks back to
+  back, so a read holds many, and RoleCall relays the text of one read as one piece; the marginal
+  figure is also taken with the chunks 0.5 ms apart, each its own read (a provider writing tokens
+  as it makes them), and the CPU target is judged on that one
 * server RSS per open stream (streams held open by a slow upstream) and RSS before/after all rounds
 * the database work each path makes, timed from this process on the same database. Scene turn:
   the person's message (before the upstream call, so inside TTFT), the reply row (after the first
@@ -78,6 +81,7 @@ from relay_parts import (
     LITELLM_KEY,
     LONG,
     MODEL,
+    PACE,
     App,
     Fake,
     Floor,
@@ -196,15 +200,17 @@ class Bench:
                 out[case] += (await self.run_case(case, 1, 20))["ttfts"]  # type: ignore[arg-type]
         return out
 
-    async def marginal_cpu(self, rounds: int, case: str) -> tuple[float, float]:
+    async def marginal_cpu(self, rounds: int, case: str, pace: float = 0.0) -> tuple[float, float]:
         """Server (user, system) CPU per relayed chunk without the per-turn costs: LONG-chunk turns
         minus 1-chunk turns, divided by the chunks between them (long turns: the 10 ms CPU clock
-        tick and the per-turn noise shrink next to the relay loop)."""
+        tick and the per-turn noise shrink next to the relay loop). ``pace``: seconds between the
+        fake's chunks; with it each chunk arrives on its own, as from a provider writing tokens as
+        it makes them, where without it a read holds many (and RoleCall relays those as one)."""
         per: dict[tuple[int, str], list[float]] = {}
         for _ in range(rounds):
             for chunks in (LONG, 1):
-                self.fake.set(chunks)
-                r = await self.run_case(case, 8, 4)
+                self.fake.set(chunks, pace)
+                r = await self.run_case(case, 8, 2 if pace else 4)
                 for part in ("user", "sys"):
                     per.setdefault((chunks, part), []).append(r[part] / r["streams"])  # type: ignore[operator]
         self.fake.set(CHUNKS)
@@ -267,6 +273,7 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
         fallback = await bench.fallback_rounds(rounds)
         served = [case for case in bench.cases if case in bench.servers]
         marginal = {case: await bench.marginal_cpu(rounds, case) for case in served}
+        paced = {case: await bench.marginal_cpu(rounds, case, PACE) for case in served if case != "litellm"}
         memory = {case: await bench.rss_per_stream(case) for case in served
                   if not case.endswith("-baseline") and case != "floor"}
         rss_end = app.rss_mib()
@@ -283,7 +290,7 @@ async def measure(label: str, database_url: str | None, rounds: int, baseline: P
         if proxy is not None:
             shutil.rmtree(proxy.dir, ignore_errors=True)
 
-    report = relay_report.Report(label, rounds, results, marginal, memory, writes, api_work, (rss_start, rss_end))
+    report = relay_report.Report(label, rounds, results, marginal, paced, memory, writes, api_work, (rss_start, rss_end))
     report.print(litellm_present=proxy is not None)
     relay_report.fallback(label, fallback)
 

@@ -31,6 +31,7 @@ from tests.factories import e2e_record
 KEY = "sk-test-VALID-0123456789abcdefghijklmnop"
 CHUNKS = 50
 LONG = 1000  # chunks per turn for the marginal CPU figure
+PACE = 0.0005  # seconds between chunks for the paced marginal CPU figure: each chunk its own read
 MODEL = "gpt-4o-mini"
 LABEL = "fake"  # the bench config's label: the API's model name is "fake/gpt-4o-mini"
 DOWN = "down-model"  # the bench fake answers 503 at once for this model (the fallback case's primary)

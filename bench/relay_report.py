@@ -7,7 +7,7 @@ import json
 import statistics
 from dataclasses import dataclass
 
-from relay_parts import CHUNKS, LONG
+from relay_parts import CHUNKS, LONG, PACE
 
 # Every served case is driven by aiohttp, so its TTFT is read against the fake read by aiohttp (the
 # same client's cost cancels); direct-httpx shows what a plain httpx client manages on its own.
@@ -29,6 +29,7 @@ class Report:
     rounds: int
     results: dict[tuple[str, int], dict[str, list[float]]]
     marginal: dict[str, tuple[float, float]]  # served case -> (user, system) s per chunk
+    paced: dict[str, tuple[float, float]]  # the same, each chunk arriving on its own (`PACE` apart)
     memory: dict[str, tuple[float, float]]  # served case -> (idle MiB, KiB per open stream)
     writes: dict[str, float]  # a scene turn's database work, ms
     api_work: dict[str, float]  # the /v1 path's database work, ms
@@ -65,6 +66,9 @@ class Report:
         for case, (user, system) in self.marginal.items():
             print(f"server CPU per relayed chunk, marginal ({LONG}-chunk minus 1-chunk turns), {case}: "
                   f"user {user * 1e6:.1f} us + system {system * 1e6:.1f} us")
+        for case, (user, system) in self.paced.items():
+            print(f"  the same with the chunks {PACE * 1000:.1f} ms apart (each its own read), {case}: "
+                  f"user {user * 1e6:.1f} us + system {system * 1e6:.1f} us")
         print(f"RoleCall RSS: {self.rss[0]:.1f} MiB after start, {self.rss[1]:.1f} MiB at the end; per open stream "
               "(64 held open): " + ", ".join(f"{case} {kib:.1f} KiB (idle {idle:.1f} MiB)"
                                              for case, (idle, kib) in self.memory.items()))
@@ -83,6 +87,7 @@ class Report:
                   f"{self.p50('api', 1) - self.p50(REF, 1):.2f} ms)")
         print(json.dumps({"db": self.label,
                           "marginal_cpu_us": {k: [round(u * 1e6, 1), round(s * 1e6, 1)] for k, (u, s) in self.marginal.items()},
+                          "paced_cpu_us": {k: [round(u * 1e6, 1), round(s * 1e6, 1)] for k, (u, s) in self.paced.items()},
                           "kib_per_stream": {k: round(v[1], 1) for k, v in self.memory.items()},
                           "writes_ms": {k: round(v, 2) for k, v in self.writes.items()},
                           "api_db_ms": {k: round(v, 2) for k, v in self.api_work.items()}}))
@@ -90,7 +95,7 @@ class Report:
     def targets(self, case: str, writes_ms: float, writes_name: str) -> None:
         """The issue-11 targets for one RoleCall path, each with the figure it is judged on."""
         added = self.p50(case, 1) - self.p50(REF, 1) - writes_ms
-        cpu = sum(self.marginal[case]) * 1e6
+        cpu, burst = sum(self.paced[case]) * 1e6, sum(self.marginal[case]) * 1e6
         ratios = {ref: self.sps(case, 32) / self.sps(ref, 32) for ref in ("direct-httpx", REF)}
         slot = {c: self.results[(case, c)] for c in (1, 32)}
         turn_ms = {c: (statistics.median(s["user"]) + statistics.median(s["sys"])) * CHUNKS * 1000 for c, s in slot.items()}
@@ -99,7 +104,8 @@ class Report:
         print(f"  added TTFT p50 at c=1 beyond {writes_name} <= 1 ms: {added:.2f} ms, {verdict(added <= 1)}")
         print(f"    (a minimal aiohttp pass-through proxy adds {floor:.2f} ms in the same run: {added - floor:.2f} ms "
               "beyond that floor of one more hop)")
-        print(f"  CPU per relayed chunk (marginal, user+system) <= 30 us: {cpu:.1f} us, {verdict(cpu <= 30)}")
+        print(f"  CPU per relayed chunk (marginal, user+system, each chunk its own read) <= 30 us: {cpu:.1f} us, "
+              f"{verdict(cpu <= 30)} ({burst:.1f} us when they arrive in bursts)")
         print(f"  streams/s at c=32 >= 30% of direct: {ratios['direct-httpx'] * 100:.1f}% of httpx "
               f"({verdict(ratios['direct-httpx'] >= 0.3)}), {ratios['direct-aiohttp'] * 100:.1f}% of aiohttp "
               f"({verdict(ratios['direct-aiohttp'] >= 0.3)})")

@@ -299,6 +299,31 @@ async def test_mid_stream_error_object(fake_openai: FakeOpenAI, http_client: htt
     assert text_of(seen) == "Hello"
 
 
+def _piece(delta: dict[str, str], finish: str | None = None) -> bytes:
+    return sse_frame({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+
+async def test_pieces_that_arrive_in_one_read_come_as_one_event_per_run(fake_openai: FakeOpenAI,
+                                                                        http_client: httpx.AsyncClient) -> None:
+    body = b"".join([_piece({"role": "assistant", "content": ""}), _piece({"content": "Hello"}),
+                     _piece({"content": " there,"}), _piece({"reasoning": "hmm"}), _piece({"reasoning": "..."}),
+                     _piece({"content": " friend"}), _piece({}, "stop"), b"data: [DONE]\n\n"])
+    fake_openai.fail_next(200, body, {"content-type": "text/event-stream"})  # one write: one read here
+    events = await collect(adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client))
+    assert [(e.kind, e.text) for e in events] == [("text", "Hello there,"), ("reasoning", "hmm..."),
+                                                  ("text", " friend"), ("finish", "")]
+    assert events[-1].finish_reason == "stop"
+
+
+async def test_text_before_an_error_chunk_of_the_same_read_comes_first(fake_openai: FakeOpenAI,
+                                                                       http_client: httpx.AsyncClient) -> None:
+    error = sse_frame({"error": {"code": 502, "message": "Provider returned error"}})
+    fake_openai.fail_next(200, _piece({"content": "Hello"}) + _piece({"content": " there"}) + error,
+                          {"content-type": "text/event-stream"})
+    seen, failure = await collect_until_error(adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client))
+    assert failure.kind == "unavailable" and [(e.kind, e.text) for e in seen] == [("text", "Hello there")]
+
+
 async def test_reset_mid_stream(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
     fake_openai.plan.break_after = 4
     seen, error = await collect_until_error(adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client))

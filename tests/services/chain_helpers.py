@@ -82,6 +82,12 @@ def names(events: list[gateway.StreamEvent]) -> list[str]:
     return [e.name for e in events]
 
 
+def squeezed(names: list[str]) -> list[str]:
+    """Event names with each run of deltas as one: how many there are depends on how the
+    upstream's pieces arrived (those of one read go on as one)."""
+    return [name for i, name in enumerate(names) if name != "delta" or i == 0 or names[i - 1] != "delta"]
+
+
 def text_of(events: list[gateway.StreamEvent]) -> str:
     return "".join(e.data for e in events if e.name == "delta")
 

@@ -79,6 +79,7 @@ async def test_reply_assembled_exactly_with_finish_and_usage(
         monkeypatch.setattr(PROTOCOLS["vertex"], "token_url", fake.token_url)
     fake.reply.text = TEXT
     fake.reply.finish = "length"
+    fake.plan.chunk_delay = 0.02  # a provider's pace (pieces that arrive in one read go on as one)
     config_id = await server_config(owner, case.provider_id, case.base_url(fake), case.key(fake), values=case.values)
     scene = await scene_with(owner.client, config_id, case.model)
     events = await stream(owner.client, f"/api/scenes/{scene['id']}/messages", {"text": "Who keeps the light?"})

@@ -59,6 +59,7 @@ async def test_a_whole_completion_comes_back_in_openai_shape(app, alice, fake_op
 async def test_a_stream_relays_every_piece_then_usage_when_asked(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]
     await add_server_config(alice, "Work", fake_openai)
     client = sdk(app, await new_token(alice))
+    fake_openai.plan.chunk_delay = 0.03  # a provider's pace: each piece arrives on its own
     stream = await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY, stream=True,
                                                   stream_options={"include_usage": True})
     chunks = [chunk async for chunk in stream]
@@ -69,6 +70,18 @@ async def test_a_stream_relays_every_piece_then_usage_when_asked(app, alice, fak
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 21
     assert all(c.usage is None for c in chunks[:-1]) and {c.id for c in chunks} == {chunks[0].id}
     assert {c.model for c in chunks} == {"Work/gpt-4o-mini"}
+
+
+async def test_pieces_that_arrive_together_go_on_together(app, alice, fake_openai, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    await add_server_config(alice, "Work", fake_openai)
+    client = sdk(app, await new_token(alice))
+    frames = fake_openai.stream_frames("gpt-4o-mini", include_usage=False)
+    monkeypatch.setattr(fake_openai, "stream_frames", lambda model, include_usage: [b"".join(frames)])  # one write
+    chunks = [c async for c in await client.chat.completions.create(model="Work/gpt-4o-mini", messages=HISTORY,
+                                                                        stream=True)]
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert pieces == [fake_openai.reply.text]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
 
 async def test_a_stream_without_include_usage_has_no_usage_chunk(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]

@@ -84,7 +84,7 @@ def normalize_finish(reason: str | None) -> str:
 DRAIN_SECONDS = 2.0
 
 
-async def drain(events: AsyncIterator[SSEEvent]) -> None:
+async def drain(events: AsyncIterator[Any]) -> None:
     """Read a finished stream to its end (the chunked terminator is usually already buffered).
 
     Closing a response before its body ends makes the transport drop the connection, so the next
@@ -248,6 +248,17 @@ class BaseAdapter:
         params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
     ) -> AsyncGenerator[SSEEvent, None]:
         """POST and yield the SSE events of the answer as they arrive."""
+        async with aclosing(self.open_stream_reads(conn, http, url, body, params=params, headers=headers)) as reads:
+            async for events in reads:
+                for event in events:
+                    yield event
+
+    async def open_stream_reads(
+        self, conn: Connection, http: httpx.AsyncClient, url: str, body: Any, *,
+        params: Mapping[str, str] | None = None, headers: dict[str, str] | None = None,
+    ) -> AsyncGenerator[list[SSEEvent], None]:
+        """`open_stream`, one list per read of the answer: the events that arrived together
+        (never an empty list)."""
         headers = headers if headers is not None else await self.headers(conn, http, STREAM_HEADERS)
         with self.mapped(conn):
             response = await _open(http, "POST", url, body, params, headers)
@@ -256,14 +267,14 @@ class BaseAdapter:
                     raise self.error(conn, response, await response.aread())
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # A server that ignored "stream": the whole answer as one event named "json".
-                    yield SSEEvent("json", (await response.aread()).decode("utf-8", "replace"))
+                    yield [SSEEvent("json", (await response.aread()).decode("utf-8", "replace"))]
                     return
                 decoder = SSEDecoder()
                 async for chunk in response.aiter_bytes():
-                    for event in decoder.feed(chunk):
-                        yield event
-                for event in decoder.close():
-                    yield event
+                    if events := decoder.feed(chunk):
+                        yield events
+                if events := decoder.close():
+                    yield events
             finally:
                 await response.aclose()
 

@@ -42,6 +42,7 @@ from rolecall.providers.types import (
     ChatRequest,
     ChatResult,
     Connection,
+    EventKind,
     KeyCheck,
     ModelInfo,
     ModelsEndpoint,
@@ -179,25 +180,65 @@ class OpenAICompat(BaseAdapter):
         model = self.model_for(conn, request)
         url, params = self.chat_target(conn, model)
         state = _StreamState()
-        stream = self.open_stream(conn, http, url, self.body(conn, request, model, True), params=params)
-        async with aclosing(stream) as events:
+        stream = self.open_stream_reads(conn, http, url, self.body(conn, request, model, True), params=params)
+        async with aclosing(stream) as reads:
             with self.mapped(conn):
-                async for event in events:
-                    if event.data == "[DONE]":
-                        state.done = True
-                        await drain(events)
-                        break
-                    if event.event == "json":  # the server answered without streaming
-                        for out in _as_events(self.result(conn, json.loads(event.data), model)):
+                async for events in reads:
+                    if events[0].event == "json":  # the server answered without streaming
+                        for out in _as_events(self.result(conn, json.loads(events[0].data), model)):
                             yield out
                         return
-                    for out in state.feed(json.loads(event.data), conn):
-                        yield out
+                    # The pieces that arrived in one read go on as one event each of text and
+                    # reasoning: relaying them one by one only repeated the same work per piece.
+                    joined = _Joined()
+                    try:
+                        for event in events:
+                            if event.data == "[DONE]":
+                                state.done = True
+                                break
+                            joined.add(state.feed(json.loads(event.data), conn))
+                    finally:  # an error chunk ends the stream after the text before it
+                        for out in joined.events():
+                            yield out
+                    if state.done:
+                        await drain(reads)
+                        break
         if not state.done and state.finish is None:
             raise ProviderError("bad_response", "The stream ended before the provider finished the answer.")
         if state.usage is not None:
             yield ChatEvent("usage", usage=state.usage)
         yield ChatEvent("finish", finish_reason=normalize_finish(state.finish))
+
+
+class _Joined:
+    """Events in order, each run of adjacent text (or reasoning) pieces joined into one event."""
+
+    __slots__ = ("_done", "_kind", "_parts")
+
+    def __init__(self) -> None:
+        self._done: list[ChatEvent] = []
+        self._kind: EventKind | None = None
+        self._parts: list[str] = []
+
+    def add(self, events: list[ChatEvent]) -> None:
+        for event in events:
+            if event.kind == self._kind:
+                self._parts.append(event.text)
+                continue
+            self._close()
+            if event.kind in ("text", "reasoning"):
+                self._kind, self._parts = event.kind, [event.text]
+            else:
+                self._done.append(event)
+
+    def events(self) -> list[ChatEvent]:
+        self._close()
+        return self._done
+
+    def _close(self) -> None:
+        if self._kind is not None:
+            self._done.append(ChatEvent(self._kind, "".join(self._parts)))
+            self._kind, self._parts = None, []
 
 
 def _as_events(result: ChatResult) -> list[ChatEvent]:
