@@ -42,7 +42,6 @@ from rolecall.providers.types import (
     ChatRequest,
     ChatResult,
     Connection,
-    EventKind,
     KeyCheck,
     ModelInfo,
     ModelsEndpoint,
@@ -213,21 +212,21 @@ class OpenAICompat(BaseAdapter):
 class _Joined:
     """Events in order, each run of adjacent text (or reasoning) pieces joined into one event."""
 
-    __slots__ = ("_done", "_kind", "_parts")
+    __slots__ = ("_done", "_parts", "_run")
 
     def __init__(self) -> None:
         self._done: list[ChatEvent] = []
-        self._kind: EventKind | None = None
+        self._run: ChatEvent | None = None  # the first piece of the run being joined
         self._parts: list[str] = []
 
     def add(self, events: list[ChatEvent]) -> None:
         for event in events:
-            if event.kind == self._kind:
+            if self._run is not None and event.kind == self._run.kind:
                 self._parts.append(event.text)
                 continue
             self._close()
             if event.kind in ("text", "reasoning"):
-                self._kind, self._parts = event.kind, [event.text]
+                self._run, self._parts = event, [event.text]
             else:
                 self._done.append(event)
 
@@ -236,9 +235,9 @@ class _Joined:
         return self._done
 
     def _close(self) -> None:
-        if self._kind is not None:
-            self._done.append(ChatEvent(self._kind, "".join(self._parts)))
-            self._kind, self._parts = None, []
+        if self._run is not None:  # a run of one piece is that piece's own event
+            self._done.append(self._run if len(self._parts) == 1 else ChatEvent(self._run.kind, "".join(self._parts)))
+            self._run, self._parts = None, []
 
 
 def _as_events(result: ChatResult) -> list[ChatEvent]:
