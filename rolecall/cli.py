@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import webbrowser
+from collections.abc import Callable
 
 import click
 
@@ -77,9 +78,21 @@ def serve(host: str | None, port: int | None, data_dir: str | None, config: str 
         await server.serve()
         announcer.cancel()
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=_serving_loop()) as runner:
+        runner.run(run())
     if not server.started:
         sys.exit(1)
+
+
+def _serving_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (uvicorn[standard] brings it everywhere but Windows): a relayed
+    chunk that arrives on its own is mostly the event loop's work, a read and a send, which
+    uvloop does in C (docs/decisions.md, "`rolecall serve` runs on uvloop"). Else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _preflight(settings: Settings) -> None:
