@@ -1,4 +1,5 @@
-"""JSON typed into a form (custom headers, body params, a service-account JSON), read with a depth bound.
+"""JSON typed into a form (custom headers, body params, a service-account JSON), and the chunks of
+a provider's stream, read with a depth bound.
 
 CPython's decoder recurses once per nesting level, so `[[[[...` a few thousand deep raises
 `RecursionError` (not `ValueError`) and a request would end in a 500. The text is scanned for its
@@ -11,7 +12,10 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 MAX_DEPTH = 32  # far beyond any real header map, sampler object or service-account JSON
+STREAM_DEPTH = 64  # a stream chunk: the deepest real ones (Gemini's) nest well under ten
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
@@ -40,3 +44,20 @@ def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
     if nesting_depth(text) > max_depth:
         raise TooDeep(max_depth)
     return json.loads(text)
+
+
+def stream_chunk(text: str) -> Any:
+    """One event of a provider's stream, parsed as `json.loads` would parse it.
+
+    Every relayed chunk is parsed once, so it is read with orjson (~0.5 µs against json's ~1.9 µs
+    for an OpenAI chunk). What JSON's grammar allows and orjson refuses (NaN and Infinity, integers
+    past 64 bits, lone surrogates) is read again with json, under the depth bound: a chunk nested
+    too deep is a `json.JSONDecodeError` like any malformed one, never a `RecursionError`."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    if nesting_depth(text) > STREAM_DEPTH:
+        raise json.JSONDecodeError(f"nested more than {STREAM_DEPTH} levels deep", text, 0)
+    return json.loads(text)
+

@@ -315,6 +315,23 @@ async def test_pieces_that_arrive_in_one_read_come_as_one_event_per_run(fake_ope
     assert events[-1].finish_reason == "stop"
 
 
+async def test_a_chunk_is_read_as_json_reads_it_nan_and_long_integers_included(fake_openai: FakeOpenAI,
+                                                                                http_client: httpx.AsyncClient) -> None:
+    odd = (b'data: {"choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":{"content":[{"logprob":-Infinity,'
+           b'"bytes":[NaN]}]},"finish_reason":null}],"created":123456789012345678901234567890}\n\n')
+    fake_openai.fail_next(200, odd + _piece({}, "stop") + b"data: [DONE]\n\n", {"content-type": "text/event-stream"})
+    events = await collect(adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client))
+    assert text_of(events) == "Hi" and events[-1].finish_reason == "stop"
+
+
+async def test_a_chunk_nested_without_end_is_a_malformed_answer(fake_openai: FakeOpenAI,
+                                                                http_client: httpx.AsyncClient) -> None:
+    deep = b"data: " + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"\n\n"
+    fake_openai.fail_next(200, _piece({"content": "Hi"}) + deep, {"content-type": "text/event-stream"})
+    seen, failure = await collect_until_error(adapter.stream_chat(conn_for(fake_openai, model="m"), HELLO, http_client))
+    assert failure.kind == "bad_response" and text_of(seen) == "Hi"
+
+
 async def test_text_before_an_error_chunk_of_the_same_read_comes_first(fake_openai: FakeOpenAI,
                                                                        http_client: httpx.AsyncClient) -> None:
     error = sse_frame({"error": {"code": 502, "message": "Provider returned error"}})

@@ -11,7 +11,6 @@ same body (minus `model`, plus `anthropic_version`) to rawPredict / streamRawPre
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -19,6 +18,7 @@ import httpx
 
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
+from rolecall.providers.jsontext import stream_chunk
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import (
     BaseAdapter,
@@ -92,7 +92,7 @@ async def anthropic_events(
     finish: str | None = None
     stopped = False
     async for event in events:
-        data = json.loads(event.data)
+        data = stream_chunk(event.data)
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "content_block_delta":
             delta = data.get("delta") or {}

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -21,6 +20,7 @@ import httpx
 
 from rolecall.providers.errors import ProviderError, clip, redact
 from rolecall.providers.inband import kind_from_text
+from rolecall.providers.jsontext import stream_chunk
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import BaseAdapter, SamplerNames, drain, int_or_none, normalize_finish, samplers
 from rolecall.providers.types import ChatEvent, ChatRequest, ChatResult, Connection, ModelInfo, ModelsEndpoint, Usage
@@ -108,7 +108,7 @@ class Cohere(BaseAdapter):
         async with aclosing(stream) as events:
             with self.mapped(conn):
                 async for event in events:
-                    data = json.loads(event.data)
+                    data = stream_chunk(event.data)
                     kind = data.get("type") if isinstance(data, dict) else None
                     if kind == "content-delta":
                         content = ((data.get("delta") or {}).get("message") or {}).get("content") or {}

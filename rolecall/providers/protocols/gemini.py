@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +22,7 @@ import httpx
 
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
+from rolecall.providers.jsontext import stream_chunk
 from rolecall.providers.options import RESERVED_BODY
 from rolecall.providers.protocols.base import (
     BaseAdapter,
@@ -107,7 +107,7 @@ async def gemini_events(
     usage: Usage | None = None
     finish: str | None = None
     async for event in events:
-        data = json.loads(event.data)
+        data = stream_chunk(event.data)
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
             raise from_stream_error(data, secrets=secrets)
         text, reasoning, done = _read(data)

@@ -17,7 +17,6 @@ There is no models endpoint (static list). The key is a persistent API token, ch
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -25,6 +24,7 @@ from typing import Any, cast
 import httpx
 
 from rolecall.providers.errors import ProviderError
+from rolecall.providers.jsontext import stream_chunk
 from rolecall.providers.options import RESERVED_BODY
 from rolecall.providers.protocols.base import BaseAdapter, SamplerNames, drain, samplers
 from rolecall.providers.protocols.openai_compat import OpenAICompat
@@ -86,7 +86,7 @@ class NovelAI(BaseAdapter):
         async with aclosing(stream) as events:
             with self.mapped(conn):
                 async for event in events:
-                    data = json.loads(event.data)
+                    data = stream_chunk(event.data)
                     if not isinstance(data, dict):
                         raise ProviderError("bad_response", "A stream event was not a JSON object.")
                     if data.get("error") or (data.get("message") and "token" not in data):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -25,6 +24,7 @@ import httpx
 
 from rolecall.providers.errors import ProviderError
 from rolecall.providers.inband import from_stream_error
+from rolecall.providers.jsontext import stream_chunk
 from rolecall.providers.modelmap import models_from_json
 from rolecall.providers.options import merge_body
 from rolecall.providers.protocols.base import (
@@ -184,7 +184,7 @@ class OpenAICompat(BaseAdapter):
             with self.mapped(conn):
                 async for events in reads:
                     if events[0].event == "json":  # the server answered without streaming
-                        for out in _as_events(self.result(conn, json.loads(events[0].data), model)):
+                        for out in _as_events(self.result(conn, stream_chunk(events[0].data), model)):
                             yield out
                         return
                     # The pieces that arrived in one read go on as one event each of text and
@@ -195,7 +195,7 @@ class OpenAICompat(BaseAdapter):
                             if event.data == "[DONE]":
                                 state.done = True
                                 break
-                            joined.add(state.feed(json.loads(event.data), conn))
+                            joined.add(state.feed(stream_chunk(event.data), conn))
                     finally:  # an error chunk ends the stream after the text before it
                         for out in joined.events():
                             yield out
