@@ -43,6 +43,7 @@ import httpx
 
 from rolecall.net import BlockedAddress, NetError, PlainHttpError, ResponseTooLarge
 from rolecall.providers.guide_texts import GUIDE_TEXTS, HEADLINES
+from rolecall.providers.jsontext import TooDeep
 from rolecall.providers.sse import SSEError
 
 KINDS = (
@@ -349,7 +350,7 @@ def map_upstream_errors(*, secrets: Iterable[str] = (), custom_base: bool = Fals
         yield
     except ProviderError:
         raise
-    except (SSEError, json.JSONDecodeError) as exc:
+    except (SSEError, json.JSONDecodeError, TooDeep) as exc:
         raise ProviderError("bad_response", f"Malformed response from the provider ({exc}).") from exc
     except (BlockedAddress, PlainHttpError) as exc:
         raise ProviderError("blocked", str(exc)) from exc
