@@ -197,8 +197,7 @@ async def _load(db: Sessions, cache: Cache, token_hash: str) -> str:
     expires = str(row.expires_at.timestamp()) if row.expires_at else ""
     record = f"{row.id}|{row.account_id}|{row.scopes}|{expires}|{'revoked' if row.revoked_at else 'ok'}"
     key = _cache_key(token_hash)
-    cached = await cache.get(key)
-    if cached is not None:  # a revocation landed meanwhile
-        return cached.decode()
-    await cache.set(key, record.encode(), CHECK_TTL)
+    if not await cache.add(key, record.encode(), CHECK_TTL):  # only an empty entry: a revocation may have landed
+        cached = await cache.get(key)
+        return cached.decode() if cached is not None else record
     return record

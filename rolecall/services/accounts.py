@@ -226,8 +226,9 @@ async def _load_session(db: Sessions, cache: Cache, token_hash: str) -> str | No
     account_id, name, created_at, expires_at = row
     record = f"{expires_at.timestamp()}|{account_id}|{created_at.isoformat()}|{name}"
     ttl = min(SESSION_CHECK_TTL, expires_at.timestamp() - time.time())
-    if ttl > 0 and not await cache.add(_session_key(token_hash), record.encode(), ttl):
-        cached = await cache.get(_session_key(token_hash))  # a log-out landed meanwhile
+    key = _session_key(token_hash)
+    if ttl > 0 and not await cache.add(key, record.encode(), ttl):
+        cached = await cache.get(key)  # a log-out landed meanwhile
         return cached.decode() if cached is not None else record
     return record
 

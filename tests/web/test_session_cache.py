@@ -1,5 +1,6 @@
 """A signed-in request's session is answered from the shared cache, and ending it still ends it at
-once: on every replica, against a lookup racing the log-out, and at its expiry."""
+once: on every replica, against a lookup racing the log-out, and at its expiry. An access token's
+check, cached the same way, loses the same race to a revocation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import update
 
@@ -72,3 +74,23 @@ async def test_an_unknown_token_fills_nothing(app) -> None:  # type: ignore[no-u
     for _ in range(3):
         assert await accounts.session_account(app.state.res.db, cache, secrets.token_urlsafe(32)) is None
     assert cache._items == {}
+
+
+async def test_an_access_token_check_that_read_the_row_just_before_revocation_does_not_bring_it_back(app, alice) -> None:  # type: ignore[no-untyped-def]
+    from rolecall.services import access_tokens
+
+    db = app.state.res.db
+    account_id = (await alice.get("/api/me")).json()["id"]
+    created = await access_tokens.create(db, account_id, "laptop", ["chat"])
+
+    class RevocationLandsMidCheck(MemoryCache):
+        """The revocation commits after the check read the row and before it fills the cache."""
+
+        async def add(self, key: str, value: bytes, ttl: float) -> bool:
+            await access_tokens.revoke(db, self, account_id, created.view.id)
+            return await super().add(key, value, ttl)
+
+    cache = RevocationLandsMidCheck()
+    for _ in range(2):
+        with pytest.raises(access_tokens.TokenRefused, match="revoked"):
+            await access_tokens.authenticate(db, cache, created.token)
