@@ -66,7 +66,6 @@ async def child() -> None:
 
             async def reads(n: int) -> None:
                 for _ in range(n):
-                    # The sessions the route uses for the lookup (`res.reads`, where the checkout has it).
                     await accounts.session_account(*lookup, token)
                     await gateway.prepare(res, owner.account_id, scene_id, "send", text="Go on.")
 
