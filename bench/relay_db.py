@@ -45,8 +45,8 @@ async def scene_db_writes(site: Site, samples: int = 60) -> dict[str, float]:
         for _ in range(samples):
             # What a turn reads before the upstream call, as the route makes it: the session lookup
             # (answered by the cache once the session's first request has filled it), then
-            # `gateway.prepare`'s reads (the turn, its preset, the preset's chain with its config
-            # rows, the scene's config).
+            # `gateway.prepare`'s reads (the scene with its preset and its own config, the history,
+            # the preset's chain with its config rows).
             r0 = time.perf_counter()
             await accounts.session_account(res.reads, cache, token)
             await gateway.prepare(res, account_id, scene_id, "send", text="Go on.")

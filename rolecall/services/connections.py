@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from sqlalchemy import Table, bindparam, select
 
@@ -120,11 +120,25 @@ async def open_config(res: Resources, account_id: str, config_id: str, key: Key)
     return _open(res.keyring, row, key, ConfigOptions.from_stored(row.options))
 
 
+class ColumnsRow(NamedTuple):
+    """A row of `COLUMNS`: what opening a config reads (made from a slice of a wider row, where a
+    statement joins the config to what names it)."""
+
+    id: str
+    account_id: str
+    label: str
+    provider_id: str
+    privacy_mode: str
+    base_url: str
+    dest_origin: str
+    credential_ct: str | None
+    options: object
+
+
 # What opening reads, as plain columns with bind parameters, built once: no ORM instance, no
 # per-call statement building (the list and the other large columns stay in the database).
 _TABLE = cast(Table, ProviderConfig.__table__)
-COLUMNS = tuple(_TABLE.c[name] for name in ("id", "account_id", "label", "provider_id", "privacy_mode", "base_url",
-                                             "dest_origin", "credential_ct", "options"))
+COLUMNS = tuple(_TABLE.c[name] for name in ColumnsRow._fields)
 OPENED = select(*COLUMNS).where(_TABLE.c.id == bindparam("id_"), _TABLE.c.account_id == bindparam("account_"))
 OPENED_ONE = direct.Query(OPENED)
 # The same for several ids: a walk's configs read in one query.

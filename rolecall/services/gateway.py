@@ -35,10 +35,10 @@ from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import anyio
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, or_, select
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets, turn_writes
@@ -52,7 +52,7 @@ from rolecall.services.turn_writes import Made, Outcome
 from rolecall.storage import direct
 from rolecall.storage.db import Sessions
 from rolecall.storage.scene_tables import Scene
-from rolecall.storage.tables import Account, Preset, ScenePreset
+from rolecall.storage.tables import Account, Preset, ProviderConfig, ScenePreset
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +100,17 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     if image is not None and action != "send":
         raise Invalid("An image goes with a new message.", field="image")
     configs: dict[str, connections.StoredRow] = {}
-    # Everything before the walk: five reads for a solo scene (the scene, its history, its preset,
-    # that preset's chain and the scene's own config), run together (`direct.together`: at once on
+    # Everything before the walk: three reads for a solo scene (the scene with its preset and its own
+    # config; its history; that preset's chain), run together (`direct.together`: at once on
     # PostgreSQL), each straight on the driver (`storage/direct.py`). A group character with a
     # preset of its own reads that one and its chain after.
     reads = res.reads
     values = {"scene": scene_id, "account": account_id}
-    turn, preset, slots, scene_config = await direct.together(
+    turn, slots = await direct.together(
         reads, messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id,
-                                  newest=True),
-        _preset(reads, _SCENE_PRESET, values), presets.chain_read(reads, _SCENE_CHAIN, values, configs),
-        direct.first(reads, _SCENE_CONFIG, values))
+                                  newest=True, reads=_WIDE_SCENE),
+        presets.chain_read(reads, _SCENE_CHAIN, values, configs))
+    preset, scene_config = _preset_use(turn.more[:_PRESET_WIDTH]), _scene_config(turn.more[_PRESET_WIDTH:])
     if turn.preset_id:
         preset, configs = await preset_use(reads, turn), {}
         slots = await presets.chain_read(reads, _OWN_CHAIN, {"preset": preset.id, "account": account_id},
@@ -119,8 +119,6 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     if section and section != PREMIERE and section not in configs and scene_config is not None:
         configs[section] = scene_config
     return Prepared(turn, action, text or ("" if image is not None else None), image, preset, tuple(slots), configs)
-
-
 
 
 def _preset_read(chosen: Any, *columns: Any) -> Select[Any]:
@@ -137,17 +135,32 @@ _SCENE_CHOICE = select(ScenePreset.preset_id).where(
     ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery()
 _OWN_PRESET = direct.Query(_preset_read(bindparam("preset"), *_PRESET_COLUMNS))
 _SCENE_PRESET = direct.Query(_preset_read(_SCENE_CHOICE, *_PRESET_COLUMNS))
-# The chain of the preset `_SCENE_PRESET` reads, read beside it; a character's own preset's chain.
+# The chain of the preset a scene uses (as `_SCENE_PRESET` picks it), read beside the scene; a character's own preset's chain.
 _SCENE_CHAIN = presets.chain_query(_preset_read(_SCENE_CHOICE, Preset.id).scalar_subquery())
 _OWN_CHAIN = presets.chain_query(bindparam("preset"))
 
 
-# The scene's own config (the AI wing's choice), as opening it reads it: by the scene's id, so it
-# can be read beside the scene rather than after it.
-_SCENE_CONFIG = direct.Query(select(*connections.COLUMNS).where(
-    connections.COLUMNS[0] == select(Scene.model_section).where(
-        Scene.id == bindparam("scene"), Scene.account_id == bindparam("account")).scalar_subquery(),
-    connections.COLUMNS[1] == bindparam("account")))
+# The scene's row widened (`messages.SceneReads`) by its preset (its choice, else the account's
+# default; `_PRESET_COLUMNS` of an alias, so the pick's own subquery keeps its table) and by its own
+# config (the AI wing's choice) as opening it reads it: one statement where these were three.
+_CHOSEN = cast(Table, Preset.__table__).alias("chosen_preset")
+_CHOSEN_COLUMNS = (_CHOSEN.c.id, _CHOSEN.c.settings, _CHOSEN.c.system_prompt,
+                   select(Account.name).where(Account.id == _CHOSEN.c.account_id).scalar_subquery())
+_PRESET_WIDTH = len(_CHOSEN_COLUMNS)
+_CONFIGS = cast(Table, ProviderConfig.__table__)
+
+
+def _widen(scene: Select[Any]) -> Select[Any]:
+    return (scene.add_columns(*_CHOSEN_COLUMNS, *connections.COLUMNS)
+            .outerjoin(_CHOSEN, _CHOSEN.c.id == _preset_read(_SCENE_CHOICE, Preset.id).scalar_subquery())
+            .outerjoin(_CONFIGS, and_(_CONFIGS.c.id == Scene.model_section, _CONFIGS.c.account_id == Scene.account_id)))
+
+
+_WIDE_SCENE = messages.SceneReads(_widen)
+
+
+def _scene_config(columns: tuple[Any, ...]) -> connections.StoredRow | None:
+    return connections.ColumnsRow(*columns) if columns[0] is not None else None
 
 
 async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
@@ -159,9 +172,14 @@ async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
 
 async def _preset(db: Sessions, query: direct.Query, values: Mapping[str, Any]) -> PresetUse:
     row = await direct.first(db, query, values)
-    if row is None:
+    return _preset_use(tuple(row) if row is not None else (None,))
+
+
+def _preset_use(columns: tuple[Any, ...]) -> PresetUse:
+    """The preset as `_PRESET_COLUMNS` (or `_CHOSEN_COLUMNS` of the widened scene's row) hold it; none: (None, ...)."""
+    if columns[0] is None:
         return PresetUse()
-    preset_id, values, template, user_name = row
+    preset_id, values, template, user_name = columns
     return PresetUse(preset_id, dict(values or {}), template or "", user_name or "")
 
 

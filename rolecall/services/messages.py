@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
@@ -30,7 +30,7 @@ Action = Literal["send", "regenerate", "continue"]
 # window could take more than those read (`older_history`, as many as `prompt.more_to_read` estimates;
 # docs/decisions.md, "A turn reads the newest history").
 HISTORY_PAGE = 200
-# The tables themselves: a turn's reads are Core statements built once (`_SCENE`, `_HISTORY`).
+# The tables themselves: a turn's reads are Core statements built once (`SceneReads`, `_HISTORY_Q`).
 _SCENES, _CASTS, _CHARACTERS, _SUMMARIES, _MESSAGES, _ALTERNATIVES, _IMAGES = (
     cast(Table, m.__table__) for m in (Scene, SceneCharacter, Character, SceneSummary, Message, MessageAlternative,
                                        MessageImage))
@@ -96,6 +96,7 @@ class Turn:
     summary: str = ""  # the scene's summary, when it covers only turns before the reply
     # The history holds the newest messages only: the older ones end at this position (`older_history`).
     older_than: int | None = None
+    more: tuple[Any, ...] = ()  # the values of the columns a caller's `SceneReads` added to the scene's row
 
 
 def _scene_read(speaker: ScalarSelect[Any]) -> Select[Any]:
@@ -109,10 +110,25 @@ def _scene_read(speaker: ScalarSelect[Any]) -> Select[Any]:
             .where(_SCENES.c.id == bindparam("scene"), _SCENES.c.account_id == bindparam("account")))
 
 
-_SCENE = _scene_read(select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _SCENES.c.id)
-                     .order_by(_CASTS.c.position).limit(1).scalar_subquery())  # the first cast member
-_SCENE_SPOKEN_BY = _scene_read(select(_CASTS.c.character_id).where(
-    _CASTS.c.scene_id == _SCENES.c.id, _CASTS.c.character_id == bindparam("speaker")).scalar_subquery())
+_FIRST_CAST = select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _SCENES.c.id).order_by(
+    _CASTS.c.position).limit(1).scalar_subquery()
+_SPEAKER = select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _SCENES.c.id,
+                                                _CASTS.c.character_id == bindparam("speaker")).scalar_subquery()
+SCENE_COLUMNS = 10  # what `_scene_read` selects; a `SceneReads`' own columns come after them
+
+
+class SceneReads:
+    """The scene statements of `read_turn` (its first cast member speaking, or one named), each
+    widened by ``widen`` (columns added after the scene's own, outer joins on `Scene`): so a caller
+    reads what hangs off the scene (its preset, its model's config) in the same statement, and finds
+    it in `Turn.more`. Built once, at import."""
+
+    def __init__(self, widen: Callable[[Select[Any]], Select[Any]] = lambda select: select) -> None:
+        self.first_cast = direct.Query(widen(_scene_read(_FIRST_CAST)))
+        self.spoken_by = direct.Query(widen(_scene_read(_SPEAKER)))
+
+
+_PLAIN = SceneReads()
 _OF_SCENE = (_MESSAGES.c.scene_id == bindparam("scene"), _MESSAGES.c.account_id == bindparam("account"))
 
 
@@ -136,14 +152,14 @@ def _page(*where: Any) -> direct.Query:
                         .add_columns(floor.label("older_than")))
 
 
-_SCENE_Q, _SCENE_SPOKEN_BY_Q = direct.Query(_SCENE), direct.Query(_SCENE_SPOKEN_BY)
 _HISTORY_Q = direct.Query(_history_read())
 _OLDER = _MESSAGES.c.position <= bindparam("upto")
 _NEWEST_Q, _OLDER_Q, _OLDER_PAGE_Q = _page(), direct.Query(_history_read(_OLDER)), _page(_OLDER)
 
 
 async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
-                    *, character_id: str | None = None, newest: bool = False) -> Turn:
+                    *, character_id: str | None = None, newest: bool = False,
+                    reads: SceneReads = _PLAIN) -> Turn:
     """The context of a turn: scene, first cast member, the history the reply follows, and the target.
 
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
@@ -151,8 +167,8 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
     ``newest`` (a solo turn): read only the newest `HISTORY_PAGE` messages, unless the reply to
     regenerate or continue is older; `older_history` reads the rest. Two statements (the scene with
-    its speaker and summary; the history), built once, run together (``db``: read sessions; no
-    snapshot is shared, as none was: they ran without a transaction).
+    its speaker and summary, and what ``reads`` adds; the history), built once, run together
+    (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
     """
     if character_id is None and action != "send" and message_id is not None:
         async with db() as s:
@@ -160,7 +176,7 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     newest = newest and character_id is None
     values = {"scene": scene_id, "account": account_id, "speaker": character_id, "page": HISTORY_PAGE}
     scene, rows = await direct.together(
-        db, direct.first(db, _SCENE_Q if character_id is None else _SCENE_SPOKEN_BY_Q, values),
+        db, direct.first(db, reads.first_cast if character_id is None else reads.spoken_by, values),
         direct.rows(db, _NEWEST_Q if newest else _HISTORY_Q, values))
     if scene is None or (character_id is not None and scene[4] is None):
         raise NotFound(NO_SUCH_SCENE)
@@ -174,7 +190,8 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             group = await _group_context(s, scene_id, character_id)
     read = _Read(rows)
     order, positions, shown, next_position = read.order, read.positions, read.shown, read.next_position
-    title, description, model_section, model_id, speaker, name, persona_text, example, summary, summary_end = scene
+    title, description, model_section, model_id, speaker, name, persona_text, example, summary, summary_end = (
+        scene[:SCENE_COLUMNS])
     target = ReplyTarget(scene_id, account_id, new_id(), 0, speaker, position=next_position)
     upto = len(order)
     if action != "send":
@@ -201,7 +218,8 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     before = positions[order[upto]] if upto < len(order) else next_position
     summary_text = summary if summary is not None and summary_end is not None and summary_end < before else ""
     turn = Turn(scene_id, account_id, title, description, persona, model_section, model_id,
-                history, target, next_position, summary=summary_text, older_than=older_than)
+                history, target, next_position, summary=summary_text, older_than=older_than,
+                more=tuple(scene[SCENE_COLUMNS:]))
     if group is not None and group.preset_id:  # the character's own chain replaces the scene's
         turn = replace(turn, model_section=None, model_id=None, preset_id=group.preset_id)
     return turn

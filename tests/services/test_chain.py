@@ -310,3 +310,28 @@ async def test_closing_the_events_after_done_keeps_the_reply_complete(res, fake_
     stored = (await scenes.get_scene(res.db, who.account_id, who.scene_id)).messages
     assert (stored[-1].status, stored[-1].text) == ("complete", REPLY)
     assert outcomes(await attempts(res, who)) == [(0, "ok", "")]
+
+
+async def test_a_turn_takes_the_scenes_own_preset_else_the_default_and_the_scenes_own_model(res, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    # The scene's row, its preset (its pick, else the account's default) and its own model's config
+    # come from one statement (`gateway._widen`): each must still be the right one.
+    who = await person(res, fake_openai.base_url, values={"temperature": 0.4})
+    noir = await presets.create(res.db, res.settings, who.account_id, name="Noir", values={"temperature": 1.3},
+                                system_prompt="Noir, for {{user}}.", slots=[SlotInput(who.backup, BACKUP_MODEL)])
+    await turn(res, who)
+    assert (chat_models(fake_openai)[-1], fake_openai.last.json()["temperature"]) == (PRIMARY_MODEL, 0.4)
+    await presets.set_scene_preset(res.db, who.account_id, who.scene_id, noir.id)
+    await turn(res, who)
+    body = fake_openai.last.json()
+    assert (body["model"], body["temperature"]) == (BACKUP_MODEL, 1.3)  # Noir's one slot, Noir's samplers
+    assert body["messages"][0]["content"].startswith("Noir, for alice.")
+    # The AI wing's pick goes first, through its own config, with the scene's preset's samplers.
+    await scenes.update_scene(res.db, who.account_id, who.scene_id, {"model": {"section": who.primary,
+                                                                              "model_id": "gpt-4.1"}})
+    events = await turn(res, who)
+    assert one(events, "done").model.model_id == "gpt-4.1"
+    body = fake_openai.last.json()
+    assert (body["model"], body["temperature"]) == ("gpt-4.1", 1.3)
+    await presets.set_scene_preset(res.db, who.account_id, who.scene_id, None)
+    await turn(res, who)
+    assert (fake_openai.last.json()["model"], fake_openai.last.json()["temperature"]) == ("gpt-4.1", 0.4)
