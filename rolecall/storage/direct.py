@@ -78,8 +78,10 @@ class _Compiled:
             for name, bind in ((name, compiled.binds[name]) for name in compiled.positiontup))
         columns = getattr(statement, "selected_columns", None)
         keys = [c.key for c in columns] if columns is not None else []
-        self.results = tuple(_processor(c.type, dialect, "result") for c in columns) if columns is not None else ()
-        self.row = namedtuple("Row", keys, rename=True) if keys else None
+        results = [_processor(c.type, dialect, "result") for c in columns] if columns is not None else []
+        # Only the columns whose type converts a value (most come from the driver as they are).
+        self.converts = tuple((i, convert) for i, convert in enumerate(results) if convert is not None)
+        self.row: Any = namedtuple("Row", keys, rename=True) if keys else None
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
         out = []
@@ -97,8 +99,13 @@ class _Compiled:
 
     def make_row(self, raw: tuple[Any, ...]) -> Any:
         assert self.row is not None
-        return self.row(*(value if convert is None or value is None else convert(value)
-                          for convert, value in zip(self.results, raw, strict=True)))
+        if not self.converts:
+            return self.row._make(raw)
+        values = list(raw)
+        for i, convert in self.converts:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        return self.row._make(values)
 
 
 _REQUIRED = object()
