@@ -26,7 +26,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI takes u
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NO_SUCH_MESSAGE = "No such message."
 Action = Literal["send", "regenerate", "continue"]
-# A solo turn reads the newest HISTORY_PAGE messages of its scene, and older ones only while a model's
+# A turn reads the newest HISTORY_PAGE messages of its scene, and older ones only while a model's
 # window could take more than those read (`older_history`, as many as `prompt.more_to_read` estimates;
 # docs/decisions.md, "A turn reads the newest history").
 HISTORY_PAGE = 200
@@ -97,6 +97,7 @@ class Turn:
     # The history holds the newest messages only: the older ones end at this position (`older_history`).
     older_than: int | None = None
     more: tuple[Any, ...] = ()  # the values of the columns a caller's `SceneReads` added to the scene's row
+    names: Mapping[str, str] | None = None  # a group turn: the cast's names (how older lines are heard)
 
 
 def _scene_read(speaker: ScalarSelect[Any]) -> Select[Any]:
@@ -133,9 +134,9 @@ _OF_SCENE = (_MESSAGES.c.scene_id == bindparam("scene"), _MESSAGES.c.account_id 
 
 
 def _history_read(*where: Any) -> Select[Any]:
-    """The messages with their alternatives (and a person's image), oldest first."""
+    """The messages with their alternatives (and a person's image) and authors, oldest first."""
     return (select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.active, _ALTERNATIVES.c.idx, _ALTERNATIVES.c.text,
-                   _MESSAGES.c.position, _IMAGES.c.media_type, _IMAGES.c.data)
+                   _MESSAGES.c.position, _IMAGES.c.media_type, _IMAGES.c.data, _MESSAGES.c.character_id)
             .select_from(_MESSAGES)
             .join(_ALTERNATIVES, _ALTERNATIVES.c.message_id == _MESSAGES.c.id)
             .outerjoin(_IMAGES, _IMAGES.c.message_id == _MESSAGES.c.id)  # same round trip; user messages only
@@ -165,15 +166,14 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
-    ``newest`` (a solo turn): read only the newest `HISTORY_PAGE` messages, unless the reply to
-    regenerate or continue is older; `older_history` reads the rest. Two statements (the scene with
+    ``newest``: read only the newest `HISTORY_PAGE` messages, unless the reply to regenerate or
+    continue is older; `older_history` reads the rest (a group turn's heard as its speaker hears them). Two statements (the scene with
     its speaker and summary, and what ``reads`` adds; the history), built once, run together
     (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
     """
     if character_id is None and action != "send" and message_id is not None:
         async with db() as s:
             character_id = await _group_author(s, scene_id, message_id)
-    newest = newest and character_id is None
     values = {"scene": scene_id, "account": account_id, "speaker": character_id, "page": HISTORY_PAGE}
     scene, rows = await direct.together(
         db, direct.first(db, reads.first_cast if character_id is None else reads.spoken_by, values),
@@ -210,7 +210,7 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
             active = next(a for m, _, a, *_ in rows if m == message_id)
             target = ReplyTarget(scene_id, account_id, message_id, active, speaker, "extend", shown[message_id].text)
     if group is not None:
-        shown = {m: _as_heard(line, group.speakers.get(m), speaker, group.names) for m, line in shown.items()}
+        shown = read.heard_by(speaker, group.names)
     history = read.lines(order[:upto], shown)
     persona = Persona(speaker, name, persona_text, example) if speaker else None
     # A summary that reaches into the reply being regenerated (or past it) would tell the model
@@ -219,7 +219,7 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     summary_text = summary if summary is not None and summary_end is not None and summary_end < before else ""
     turn = Turn(scene_id, account_id, title, description, persona, model_section, model_id,
                 history, target, next_position, summary=summary_text, older_than=older_than,
-                more=tuple(scene[SCENE_COLUMNS:]))
+                more=tuple(scene[SCENE_COLUMNS:]), names=group.names if group is not None else None)
     if group is not None and group.preset_id:  # the character's own chain replaces the scene's
         turn = replace(turn, model_section=None, model_id=None, preset_id=group.preset_id)
     return turn
@@ -231,7 +231,8 @@ async def older_history(db: Sessions, turn: Turn, upto: int, page: int) -> tuple
     rows = await direct.rows(db, _OLDER_PAGE_Q, {"scene": turn.scene_id, "account": turn.account_id, "upto": upto,
                                                 "page": page})
     read = _Read(rows)
-    return read.lines(read.order, read.shown), rows[0].older_than if rows else None
+    shown = read.shown if turn.names is None else read.heard_by(turn.target.character_id, turn.names)
+    return read.lines(read.order, shown), rows[0].older_than if rows else None
 
 
 class _Read:
@@ -242,15 +243,21 @@ class _Read:
         self.positions: dict[str, int] = {}
         self.shown: dict[str, Line] = {}
         self.alt_count: dict[str, int] = {}
+        self.authors: dict[str, str | None] = {}  # message id -> the character who wrote it
         self.next_position = 0
-        for mid, role, active, idx, text, position, media_type, data, *_ in rows:
+        for mid, role, active, idx, text, position, media_type, data, author, *_ in rows:
             self.next_position = max(self.next_position, position + 1)
             if mid not in self.alt_count:
                 self.order.append(mid)
                 self.positions[mid] = position
+                self.authors[mid] = author
             self.alt_count[mid] = max(self.alt_count.get(mid, 0), idx + 1)
             if idx == active or mid not in self.shown:
                 self.shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+
+    def heard_by(self, speaker: str | None, names: Mapping[str, str]) -> dict[str, Line]:
+        """The messages' lines as a group scene's ``speaker`` hears them (`_as_heard`)."""
+        return {m: _as_heard(line, self.authors.get(m), speaker, names) for m, line in self.shown.items()}
 
     @staticmethod
     def lines(order: list[str], shown: Mapping[str, Line]) -> tuple[Line, ...]:
@@ -260,7 +267,6 @@ class _Read:
 
 @dataclass(frozen=True)
 class _Group:
-    speakers: dict[str, str | None]  # message id -> character id
     names: dict[str, str]  # character id -> name
     preset_id: str | None  # the speaking character's own preset
 
@@ -269,10 +275,8 @@ async def _group_context(s: AsyncSession, scene_id: str, character_id: str) -> _
     cast = (await s.execute(select(Character.id, Character.name, SceneCharacter.preset_id)
                             .join(SceneCharacter, SceneCharacter.character_id == Character.id)
                             .where(SceneCharacter.scene_id == scene_id))).all()
-    speakers = {m: c for m, c in await s.execute(select(Message.id, Message.character_id)
-                                                 .where(Message.scene_id == scene_id, Message.role == "assistant"))}
     preset = next((p for c, _, p in cast if c == character_id), None)
-    return _Group(speakers, {c: n for c, n, _ in cast}, preset)
+    return _Group({c: n for c, n, _ in cast}, preset)
 
 
 async def _group_author(s: AsyncSession, scene_id: str, message_id: str) -> str | None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rolecall.services import connections, gateway
 from rolecall.services.messages import HISTORY_PAGE
 from rolecall.storage.scene_tables import Message, MessageAlternative
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
 from tests.fakes.server import VALID_KEY
+from tests.group.helpers import group_scene
 from tests.loopback_fixtures import settings  # noqa: F401
 from tests.scene_helpers import Owner, only, post, scene_with, server_config, stream
 
@@ -80,3 +82,29 @@ async def test_a_reply_older_than_the_newest_messages_can_be_regenerated(app, ow
 
     refused = await post(owner.client, f"/api/scenes/{scene['id']}/messages/{old_reply}/continue", {})
     assert refused.status_code == 400 and "Only the last reply can be continued." in refused.text
+
+
+async def test_a_group_turn_on_a_long_scene_hears_the_older_lines_as_its_speaker(app, owner: Owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    # A group turn reads the newest page too, and the older messages it reads after are heard as
+    # the newest are: the speaker's own lines as its own, another character's as "Name: text".
+    config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
+    scene = await group_scene(owner.client, section=config_id)
+    ada, bram = scene["cast"]["Ada"], scene["cast"]["Bram"]
+    count = 2 * HISTORY_PAGE + 1
+    authors = [None if n % 3 == 0 else ada if n % 3 == 1 else bram for n in range(count)]
+    async with app.state.res.db.begin() as s:  # no opening line: the scene starts at position 0
+        for n, author in enumerate(authors):
+            message = Message(scene_id=scene["id"], account_id=owner.account_id, position=n,
+                              role="assistant" if author else "user", character_id=author)
+            s.add(message)
+            await s.flush()
+            s.add(MessageAlternative(message_id=message.id, idx=0, text=f"line {n}"))
+
+    res = app.state.res
+    prepared = await gateway.prepare(res, owner.account_id, scene["id"], "send", character_id=ada)
+    events = [e async for e in gateway.run(res, prepared, connections.ServerKey())]
+
+    assert events[-1].name == "done", events[-1]
+    heard = {None: ("user", "line {n}"), ada: ("assistant", "line {n}"), bram: ("user", "Bram: line {n}")}
+    sent = [(m["role"], m["content"]) for m in fake_openai.last.json()["messages"][1:]]
+    assert sent == [(heard[a][0], heard[a][1].format(n=n)) for n, a in enumerate(authors)]
