@@ -5,7 +5,8 @@ Run: python bench/bench_turn_reads.py --baseline DIR [--db sqlite|postgres] [--p
 
 Each child builds its own app and database (a scene whose preset chains two Server-Accessible
 configs, the scene's model the first), warms up, then prints the median CPU per lookup+prepare
-over 8 batches of 100 (`time.process_time`) and the Python function calls per one (cProfile,
+over 8 batches of 100 (`time.process_time`), the median wall time per one (what a turn waits for:
+on PostgreSQL the server's side too), and the Python function calls per one (cProfile,
 deterministic: the steadier figure on a loaded machine).
 """
 
@@ -74,12 +75,13 @@ async def child() -> None:
             prof.enable()
             await reads(100)
             prof.disable()
-            batches = []
+            batches, waits = [], []
             for _ in range(8):
-                t0 = time.process_time()
+                t0, w0 = time.process_time(), time.perf_counter()
                 await reads(100)
                 batches.append((time.process_time() - t0) / 100 * 1e6)
-        print(f"{pstats.Stats(prof).total_calls / 100:.0f} {statistics.median(batches):.0f}")
+                waits.append((time.perf_counter() - w0) / 100 * 1e6)
+        print(f"{pstats.Stats(prof).total_calls / 100:.0f} {statistics.median(batches):.0f} {statistics.median(waits):.0f}")
     finally:
         if values["database_url"]:
             await drop_postgres_database(values["database_url"])
@@ -92,16 +94,17 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
     env = {**os.environ, "BENCH_PG": "1" if args.db == "postgres" else ""}
-    found: dict[str, list[tuple[float, float]]] = {"this": [], "baseline": []}
+    found: dict[str, list[tuple[float, float, float]]] = {"this": [], "baseline": []}
     for _ in range(args.pairs):
         for name, root in (("baseline", args.baseline.resolve()), ("this", HERE)):
             out = subprocess.run([sys.executable, __file__, "--child"], env={**env, "PYTHONPATH": str(root)},
                                  capture_output=True, text=True, check=True).stdout.split()
-            found[name].append((float(out[-2]), float(out[-1])))
+            found[name].append((float(out[-3]), float(out[-2]), float(out[-1])))
     for name, runs in found.items():
-        cpu = [r[1] for r in runs]
+        cpu, wall = [r[1] for r in runs], [r[2] for r in runs]
         print(f"{args.db} {name:8}: {runs[0][0]:.0f} Python calls, CPU {statistics.median(cpu):.0f} us "
-              f"per session lookup + prepare (per run: {[round(x) for x in cpu]})")
+              f"per session lookup + prepare (per run: {[round(x) for x in cpu]}), wall {statistics.median(wall):.0f} us "
+              f"(the time a turn waits for them, one at a time; per run: {[round(x) for x in wall]})")
     ratio = statistics.median(r[1] for r in found["this"]) / statistics.median(r[1] for r in found["baseline"])
     print(f"{args.db} this / baseline CPU: {ratio:.2f}")
 
