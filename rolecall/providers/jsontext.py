@@ -39,9 +39,15 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+def deeper_than(text: str, limit: int) -> bool:
+    """Whether ``text``'s brackets nest more than ``limit`` deep (outside JSON strings)."""
+    # Nothing nests deeper than it has opening brackets: most texts are answered by two counts in C.
+    return text.count("[") + text.count("{") > limit and nesting_depth(text) > limit
+
+
 def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
     """``json.loads`` that raises ``TooDeep`` (a ValueError) instead of recursing without bound."""
-    if nesting_depth(text) > max_depth:
+    if deeper_than(text, max_depth):
         raise TooDeep(max_depth)
     return json.loads(text)
 

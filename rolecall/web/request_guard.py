@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rolecall.providers.jsontext import nesting_depth
+from rolecall.providers.jsontext import deeper_than
 from rolecall.web.errors import respond
 
 MAX_HEADERS = 100
@@ -107,7 +107,7 @@ def _check_body(scope: Scope, body: bytes) -> tuple[int, str, str] | None:
     kind = next((v for k, v in scope["headers"] if k == b"content-type"), b"").lower()
     if b"\x00" in body or (b"urlencoded" in kind and b"%00" in body) or (b"json" in kind and _JSON_NUL.search(body)):
         return 400, "invalid", NUL_MESSAGE
-    if b"json" in kind and nesting_depth(body.decode("utf-8", "replace")) > MAX_JSON_DEPTH:
+    if b"json" in kind and deeper_than(body.decode("utf-8", "replace"), MAX_JSON_DEPTH):
         return 400, "invalid", f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
     return None
 

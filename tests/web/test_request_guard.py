@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from rolecall.config import NetworkSettings
+from rolecall.web.request_guard import MAX_JSON_DEPTH
 from tests.factories import e2e_record
 from tests.fakes.fixtures import _openai_server, _vertex_server, fake_openai, fake_vertex  # noqa: F401
 from tests.fakes.server import VALID_KEY
@@ -100,6 +101,18 @@ async def test_a_deeply_nested_request_body_is_400(owner: httpx.AsyncClient) -> 
     response = await owner.post("/api/provider-configs/test", content=raw,
                                 headers={**await csrf_headers(owner), "content-type": "application/json"})
     assert "nested more than" in assert_error_shape(response, 400)["error"]
+
+
+@pytest.mark.parametrize(("raw", "refused"), [
+    ('{"values":' + "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1) + "}", False),  # at the bound
+    ('{"values":' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}", True),
+    ('{"values":[' + ",".join(["[]"] * MAX_JSON_DEPTH) + "]}", False),  # many brackets, three deep
+    ('{"values":"' + "[{" * MAX_JSON_DEPTH + '"}', False),  # brackets inside a string
+])
+async def test_the_depth_bound_counts_nesting_not_brackets(owner: httpx.AsyncClient, raw: str, refused: bool) -> None:
+    response = await owner.post("/api/provider-configs/test", content=raw,
+                                headers={**await csrf_headers(owner), "content-type": "application/json"})
+    assert (response.status_code == 400 and "nested more than" in response.text) is refused, response.text
 
 
 NUL_BODIES = [
