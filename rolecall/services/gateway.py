@@ -211,23 +211,16 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
     if not walk:
         yield _error(refusal("no_model"))
         return
-    history = turn.history
-    if prepared.text is not None:
-        history = (*history, messages.Line("user", prepared.text, prepared.image))
+    new = (messages.Line("user", prepared.text, prepared.image),) if prepared.text is not None else ()
+    history = History(res.reads, turn, new)
     system = system_prompt(turn, preset)
     reply_cap = preset.settings.get("max_tokens")
 
-    older_than = turn.older_than  # the newest messages were read; the older ones end here
-
     async def request_for(target: chain_run.Target) -> ChatRequest:
-        nonlocal history, older_than
         facts = target.facts
         budget = Budget.for_model(facts.context_window, facts.max_output, reply_cap)
-        while older_than is not None and (more := more_to_read(system, history, budget)):  # this window takes more
-            lines, older_than = await messages.older_history(res.reads, turn, older_than, max(more, HISTORY_PAGE))
-            history = (*lines, *history)
         try:
-            prompt = build(system, history, budget, turn.summary)
+            prompt = build(system, await history.for_window(system, budget), budget, turn.summary)
         except ContextTooLong as exc:
             error = _too_long(exc, model_view(target.entry.section, target.model_id, {}))
             raise chain_run.Unfit("context_too_long", f"The turn needs about {exc.needed:,} tokens; this model "
@@ -287,6 +280,24 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                 with anyio.CancelScope(shield=True):
                     await reply.finish(res.db, _interrupted("".join(parts), None))
             raise
+
+
+class History:
+    """A turn's history as read so far: the newest page (`Turn.history`, with ``new`` lines after
+    it), and older pages only while a model's window could take more than those in hand."""
+
+    def __init__(self, db: Sessions, turn: Turn, new: tuple[messages.Line, ...] = ()) -> None:
+        self.db, self.turn = db, turn
+        self.lines = (*turn.history, *new)
+        self.older_than = turn.older_than  # the older messages end here (None: all read)
+
+    async def for_window(self, system: str, budget: Budget) -> tuple[messages.Line, ...]:
+        """The lines read once this window's share is in hand (each later, larger window reads on)."""
+        while self.older_than is not None and (more := more_to_read(system, self.lines, budget)):
+            older, self.older_than = await messages.older_history(self.db, self.turn, self.older_than,
+                                                                  max(more, HISTORY_PAGE))
+            self.lines = (*older, *self.lines)
+        return self.lines
 
 
 @dataclass

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from rolecall.providers import ChatMessage, ChatRequest
 from rolecall.services import jobs, messages, passes, schedules
 from rolecall.services.errors import Invalid, NotFound
-from rolecall.services.gateway import preset_use, system_prompt
+from rolecall.services.gateway import History, preset_use, system_prompt
 from rolecall.services.pass_generation import Generated, PassFailed, Target, Unfit, generate
 from rolecall.services.prompt import Budget, ContextTooLong, build, estimate
 from rolecall.services.resources import Resources
@@ -83,8 +83,9 @@ async def _scene_gone(db: Sessions, account_id: str, scene_id: str) -> NotFound:
 
 
 async def _turn(res: Resources, account_id: str, scene_id: str, message_id: str) -> messages.Turn:
+    """The turn before a reply, with the newest page of its history (`History` reads on as a window takes more)."""
     try:
-        return await messages.read_turn(res.db, account_id, scene_id, "regenerate", message_id)
+        return await messages.read_turn(res.reads, account_id, scene_id, "regenerate", message_id, newest=True)
     except NotFound as exc:
         if exc.message == NO_SUCH_SCENE:
             raise await _scene_gone(res.db, account_id, scene_id) from None
@@ -189,11 +190,12 @@ async def regenerate(res: Resources, account_id: str, scene_id: str, message_id:
     turn = await _turn(res, account_id, scene_id, message_id)
     preset = await preset_use(res.db, turn)  # as the Regenerate button would: the preset's prompt and samplers
     system = system_prompt(turn, preset)
+    history = History(res.reads, turn)
 
     async def request(target: Target) -> ChatRequest:
         budget = Budget.for_model(target.facts.context_window, target.facts.max_output, preset.settings.get("max_tokens"))
         try:
-            prompt = build(system, turn.history, budget, turn.summary)
+            prompt = build(system, await history.for_window(system, budget), budget, turn.summary)
         except ContextTooLong as exc:
             raise Unfit("context_too_long", f"This reply needs about {exc.needed:,} tokens and the model takes "
                         f"{exc.window:,}. Pick a model with a larger context window.") from None

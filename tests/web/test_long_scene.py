@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolecall.services import connections, gateway
+from rolecall.services import connections, gateway, pass_jobs
 from rolecall.services.messages import HISTORY_PAGE
 from rolecall.storage.scene_tables import Message, MessageAlternative
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
@@ -108,3 +108,16 @@ async def test_a_group_turn_on_a_long_scene_hears_the_older_lines_as_its_speaker
     heard = {None: ("user", "line {n}"), ada: ("assistant", "line {n}"), bram: ("user", "Bram: line {n}")}
     sent = [(m["role"], m["content"]) for m in fake_openai.last.json()["messages"][1:]]
     assert sent == [(heard[a][0], heard[a][1].format(n=n)) for n, a in enumerate(authors)]
+
+
+async def test_a_scheduled_regenerate_on_a_long_scene_gets_the_whole_history_before_the_reply(app, owner: Owner, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    # The background pass reads the newest page and older ones as the window takes them, as a turn does.
+    config_id = await server_config(owner, "openai", fake_openai.base_url, VALID_KEY)
+    scene = await scene_with(owner.client, config_id)
+    count = 2 * HISTORY_PAGE + 2  # the last one a reply
+    reply_id = (await _grow(app, owner, scene["id"], count))[-1]
+
+    made = await pass_jobs.regenerate(app.state.res, owner.account_id, scene["id"], reply_id)
+
+    assert made == {"alternative": 1}
+    assert _sent_lines(fake_openai) == [FIRST, *(f"line {n}" for n in range(1, count))]
