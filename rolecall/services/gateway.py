@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import anyio
-from sqlalchemy import Select, Table, and_, bindparam, or_, select
+from sqlalchemy import FromClause, Select, Table, and_, bindparam, or_, select
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
 from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets, turn_writes
@@ -108,7 +108,7 @@ async def prepare(res: Resources, account_id: str, scene_id: str, action: Action
     values = {"scene": scene_id, "account": account_id}
     turn, slots = await direct.together(
         reads, messages.read_turn(reads, account_id, scene_id, action, message_id, character_id=character_id,
-                                  newest=True, reads=_WIDE_SCENE),
+                                  reads=_WIDE_SCENE),
         presets.chain_read(reads, _SCENE_CHAIN, values, configs))
     preset, scene_config = _preset_use(turn.more[:_PRESET_WIDTH]), _scene_config(turn.more[_PRESET_WIDTH:])
     if turn.preset_id:
@@ -128,31 +128,38 @@ def _preset_read(chosen: Any, *columns: Any) -> Select[Any]:
             .order_by((Preset.id == chosen).desc()).limit(1))
 
 
+def _preset_columns(presets: FromClause) -> tuple[Any, ...]:
+    """What a generation uses of a preset (`PresetUse`), with the account's name, from ``presets``."""
+    return (presets.c.id, presets.c.settings, presets.c.system_prompt,
+            select(Account.name).where(Account.id == presets.c.account_id).scalar_subquery())
+
+
 # Built once (with bind parameters), run straight on the driver (`storage/direct.py`).
-_PRESET_COLUMNS = (Preset.id, Preset.settings, Preset.system_prompt,
-                   select(Account.name).where(Account.id == Preset.account_id).scalar_subquery())
+_PRESETS = cast(Table, Preset.__table__)
+_PRESET_COLUMNS = _preset_columns(_PRESETS)
 _SCENE_CHOICE = select(ScenePreset.preset_id).where(
     ScenePreset.scene_id == bindparam("scene"), ScenePreset.account_id == bindparam("account")).scalar_subquery()
 _OWN_PRESET = direct.Query(_preset_read(bindparam("preset"), *_PRESET_COLUMNS))
 _SCENE_PRESET = direct.Query(_preset_read(_SCENE_CHOICE, *_PRESET_COLUMNS))
-# The chain of the preset a scene uses (as `_SCENE_PRESET` picks it), read beside the scene; a character's own preset's chain.
-_SCENE_CHAIN = presets.chain_query(_preset_read(_SCENE_CHOICE, Preset.id).scalar_subquery())
+# The id of the preset a scene uses (as `_SCENE_PRESET` picks it); its chain, read beside the scene;
+# a character's own preset's chain.
+_SCENE_PICK = _preset_read(_SCENE_CHOICE, Preset.id).scalar_subquery()
+_SCENE_CHAIN = presets.chain_query(_SCENE_PICK)
 _OWN_CHAIN = presets.chain_query(bindparam("preset"))
 
 
 # The scene's row widened (`messages.SceneReads`) by its preset (its choice, else the account's
 # default; `_PRESET_COLUMNS` of an alias, so the pick's own subquery keeps its table) and by its own
 # config (the AI wing's choice) as opening it reads it: one statement where these were three.
-_CHOSEN = cast(Table, Preset.__table__).alias("chosen_preset")
-_CHOSEN_COLUMNS = (_CHOSEN.c.id, _CHOSEN.c.settings, _CHOSEN.c.system_prompt,
-                   select(Account.name).where(Account.id == _CHOSEN.c.account_id).scalar_subquery())
+_CHOSEN = _PRESETS.alias("chosen_preset")
+_CHOSEN_COLUMNS = _preset_columns(_CHOSEN)
 _PRESET_WIDTH = len(_CHOSEN_COLUMNS)
 _CONFIGS = cast(Table, ProviderConfig.__table__)
 
 
 def _widen(scene: Select[Any]) -> Select[Any]:
     return (scene.add_columns(*_CHOSEN_COLUMNS, *connections.COLUMNS)
-            .outerjoin(_CHOSEN, _CHOSEN.c.id == _preset_read(_SCENE_CHOICE, Preset.id).scalar_subquery())
+            .outerjoin(_CHOSEN, _CHOSEN.c.id == _SCENE_PICK)
             .outerjoin(_CONFIGS, and_(_CONFIGS.c.id == Scene.model_section, _CONFIGS.c.account_id == Scene.account_id)))
 
 
@@ -171,8 +178,7 @@ async def preset_use(db: Sessions, turn: Turn) -> PresetUse:
 
 
 async def _preset(db: Sessions, query: direct.Query, values: Mapping[str, Any]) -> PresetUse:
-    row = await direct.first(db, query, values)
-    return _preset_use(tuple(row) if row is not None else (None,))
+    return _preset_use(await direct.first(db, query, values) or (None,))
 
 
 def _preset_use(columns: tuple[Any, ...]) -> PresetUse:

@@ -30,7 +30,7 @@ Action = Literal["send", "regenerate", "continue"]
 # window could take more than those read (`older_history`, as many as `prompt.more_to_read` estimates;
 # docs/decisions.md, "A turn reads the newest history").
 HISTORY_PAGE = 200
-# The tables themselves: a turn's reads are Core statements built once (`SceneReads`, `_HISTORY_Q`).
+# The tables themselves: a turn's reads are Core statements built once (`SceneReads`, `_NEWEST_Q`).
 _SCENES, _CASTS, _CHARACTERS, _SUMMARIES, _MESSAGES, _ALTERNATIVES, _IMAGES = (
     cast(Table, m.__table__) for m in (Scene, SceneCharacter, Character, SceneSummary, Message, MessageAlternative,
                                        MessageImage))
@@ -115,7 +115,7 @@ _FIRST_CAST = select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _SCENES.c
     _CASTS.c.position).limit(1).scalar_subquery()
 _SPEAKER = select(_CASTS.c.character_id).where(_CASTS.c.scene_id == _SCENES.c.id,
                                                 _CASTS.c.character_id == bindparam("speaker")).scalar_subquery()
-SCENE_COLUMNS = 10  # what `_scene_read` selects; a `SceneReads`' own columns come after them
+SCENE_COLUMNS = len(_scene_read(_FIRST_CAST).selected_columns)  # a `SceneReads`' own columns come after them
 
 
 class SceneReads:
@@ -153,23 +153,22 @@ def _page(*where: Any) -> direct.Query:
                         .add_columns(floor.label("older_than")))
 
 
-_HISTORY_Q = direct.Query(_history_read())
 _OLDER = _MESSAGES.c.position <= bindparam("upto")
 _NEWEST_Q, _OLDER_Q, _OLDER_PAGE_Q = _page(), direct.Query(_history_read(_OLDER)), _page(_OLDER)
 
 
 async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action, message_id: str | None = None,
-                    *, character_id: str | None = None, newest: bool = False,
-                    reads: SceneReads = _PLAIN) -> Turn:
+                    *, character_id: str | None = None, reads: SceneReads = _PLAIN) -> Turn:
     """The context of a turn: scene, first cast member, the history the reply follows, and the target.
 
     ``character_id`` (a group scene's turn): that cast member speaks, with its own preset if it has
     one, and the other characters' lines reach the prompt as "Name: text" (docs/group-scenes.md).
     Regenerate and Continue in a group scene speak as the reply's author, when still in the cast.
-    ``newest``: read only the newest `HISTORY_PAGE` messages, unless the reply to regenerate or
-    continue is older; `older_history` reads the rest (a group turn's heard as its speaker hears them). Two statements (the scene with
-    its speaker and summary, and what ``reads`` adds; the history), built once, run together
-    (``db``: read sessions; no snapshot is shared, as none was: they ran without a transaction).
+    The history is the newest `HISTORY_PAGE` messages, and the reply to regenerate or continue
+    when it is older; `older_history` reads the rest as a window takes it (a group turn's heard as
+    its speaker hears them). Two statements (the scene with its speaker and summary, and what
+    ``reads`` adds; the history), built once, run together (``db``: read sessions; no snapshot is
+    shared, as none was: they ran without a transaction).
     """
     if character_id is None and action != "send" and message_id is not None:
         async with db() as s:
@@ -177,10 +176,10 @@ async def read_turn(db: Sessions, account_id: str, scene_id: str, action: Action
     values = {"scene": scene_id, "account": account_id, "speaker": character_id, "page": HISTORY_PAGE}
     scene, rows = await direct.together(
         db, direct.first(db, reads.first_cast if character_id is None else reads.spoken_by, values),
-        direct.rows(db, _NEWEST_Q if newest else _HISTORY_Q, values))
+        direct.rows(db, _NEWEST_Q, values))
     if scene is None or (character_id is not None and scene[4] is None):
         raise NotFound(NO_SUCH_SCENE)
-    older_than = rows[0].older_than if newest and rows else None
+    older_than = rows[0].older_than if rows else None
     if older_than is not None and action != "send" and all(row[0] != message_id for row in rows):
         rows = [*await direct.rows(db, _OLDER_Q, {**values, "upto": older_than}), *rows]  # an older reply
         older_than = None

@@ -85,7 +85,7 @@ async def _scene_gone(db: Sessions, account_id: str, scene_id: str) -> NotFound:
 async def _turn(res: Resources, account_id: str, scene_id: str, message_id: str) -> messages.Turn:
     """The turn before a reply, with the newest page of its history (`History` reads on as a window takes more)."""
     try:
-        return await messages.read_turn(res.reads, account_id, scene_id, "regenerate", message_id, newest=True)
+        return await messages.read_turn(res.reads, account_id, scene_id, "regenerate", message_id)
     except NotFound as exc:
         if exc.message == NO_SUCH_SCENE:
             raise await _scene_gone(res.db, account_id, scene_id) from None
