@@ -199,10 +199,21 @@ def _check_body_entries(entries: list[tuple[int | None, str, Any]]) -> dict[str,
             raise OptionsError("body", f"{where}: this parameter appears twice.", line)
         if _depth(value) > MAX_BODY_DEPTH:
             raise OptionsError("body", f"{where}: nested more than {MAX_BODY_DEPTH} levels deep.", line)
+        if not _is_json(value):
+            raise OptionsError("body", f"{where}: NaN and Infinity are not JSON numbers.", line)
         result[key] = value
     if len(json.dumps(result)) > MAX_BODY_BYTES:
         raise OptionsError("body", f"Custom Body Params: more than {MAX_BODY_BYTES} bytes in all.")
     return result
+
+
+def _is_json(value: Any) -> bool:
+    """Whether ``value`` can be written as JSON: Python's reader takes NaN and Infinity, JSON has no such numbers."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _depth(value: Any) -> int:

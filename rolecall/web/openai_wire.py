@@ -64,7 +64,7 @@ def _bad(message: str, param: str | None) -> WireError:
 
 def parse_completion(raw: bytes) -> Completion:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
     except ValueError:
         raise _bad("We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
                    "your HTTP library correctly.)", None) from None
@@ -88,6 +88,10 @@ def parse_completion(raw: bytes) -> Completion:
     )
     samplers = {k: v for k, v in body.items() if k in OPENAI_SAMPLERS and v is not None}
     return Completion(model, stream, include_usage, request, samplers)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")  # Python's reader would take NaN and Infinity
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:

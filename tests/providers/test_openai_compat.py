@@ -232,6 +232,19 @@ async def test_chat_body_headers_and_result(fake_openai: FakeOpenAI, http_client
     assert_key_only_in(sent, "authorization")
 
 
+async def test_the_body_carries_any_text_exactly_as_compact_utf8(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
+    # Non-ASCII, quotes, backslashes, control characters; a seed past 64 bits (which orjson refuses:
+    # the body is written by json then) and one within them.
+    text = 'Elle a dit « non » — “twice”\\ \\u00e9 \n\t\x00\x1f\u2028 🌊 ' + "日本語" * 3
+    for seed in (2**70, 2**62):
+        request = ChatRequest(messages=(ChatMessage("user", text),), model="gpt-4o-mini", params={"seed": seed})
+        await adapter.chat(conn_for(fake_openai), request, http_client)
+        sent = fake_openai.last
+        assert sent.json()["messages"] == [{"role": "user", "content": text}] and sent.json()["seed"] == seed
+        assert sent.body.startswith('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Elle a dit « non »'.encode())
+        assert sent.headers["content-type"] == "application/json"
+
+
 async def test_pinned_model_is_used_when_the_request_has_none(fake_openai: FakeOpenAI, http_client: httpx.AsyncClient) -> None:
     await adapter.chat(conn_for(fake_openai, "groq", model="llama-3.1-8b-instant"), HELLO, http_client)
     assert fake_openai.last.json()["model"] == "llama-3.1-8b-instant"

@@ -133,6 +133,18 @@ def test_reserved_body_params_name_the_line(name: str) -> None:
     assert caught.value.line == 2 and name in str(caught.value)
 
 
+@pytest.mark.parametrize("text", ["min_p: 0.1\nweird: NaN", "min_p: 0.1\nweird: [1, -Infinity]",
+                                  '{"min_p": 0.1, "weird": {"x": Infinity}}'])
+def test_body_params_refuse_numbers_json_has_not(text: str) -> None:
+    # Python's JSON reader takes NaN and Infinity; a provider's would not, and the request body is JSON.
+    with pytest.raises(OptionsError) as caught:
+        parse_body_params(text)
+    assert "weird" in str(caught.value) and "NaN and Infinity" in str(caught.value)
+    assert caught.value.line == (2 if text.startswith("min_p") else None)
+    with pytest.raises(OptionsError):
+        check_body({"weird": float("nan")})
+
+
 def test_reserved_body_params_in_json() -> None:
     with pytest.raises(OptionsError) as caught:
         parse_body_params('{"stream": false, "stream": true}')

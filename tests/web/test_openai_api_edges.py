@@ -161,10 +161,15 @@ async def test_bad_bodies_are_400_with_the_param(raw, alice, fake_openai) -> Non
          "tools"),
         (b'{"model": "Work/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "stream_options": {}}',
          "stream_options"),
+        # Python's reader takes NaN and Infinity; JSON has no such numbers, and neither reaches a provider.
+        (b'{"model": "Work/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "presence_penalty": NaN}',
+         None),
+        (b'{"model": "Work/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "seed": -Infinity}', None),
     ]
     for body, param in cases:
         response = await raw.post("/v1/chat/completions", content=body, headers={**headers, "content-type": "application/json"})
         assert assert_openai_error(response, 400, None)["param"] == param, body
+    assert not [r for r in fake_openai.requests if r.path.endswith("/chat/completions")]
 
 
 async def test_unknown_paths_under_v1_answer_in_openai_shape(raw, alice) -> None:  # type: ignore[no-untyped-def]

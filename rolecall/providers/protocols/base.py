@@ -40,6 +40,7 @@ import httpx
 
 from rolecall.net import GuardedClient, Reply
 from rolecall.net.secrets import hide_secrets
+from rolecall.providers import jsontext
 from rolecall.providers.errors import ProviderError, from_response, map_upstream_errors
 from rolecall.providers.modelmap import static_models
 from rolecall.providers.options import merge_headers
@@ -381,7 +382,7 @@ async def _open(
     target = _parsed(url) if not params else _parsed(url).copy_merge_params(params)
     content = None
     if json_body is not None:
-        content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        content = jsontext.dumps(json_body)
         if not any(name.lower() == "content-type" for name in headers):
             headers = {**headers, "content-type": "application/json"}
     return await http.open(method, target, headers=headers, content=content)
