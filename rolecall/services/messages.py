@@ -8,7 +8,7 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Integer, ScalarSelect, Select, Table, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,9 +47,11 @@ class Image:
         return f"Image({self.media_type}, {len(self.data)} base64 chars)"
 
 
-@dataclass(frozen=True)
-class Line:
-    """One message of the history as the prompt sees it (the active alternative's text)."""
+class Line(NamedTuple):
+    """One message of the history as the prompt sees it (the active alternative's text).
+
+    A tuple, not a frozen dataclass: a long scene's turn makes one per message read (up to a
+    thousand), and a frozen dataclass costs ~0.43 µs each to make where a tuple costs ~0.23."""
 
     role: str
     text: str
@@ -238,21 +240,25 @@ class _Read:
     """History rows (oldest first, a row per alternative) as messages: each one's active line."""
 
     def __init__(self, rows: list[Any]) -> None:
-        self.order: list[str] = []
-        self.positions: dict[str, int] = {}
-        self.shown: dict[str, Line] = {}
-        self.alt_count: dict[str, int] = {}
-        self.authors: dict[str, str | None] = {}  # message id -> the character who wrote it
-        self.next_position = 0
+        # Local names and one branch per row: a long scene's turn runs this loop once per message read.
+        self.order = order = list[str]()
+        self.positions = positions = dict[str, int]()
+        self.shown = shown = dict[str, Line]()  # the active alternative's line, else the first one's
+        self.alt_count = alt_count = dict[str, int]()
+        self.authors = authors = dict[str, str | None]()  # message id -> the character who wrote it
         for mid, role, active, idx, text, position, media_type, data, author, *_ in rows:
-            self.next_position = max(self.next_position, position + 1)
-            if mid not in self.alt_count:
-                self.order.append(mid)
-                self.positions[mid] = position
-                self.authors[mid] = author
-            self.alt_count[mid] = max(self.alt_count.get(mid, 0), idx + 1)
-            if idx == active or mid not in self.shown:
-                self.shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+            count = alt_count.get(mid)
+            if count is None:  # the message's first row
+                order.append(mid)
+                positions[mid] = position
+                authors[mid] = author
+                alt_count[mid] = idx + 1
+                shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+                continue
+            alt_count[mid] = max(count, idx + 1)
+            if idx == active:
+                shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+        self.next_position = max(positions.values(), default=-1) + 1
 
     def heard_by(self, speaker: str | None, names: Mapping[str, str]) -> dict[str, Line]:
         """The messages' lines as a group scene's ``speaker`` hears them (`_as_heard`)."""
