@@ -45,14 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import anyio
-import httpx
 from sqlalchemy import select
 
 from rolecall.net import origin_of
-from rolecall.providers import ChatEvent, ChatRequest, Connection, Provider, ProviderError, Usage, get, protocol_for
+from rolecall.providers import ChatEvent, ChatRequest, Provider, ProviderError, Usage, protocol_for
 from rolecall.services import breaker, connections, fallback, premiere, provider_configs, samplers, usage
 from rolecall.services.chain_errors import Miss, final_error, skip_error
-from rolecall.services.errors import Invalid, NotFound, RateLimited
+from rolecall.services.chain_open import Hop, Keys, Opener
+from rolecall.services.errors import RateLimited
 from rolecall.services.fallback import Planned
 from rolecall.services.generation_errors import (
     GenerationError,
@@ -63,11 +63,9 @@ from rolecall.services.generation_errors import (
 )
 from rolecall.services.model_facts import ModelFacts, lookup
 from rolecall.services.resources import Resources
-from rolecall.services.stored_config import StoredConfigCorrupt
 from rolecall.storage.tables import Preset
 
 _SERVER_KEY = connections.ServerKey()
-KEY_NOT_HANDED = "This end-to-end config's key wasn't handed over for this message"
 DEADLINE_PASSED = "Not tried: the chain's overall deadline of {s} had passed"
 
 
@@ -100,24 +98,6 @@ class Target:
     @property
     def model_id(self) -> str:
         return self.entry.model_id
-
-
-@dataclass(frozen=True)
-class Hop:
-    """An entry opened for a call."""
-
-    entry: Planned
-    provider: Provider
-    connection: Connection
-    http: httpx.AsyncClient
-    config_id: str | None  # None for the Premiere Theater
-    privacy_mode: str | None
-    label: str
-    call: premiere.PremiereCall | None = None
-
-    @property
-    def section(self) -> str:
-        return self.entry.section
 
 
 @dataclass(frozen=True)
@@ -157,8 +137,6 @@ class Event:
 
 
 Builder = Callable[[Target], Awaitable[ChatRequest]]
-# An End-to-End config's key, per config id; Server-Accessible configs use the server's key.
-Keys = Mapping[str, connections.HandedKey]
 
 
 class ChainRun:
@@ -167,9 +145,7 @@ class ChainRun:
                  loaded: Mapping[str, connections.StoredRow] | None = None) -> None:
         """``loaded``: config rows the caller already read, by id (opened without a second query)."""
         self.res, self.ctx, self.walk, self.build = res, ctx, list(walk), build
-        self.loaded = loaded or {}
-        self._opened: dict[str, connections.OpenConfig] = {}
-        self.keys = keys
+        self.opener = Opener(res, ctx.account_id, self.walk, keys, background=background, loaded=loaded)
         self.background = background
         self.misses: list[Miss] = []
         self.calls = 0
@@ -182,7 +158,7 @@ class ChainRun:
         deadline = time.monotonic() + rules.chain_deadline
         tried: list[int] = []
         try:
-            await self._preload()
+            await self.opener.preload()
             for entry in self.walk:
                 if entry.skip:
                     yield self._skip(entry, entry.skip_kind, entry.skip, skip_error(entry, self.background))
@@ -192,7 +168,7 @@ class ChainRun:
                     reason = DEADLINE_PASSED.format(s=_seconds(rules.chain_deadline))
                     yield self._skip(entry, "deadline", reason, first_token_timeout(rules.chain_deadline, None))
                     continue
-                opened = await self._open(entry)
+                opened = await self.opener.open(entry)
                 if isinstance(opened, Miss):
                     yield self._skip(entry, opened.kind, opened.reason, opened.error)
                     continue
@@ -339,66 +315,7 @@ class ChainRun:
                              reason=note, scene_id=self.ctx.scene_id, preset_id=self.ctx.preset_id,
                              slot_position=hop.entry.position, known_price=price)
 
-    # --- opening --------------------------------------------------------------------------------
-
-    async def _preload(self) -> None:
-        """Read every config of the walk in one query, so a fallback hop costs no extra round trip."""
-        entries = [e for e in self.walk if not e.skip and e.section != premiere.SECTION]
-        ids = {e.section for e in entries} - set(self.loaded)
-        if len(entries) < 2 or not ids:
-            return  # one config to open: `open_config` reads it, the same one query
-        async with self.res.db() as s:
-            rows = await s.execute(connections.OPENED_MANY, {"ids_": sorted(ids), "account_": self.ctx.account_id})
-            self.loaded = {**self.loaded, **{row.id: row for row in rows}}
-
-    def key_for(self, entry: Planned) -> connections.Key | None:
-        """The key to open ``entry`` with; None when an End-to-End config's key was not handed over."""
-        if entry.privacy_mode != "e2e":
-            return connections.ServerKey()
-        if isinstance(self.keys, connections.ServerKey):
-            return None
-        if isinstance(self.keys, connections.HandedKey):  # one key: the walk's first End-to-End config only
-            first = next(e for e in self.walk if e.privacy_mode == "e2e")
-            return self.keys if entry.position == first.position else None
-        return self.keys.get(entry.section)
-
-    async def _open(self, entry: Planned) -> Hop | Miss:
-        if entry.section == premiere.SECTION:
-            try:
-                call = premiere.open_model(self.res, entry.model_id)
-            except (NotFound, premiere.PremiereUnavailable) as exc:
-                return self._miss(entry, "premiere_unavailable", exc.message, refusal("premiere_unavailable",
-                                                                                     message=exc.message))
-            return Hop(entry, get(call.provider_id), call.connection, call.http, None, None, premiere.LABEL, call)
-        key = self.key_for(entry)
-        if key is None:
-            if self.background:
-                return self._miss(entry, "key_unavailable", connections.E2E_IN_BACKGROUND,
-                                  refusal("key_needed", entry.section, connections.E2E_IN_BACKGROUND))
-            return self._miss(entry, "key_unavailable", KEY_NOT_HANDED, refusal("key_needed", entry.section))
-        try:
-            config = self._opened.get(entry.section)
-            if config is None:
-                row = self.loaded.get(entry.section)
-                config = (connections.open_row(self.res.keyring, row, key) if row is not None
-                          else await connections.open_config(self.res, self.ctx.account_id, entry.section, key))
-                self._opened[entry.section] = config  # another model of the same config opens at no cost
-        except NotFound:
-            return self._miss(entry, "broken", "The provider config was deleted", refusal("config_gone"))
-        except connections.KeyUnavailable as exc:
-            return self._miss(entry, "key_unavailable", exc.message, refusal("key_needed", entry.section))
-        except StoredConfigCorrupt as exc:
-            return self._miss(entry, "config_broken", exc.message, refusal("config_broken", entry.section))
-        except Invalid as exc:  # the handed key cannot be this provider's, or the stored one cannot be opened
-            return self._miss(entry, "auth", exc.message,
-                              GenerationError("auth", "The key was rejected", exc.message, entry.section))
-        return Hop(entry, config.provider, config.connection, self.res.http, config.config_id, config.privacy_mode,
-                   config.label)
-
     # --- skips and the final error ------------------------------------------------------------------
-
-    def _miss(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> Miss:
-        return Miss(entry, kind, reason, error, False)
 
     def _skip(self, entry: Planned, kind: str, reason: str, error: GenerationError) -> Event:
         """Log a skip (nothing went upstream) and announce it."""

@@ -41,7 +41,7 @@ import anyio
 from sqlalchemy import FromClause, Select, Table, and_, bindparam, or_, select
 
 from rolecall.providers import ChatMessage, ChatRequest, takes_images
-from rolecall.services import chain_run, connections, fallback, messages, model_facts, presets, turn_writes
+from rolecall.services import chain_open, chain_run, connections, fallback, messages, model_facts, presets, turn_writes
 from rolecall.services.errors import Invalid
 from rolecall.services.generation_errors import GenerationError, refusal
 from rolecall.services.messages import HISTORY_PAGE, Action, ReplyTarget, Turn
@@ -201,13 +201,13 @@ def system_prompt(turn: Turn, preset: PresetUse) -> str:
     return f"{rendered.strip()}\n\n{own}"
 
 
-def _keys(key: connections.Key | chain_run.Keys, turn: Turn) -> connections.Key | chain_run.Keys:
+def _keys(key: connections.Key | chain_open.Keys, turn: Turn) -> connections.Key | chain_open.Keys:
     if isinstance(key, connections.HandedKey) and turn.model_section and turn.model_section != PREMIERE:
         return {turn.model_section: key}  # the page unlocks the key of the scene's own model
     return key
 
 
-async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_run.Keys, *,
+async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_open.Keys, *,
               background: bool = False) -> AsyncGenerator[StreamEvent, None]:
     """The turn's events. Never raises for a failed generation: it ends with an ``error`` event."""
     turn, preset = prepared.turn, prepared.preset
@@ -259,7 +259,7 @@ async def run(res: Resources, prepared: Prepared, key: connections.Key | chain_r
                         target = dataclasses.replace(target, position=turn.next_position + 1)
                         yield StreamEvent("user", user)
                 elif event.name == "start":
-                    hop: chain_run.Hop = event.data
+                    hop: chain_open.Hop = event.data
                     names = ({hop.config_id: ConfigName(hop.label, hop.provider.id, hop.privacy_mode or "")}
                              if hop.config_id else {})
                     made = Made(hop.section, hop.entry.model_id, hop.provider.id if hop.config_id else None)

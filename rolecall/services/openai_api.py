@@ -38,7 +38,7 @@ from sqlalchemy import String, bindparam, func, select
 
 from rolecall.providers import ChatEvent, ChatRequest, ChatResult, protocol_for
 from rolecall.providers.protocols.openai_compat import OpenAICompat
-from rolecall.services import chain_run, connections, fallback, premiere
+from rolecall.services import chain_open, chain_run, connections, fallback, premiere
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.fallback import Planned
 from rolecall.services.prompt import estimate
@@ -238,7 +238,7 @@ def _runner(res: Resources, account_id: str, route: Route, walk: list[Planned], 
                               loaded=route.loaded)
 
 
-def _target(hop: chain_run.Hop) -> Target:
+def _target(hop: chain_open.Hop) -> Target:
     if hop.call is not None:
         return Target(premiere.SECTION, premiere.SECTION, hop.entry.model_id)
     return Target(hop.section, hop.label, hop.entry.model_id)
