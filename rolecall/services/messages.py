@@ -241,11 +241,11 @@ class _Read:
 
     def __init__(self, rows: list[Any]) -> None:
         # Local names and one branch per row: a long scene's turn runs this loop once per message read.
-        self.order = order = list[str]()
-        self.positions = positions = dict[str, int]()
-        self.shown = shown = dict[str, Line]()  # the active alternative's line, else the first one's
-        self.alt_count = alt_count = dict[str, int]()
-        self.authors = authors = dict[str, str | None]()  # message id -> the character who wrote it
+        order: list[str] = []
+        positions: dict[str, int] = {}
+        shown: dict[str, Line] = {}  # the active alternative's line, else the first one's
+        alt_count: dict[str, int] = {}
+        authors: dict[str, str | None] = {}  # message id -> the character who wrote it
         for mid, role, active, idx, text, position, media_type, data, author, *_ in rows:
             count = alt_count.get(mid)
             if count is None:  # the message's first row
@@ -258,6 +258,7 @@ class _Read:
             alt_count[mid] = max(count, idx + 1)
             if idx == active:
                 shown[mid] = Line(role, text, Image(media_type, data) if media_type else None)
+        self.order, self.positions, self.shown, self.alt_count, self.authors = order, positions, shown, alt_count, authors
         self.next_position = max(positions.values(), default=-1) + 1
 
     def heard_by(self, speaker: str | None, names: Mapping[str, str]) -> dict[str, Line]:
