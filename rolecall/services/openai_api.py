@@ -38,7 +38,7 @@ from sqlalchemy import String, bindparam, func, select
 
 from rolecall.providers import ChatEvent, ChatRequest, ChatResult, protocol_for
 from rolecall.providers.protocols.openai_compat import OpenAICompat
-from rolecall.services import chain_open, chain_run, connections, fallback, premiere
+from rolecall.services import chain_open, chain_run, connections, fallback, premiere, presets
 from rolecall.services.errors import NotFound, ServiceError
 from rolecall.services.fallback import Planned
 from rolecall.services.prompt import estimate
@@ -114,8 +114,9 @@ class Route:
     requested: str
     targets: tuple[Target, ...]
     loaded: dict[str, connections.StoredRow] = field(default_factory=dict, compare=False, repr=False)
-    preset_id: str | None = None  # a preset's route: its chain is planned at call time
+    preset_id: str | None = None  # a preset's route: its chain, read with it, is judged at call time
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the preset's samplers
+    slots: tuple[presets.Slot, ...] = field(default=(), compare=False, repr=False)  # the preset's chain
 
 
 def not_found(name: str) -> ModelNotFound:
@@ -178,15 +179,23 @@ async def resolve(res: Resources, account_id: str, name: str) -> Route:
 
 
 async def _preset_targets(res: Resources, account_id: str, name: str) -> Route:
-    """``preset:<name>`` (names compare without case): the preset's chain, planned when called."""
+    """``preset:<name>`` (names compare without case): the preset with its chain and the configs
+    the chain names, read together straight on the driver as a scene turn reads its own."""
     wanted = name[len(PRESET_PREFIX):].strip().lower()
-    async with res.db() as s:
-        row = (await s.execute(select(Preset.id, Preset.settings).where(
-            Preset.account_id == account_id, func.lower(Preset.name) == wanted))).first()
-    if row is None or not wanted:
+    if not wanted:
         raise not_found(name)
-    preset_id, values = row
-    return Route(name, (), preset_id=preset_id, settings=dict(values or {}))
+    values = {"account": account_id, "wanted": wanted}
+    configs: dict[str, connections.StoredRow] = {}
+    row, slots = await direct.together(res.reads, direct.first(res.reads, _PRESET_BY_NAME, values),
+                                       presets.chain_read(res.reads, _CHAIN_BY_NAME, values, configs))
+    if row is None:
+        raise not_found(name)
+    return Route(name, (), configs, preset_id=row.id, settings=dict(row.settings or {}), slots=tuple(slots))
+
+
+_NAMED = (Preset.account_id == bindparam("account")) & (func.lower(Preset.name) == bindparam("wanted"))
+_PRESET_BY_NAME = direct.Query(select(Preset.id, Preset.settings).where(_NAMED))
+_CHAIN_BY_NAME = presets.chain_query(select(Preset.id).where(_NAMED).scalar_subquery())
 
 
 async def _premiere_targets(res: Resources, account_id: str, name: str) -> Route:
@@ -204,7 +213,8 @@ async def _premiere_targets(res: Resources, account_id: str, name: str) -> Route
 async def _walk(res: Resources, account_id: str, route: Route) -> list[Planned]:
     """The route as a chain walk, judged like a background job's (the server opens every key)."""
     if route.preset_id:
-        return await fallback.plan(res, account_id, scene_model=None, preset_id=route.preset_id, background=True)
+        return await fallback.plan(res, account_id, scene_model=None, preset_id=route.preset_id, background=True,
+                                   slots=route.slots, configs=route.loaded)
     entries = []
     for position, target in enumerate(route.targets):
         if target.section == premiere.SECTION:

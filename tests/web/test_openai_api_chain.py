@@ -8,8 +8,9 @@ import openai
 import pytest
 
 from tests.fakes.fixtures import _openai_server, fake_openai  # noqa: F401
+from tests.helpers import csrf_headers
 from tests.services.chain_helpers import HOUSE_MODEL, chain_settings, house_key  # noqa: F401
-from tests.web.openai_api_helpers import add_e2e_config, add_server_config, alice, new_token, post, sdk  # noqa: F401
+from tests.web.openai_api_helpers import add_e2e_config, add_server_config, alice, bob, new_token, post, sdk  # noqa: F401
 
 HISTORY = [{"role": "user", "content": "Hello?"}]
 
@@ -62,6 +63,23 @@ async def test_a_preset_walks_its_chain_and_applies_its_samplers(app, alice, fak
     assert await usage_rows(app, alice) == [(0, "error", "unavailable", "Work")] * 2 + [(1, "ok", "", "Backup")] * 2
     rows = (await alice.client.get("/api/usage")).json()["rows"]
     assert {r["preset_id"] for r in rows} == {preset_id} and {r["scene_id"] for r in rows} == {None}
+
+
+async def test_a_preset_name_reaches_its_own_accounts_preset_only_and_edits_apply_at_once(app, alice, bob, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    theirs = await add_server_config(bob, "Theirs", fake_openai)
+    await preset(bob, "Shared", [(theirs, "bob-model")])
+    client = sdk(app, await new_token(alice))
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(model="preset:Shared", messages=HISTORY)
+    work = await add_server_config(alice, "Work", fake_openai)
+    mine = await preset(alice, "shared", [(work, "alice-model")])
+    answer = await client.chat.completions.create(model="preset:Shared", messages=HISTORY)
+    assert answer.model == "Work/alice-model" and fake_openai.last.json()["model"] == "alice-model"
+    edited = await alice.client.patch(f"/api/presets/{mine}", json={"slots": [{"section": work, "model_id": "other-model"}]},
+                                      headers=await csrf_headers(alice.client))
+    assert edited.status_code == 200, edited.text
+    answer = await client.chat.completions.create(model="preset:shared", messages=HISTORY)
+    assert answer.model == "Work/other-model" and fake_openai.last.json()["model"] == "other-model"
 
 
 async def test_a_preset_skips_e2e_slots_the_server_cannot_open(app, alice, fake_openai) -> None:  # type: ignore[no-untyped-def]
