@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, bindparam, case, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rolecall.config import PremiereSettings
 from rolecall.providers import Usage
 from rolecall.services.errors import ServiceError
+from rolecall.storage import direct
 from rolecall.storage.db import Sessions
 from rolecall.storage.tables import TokenLedger, new_id, utcnow
 
@@ -110,9 +111,17 @@ def tokens_used(usage: Usage | None, prompt_text: str, output_text: str) -> tupl
 
 
 async def current(db: Sessions, policy: PremiereSettings, account_id: str, *, now: datetime | None = None) -> int:
-    """The account's balance, after settling its grant and this period's refill."""
+    """The account's balance, after settling its grant and this period's refill.
+
+    Every Premiere turn asks before its call. Once the grant and this period's refill are in (for
+    every turn but a period's first), that is one read straight on the driver, no transaction."""
+    moment = now or utcnow()
+    period = period_key(policy.refill_every, moment)
+    row = await direct.first(db, _BALANCE, {"account": account_id, "period": period})
+    if row.has_grant and (row.has_period or not period):
+        return int(row.balance)
     async with db.begin() as s:
-        return await _settle(s, policy, account_id, now or utcnow())
+        return await _settle(s, policy, account_id, moment)
 
 
 async def require(db: Sessions, policy: PremiereSettings, account_id: str, *, now: datetime | None = None) -> int:
@@ -129,9 +138,8 @@ async def debit(db: Sessions, account_id: str, tokens: int, *, model_id: str = "
     """Take ``tokens`` off the balance: one inserted row, exact under any concurrency."""
     if tokens <= 0:
         return
-    async with db.begin() as s:
-        s.add(TokenLedger(id=new_id(), account_id=account_id, kind="debit", delta=-tokens, period=None,
-                          usage_id=usage_id, model_id=model_id[:200]))
+    await direct.write(db, _DEBIT, {"id": new_id(), "account": account_id, "delta": -tokens, "usage": usage_id,
+                                    "model": model_id[:200]})
 
 
 async def view(db: Sessions, policy: PremiereSettings, account_id: str, *, recent: int = 10) -> BalanceView:
@@ -155,11 +163,7 @@ async def _settle(s: AsyncSession, policy: PremiereSettings, account_id: str, no
     One query in the common case (both already there): the sum and the two markers together.
     """
     period = period_key(policy.refill_every, now)
-    balance, has_grant, has_period = (await s.execute(
-        select(func.coalesce(func.sum(TokenLedger.delta), 0),
-               func.coalesce(func.max(case((TokenLedger.period == GRANT, 1), else_=0)), 0),
-               func.coalesce(func.max(case((TokenLedger.period == period, 1), else_=0)), 0))
-        .where(TokenLedger.account_id == account_id))).one()
+    balance, has_grant, has_period = (await s.execute(_BALANCE_READ, {"account": account_id, "period": period})).one()
     balance = int(balance)
     if not has_grant:
         await _insert_once(s, account_id, "grant", GRANT, policy.starting_grant)
@@ -170,6 +174,20 @@ async def _settle(s: AsyncSession, policy: PremiereSettings, account_id: str, no
         await _insert_once(s, account_id, "refill", period, max(0, policy.refill_tokens - balance))
         return await _sum(s, account_id)
     return balance
+
+
+# The balance and whether the grant and a period's refill are in, for one account.
+_BALANCE_READ = (
+    select(func.coalesce(func.sum(TokenLedger.delta), 0).label("balance"),
+           func.coalesce(func.max(case((TokenLedger.period == GRANT, 1), else_=0)), 0).label("has_grant"),
+           func.coalesce(func.max(case((TokenLedger.period == bindparam("period", type_=String), 1), else_=0)), 0)
+           .label("has_period"))
+    .where(TokenLedger.account_id == bindparam("account")))
+_BALANCE = direct.Query(_BALANCE_READ)
+# A Premiere generation's debit: one row, straight on the driver (it follows every Premiere turn).
+_DEBIT = direct.Query(insert(TokenLedger).values(
+    id=bindparam("id"), account_id=bindparam("account"), kind="debit", delta=bindparam("delta"),
+    usage_id=bindparam("usage"), model_id=bindparam("model")))
 
 
 async def _sum(s: AsyncSession, account_id: str) -> int:
