@@ -193,9 +193,12 @@ async def _preset_targets(res: Resources, account_id: str, name: str) -> Route:
     return Route(name, (), configs, preset_id=row.id, settings=dict(row.settings or {}), slots=tuple(slots))
 
 
-_NAMED = (Preset.account_id == bindparam("account")) & (func.lower(Preset.name) == bindparam("wanted"))
-_PRESET_BY_NAME = direct.Query(select(Preset.id, Preset.settings).where(_NAMED))
-_CHAIN_BY_NAME = presets.chain_query(select(Preset.id).where(_NAMED).scalar_subquery())
+# The account's preset of that name. Names are kept unique without case by the service, not by the
+# database, so two saved at once could share one: the pick is one row, the same for both reads.
+_NAMED = (select(Preset.id).where(Preset.account_id == bindparam("account"), func.lower(Preset.name) == bindparam("wanted"))
+          .order_by(Preset.id).limit(1).scalar_subquery())
+_PRESET_BY_NAME = direct.Query(select(Preset.id, Preset.settings).where(Preset.id == _NAMED))
+_CHAIN_BY_NAME = presets.chain_query(_NAMED)
 
 
 async def _premiere_targets(res: Resources, account_id: str, name: str) -> Route:
